@@ -1,0 +1,124 @@
+# imhost — top-level build.  `make demo` and `make test` are the two entry points
+# (see README.md); both install missing Debian packages first.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+PLUGINDIR ?= $(PREFIX)/lib/imhost/modules
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+# CI builds with -Werror; locally warnings stay warnings.
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(if $(CI),-Werror)
+PKGS     = sqlite3 jansson
+CORE_CFLAGS = $(CFLAGS) $(WARN) -std=c11 -D_GNU_SOURCE -fPIC -pthread \
+              $(shell pkg-config --cflags $(PKGS) lua5.4) -Imodule/core
+CORE_LIBS   = $(shell pkg-config --libs $(PKGS)) -pthread -lm
+TEST_LIBS   = $(shell pkg-config --libs cmocka)
+STROPHE_CFLAGS = $(shell pkg-config --cflags libstrophe 2>/dev/null)
+STROPHE_LIBS   = $(shell pkg-config --libs libstrophe 2>/dev/null)
+
+BUILD   = build
+# The C core: every module/core/*.c except the Lua binding goes into a static
+# library that unit tests link; the binding adds the Lua entry point for Prosody.
+CORE_SRC = $(filter-out module/core/lua_binding.c,$(wildcard module/core/*.c))
+CORE_HDR = $(wildcard module/core/*.h)
+CORE_OBJ = $(CORE_SRC:module/core/%.c=$(BUILD)/core/%.o)
+ASAN_OBJ = $(CORE_SRC:module/core/%.c=$(BUILD)/asan/%.o)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
+UNIT_ASAN= $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit-asan/%)
+LUA_SRC  = $(wildcard module/mod_imhost*.lua)
+PLUGINS  = $(BUILD)/plugins
+SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all deps deps-test module sitegen test unit unit-asan integration test-sitegen \
+        bench bench-site site demo install uninstall clean
+
+all: module sitegen
+
+deps:
+	@sh scripts/install-deps.sh build
+deps-test:
+	@sh scripts/install-deps.sh test
+
+# --- the Prosody module --------------------------------------------------------
+module: $(PLUGINS)/imhost_core.so $(LUA_SRC:module/%=$(PLUGINS)/%)
+
+$(BUILD)/core/%.o: module/core/%.c $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -c $< -o $@
+$(BUILD)/asan/%.o: module/core/%.c $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -O1 $(SANITIZE) -c $< -o $@
+$(BUILD)/libimhost.a: $(CORE_OBJ)
+	$(AR) rcs $@ $^
+$(BUILD)/libimhost-asan.a: $(ASAN_OBJ)
+	$(AR) rcs $@ $^
+
+# Do not link liblua: /usr/bin/lua5.4 (Prosody's interpreter) exports the API.
+$(PLUGINS)/imhost_core.so: module/core/lua_binding.c $(BUILD)/libimhost.a
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -shared -o $@ $< $(BUILD)/libimhost.a $(CORE_LIBS)
+$(PLUGINS)/%.lua: module/%.lua
+	@mkdir -p $(@D)
+	cp $< $@
+
+# --- tests ----------------------------------------------------------------------
+test: deps-test
+	@$(MAKE) --no-print-directory unit unit-asan integration test-sitegen
+
+$(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libimhost.a
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -o $@ $< $(BUILD)/libimhost.a $(CORE_LIBS) $(TEST_LIBS)
+$(BUILD)/unit-asan/%: tests/unit/%.c $(BUILD)/libimhost-asan.a
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -O1 $(SANITIZE) -o $@ $< $(BUILD)/libimhost-asan.a $(CORE_LIBS) $(TEST_LIBS)
+
+unit: $(UNIT_BIN)
+	@sh tests/run-unit.sh "C unit tests" $(UNIT_BIN)
+unit-asan: $(UNIT_ASAN)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  sh tests/run-unit.sh "C unit tests (ASan+UBSan)" $(UNIT_ASAN)
+
+integration: module
+	@$(MAKE) --no-print-directory -C tests/integration
+	@sh tests/integration/run.sh
+
+test-sitegen:
+	@$(MAKE) --no-print-directory -C sitegen test
+
+# --- sitegen and the help site ----------------------------------------------------
+sitegen:
+	@$(MAKE) --no-print-directory -C sitegen
+
+site: sitegen
+	sitegen/sitegen build --repo . --worktree --out _site
+
+bench: module
+	@sh scripts/install-deps.sh bench
+	@$(MAKE) --no-print-directory -C bench
+	@sh bench/run.sh
+
+bench-site: sitegen
+	@sh scripts/install-deps.sh bench
+	@$(MAKE) --no-print-directory -C sitegen bench
+
+demo: deps
+	@$(MAKE) --no-print-directory module sitegen
+	@sh demo/run.sh
+
+install: module
+	install -d $(DESTDIR)$(PLUGINDIR)
+	install -m 644 $(LUA_SRC) $(DESTDIR)$(PLUGINDIR)/
+	install -m 755 $(PLUGINS)/imhost_core.so $(DESTDIR)$(PLUGINDIR)/
+	@$(MAKE) --no-print-directory -C sitegen install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	@echo "Add to prosody.cfg.lua:  plugin_paths = { \"$(PLUGINDIR)\" }"
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PLUGINDIR)/,$(notdir $(LUA_SRC)) imhost_core.so)
+	-@$(MAKE) --no-print-directory -C sitegen uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+clean:
+	rm -rf $(BUILD) _site
+	-@$(MAKE) --no-print-directory -C sitegen clean
+	-@$(MAKE) --no-print-directory -C tests/integration clean
+	-@$(MAKE) --no-print-directory -C bench clean
