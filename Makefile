@@ -26,7 +26,7 @@ ASAN_OBJ = $(CORE_SRC:module/core/%.c=$(BUILD)/asan/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 UNIT_ASAN= $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit-asan/%)
-LUA_SRC  = $(wildcard module/mod_imhost*.lua)
+LUA_SRC  = $(wildcard module/mod_imhost*.lua module/*.lib.lua)
 PLUGINS  = $(BUILD)/plugins
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 

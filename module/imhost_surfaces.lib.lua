@@ -1,0 +1,390 @@
+-- imhost_surfaces: the four front ends of the operations registry.
+--
+-- Every operation is declared once, in C (module/core/registry.c).  This file turns
+-- each declaration into a `prosodyctl mod_imhost` command, an admin-shell command,
+-- an ad-hoc command with a data form, and an HTTP route plus its OpenAPI entry.
+-- It never decides who may do what: the C registry checks the caller's roles for
+-- every call, on every surface.
+
+local json = require "util.json";
+local async = require "util.async";
+local dataforms = require "util.dataforms";
+local adhoc_util = require "util.adhoc";
+local http_util = require "util.http";
+local base64 = require "util.encodings".base64;
+local usermanager = require "core.usermanager";
+local jid_util = require "util.jid";
+
+local M = {};
+local core, registry, registry_by_name, context_for, submit, call_sync, verify_token;
+
+function M.init(deps)
+	core, registry, registry_by_name = deps.core, deps.registry, deps.registry_by_name;
+	context_for, submit, call_sync = deps.context_for, deps.submit, deps.call_sync;
+	verify_token = deps.verify_token;
+end
+
+-- "tz" is accepted by every operation: the caller's time zone, used by C to read
+-- local dates and moved from the parameters into the caller's context.
+local function split_tz(params)
+	local tz = params.tz;
+	params.tz = nil;
+	if tz == "" then tz = nil; end
+	return params, tz;
+end
+
+local function error_of(result_json)
+	local ok, decoded = pcall(json.decode, result_json);
+	local err = ok and type(decoded) == "table" and decoded.error;
+	if type(err) ~= "table" then
+		return { code = "internal", message = tostring(result_json) };
+	end
+	return err;
+end
+
+-- Waits for an off-loop result when inside an async runner (stanza handlers and the
+-- admin shell are); otherwise runs the operation synchronously.
+local function run(op, params, ctx)
+	if async.ready() then
+		local res = async.wait_for(submit(op, params, ctx));
+		return res;
+	end
+	return call_sync(op, params, ctx);
+end
+
+local function has_time_param(op)
+	for _, p in ipairs(op.params) do
+		if p.type == "time" then return true; end
+	end
+	return false;
+end
+
+--- CLI: prosodyctl mod_imhost <op> key=value ... [--json] --------------------------------
+
+local function print_usage()
+	print("usage: prosodyctl mod_imhost <operation> [key=value ...] [--json]");
+	print("       prosodyctl mod_imhost help [operation]");
+	print("");
+	print("Operations:");
+	for _, op in ipairs(registry) do
+		print(("  %-18s %s"):format(op.name, op.summary));
+	end
+end
+
+local function print_op_help(op)
+	print(("%s — %s"):format(op.name, op.summary));
+	print(("permission: %s%s"):format(op.permission, op.write and " (writes)" or ""));
+	for _, p in ipairs(op.params) do
+		local extra = p.values and (" (" .. table.concat(p.values, "|") .. ")") or "";
+		print(("  %s=<%s>%s%s  %s"):format(p.name, p.type, extra, p.required and " required" or "", p.description or ""));
+	end
+	if has_time_param(op) then
+		print("  tz=<zone>  IANA time zone for dates given without one (default UTC)");
+	end
+end
+
+function M.cli(arg)
+	local opname = arg[1];
+	if not opname or opname == "help" or opname == "--help" or opname == "-h" then
+		local op = arg[2] and registry_by_name[arg[2]];
+		if op then print_op_help(op) else print_usage() end
+		return opname and 0 or 2;
+	end
+	local op = registry_by_name[opname];
+	if not op then
+		io.stderr:write("imhost: unknown operation '", opname, "' (try: prosodyctl mod_imhost help)\n");
+		return 2;
+	end
+	local params, as_json = {}, false;
+	for i = 2, #arg do
+		local a = arg[i];
+		if a == "--json" then
+			as_json = true;
+		elseif a == "--help" then
+			print_op_help(op);
+			return 0;
+		else
+			local k, v = a:match("^([%w_]+)=(.*)$");
+			if not k then
+				io.stderr:write("imhost: expected key=value, got '", a, "'\n");
+				return 2;
+			end
+			params[k] = v;
+		end
+	end
+	local tz;
+	params, tz = split_tz(params);
+	local ctx = context_for("prosodyctl", "cli", tz);
+	local res = call_sync(op.name, params, ctx);
+	if not res.ok then
+		io.stderr:write("imhost: ", error_of(res.json).message or "failed", "\n");
+		if as_json then print(res.json); end
+		return 1;
+	end
+	print(as_json and res.json or core.format_text(op.name, res.json));
+	return 0;
+end
+
+--- Admin shell: prosodyctl shell imhost <op_with_underscores> key=value ... -------------
+
+local shell_env = module:shared("/*/admin_shell/env");
+local shell_section = {};
+for _, op in ipairs(registry) do
+	shell_section[(op.name:gsub("%.", "_"))] = function (self, ...) -- luacheck: ignore 212/self
+		local params = {};
+		for _, a in ipairs({ ... }) do
+			local k, v = tostring(a):match("^([%w_]+)=(.*)$");
+			if not k then return nil, "expected key=value, got '" .. tostring(a) .. "'"; end
+			params[k] = v;
+		end
+		local tz;
+		params, tz = split_tz(params);
+		local res = run(op.name, params, context_for("admin-shell", "shell", tz));
+		if not res.ok then return nil, error_of(res.json).message; end
+		return true, core.format_text(op.name, res.json);
+	end;
+end
+function shell_section:help() -- luacheck: ignore 212/self
+	local lines = { "imhost operations (key=value arguments):" };
+	for _, op in ipairs(registry) do
+		lines[#lines + 1] = ("  imhost:%s(...)  %s"):format(op.name:gsub("%.", "_"), op.summary);
+	end
+	return true, table.concat(lines, "\n");
+end
+shell_env.imhost = shell_section;
+
+--- Ad-hoc commands (XEP-0050), one per operation ----------------------------------------
+
+local function form_for(op)
+	local layout = {
+		title = op.summary;
+		instructions = op.description or op.summary;
+	};
+	for _, p in ipairs(op.params) do
+		local field = { name = p.name, label = p.label or p.name, desc = p.description, required = p.required };
+		if p.type == "enum" then
+			field.type = "list-single";
+			field.options = {};
+			for _, v in ipairs(p.values) do field.options[#field.options + 1] = { label = v, value = v, default = v == p.default }; end
+		elseif p.type == "bool" then
+			field.type = "boolean";
+		else
+			field.type = "text-single";
+		end
+		layout[#layout + 1] = field;
+	end
+	if has_time_param(op) then
+		layout[#layout + 1] = { name = "tz", type = "text-single", label = "Time zone",
+			desc = "IANA time zone for dates, e.g. Europe/Berlin (default UTC)" };
+	end
+	return dataforms.new(layout);
+end
+
+local result_form = dataforms.new {
+	title = "Result";
+	{ name = "result", type = "text-multi", label = "Result" };
+	{ name = "json", type = "hidden" };
+};
+
+local adhoc_new = module:require("adhoc").new;
+local adhoc_commands = {};
+for _, op in ipairs(registry) do
+	local form = form_for(op);
+	adhoc_commands[#adhoc_commands + 1] = adhoc_new(op.summary, "imhost/" .. op.name,
+		adhoc_util.new_simple_form(form, function (fields, form_err, data)
+			if form_err then
+				local problems = {};
+				for name, msg in pairs(form_err) do problems[#problems + 1] = name .. ": " .. msg; end
+				return { status = "completed", error = { message = table.concat(problems, "; ") } };
+			end
+			local params = {};
+			for k, v in pairs(fields) do
+				if v ~= "" then params[k] = type(v) == "boolean" and (v and "true" or "false") or v; end
+			end
+			local tz;
+			params, tz = split_tz(params);
+			local res = run(op.name, params, context_for(jid_util.bare(data.from), "adhoc", tz));
+			if not res.ok then
+				return { status = "completed", error = { message = error_of(res.json).message } };
+			end
+			return { status = "completed", result = { layout = result_form,
+				values = { result = core.format_text(op.name, res.json), json = res.json } } };
+		end), "local_user");
+end
+
+--- HTTP API: /imhost/api/v1/<op with . as /> and its OpenAPI document -----------------
+
+local status_of = { invalid = 400, unauthorized = 401, forbidden = 403, not_found = 404,
+	conflict = 409, unavailable = 503, internal = 500 };
+
+local function openapi_document(base_url)
+	local paths = {};
+	for _, op in ipairs(registry) do
+		local parameters, properties, required = {}, {}, {};
+		local function schema_of(p)
+			local s = ({ int = { type = "integer" }, bool = { type = "boolean" } })[p.type] or { type = "string" };
+			if p.type == "enum" then s.enum = p.values; end
+			if p.type == "time" then s.description = "epoch seconds, YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] or -7d/-12h"; end
+			if p.min then s.minimum = p.min; end
+			if p.max and p.type == "int" then s.maximum = p.max; end
+			if p.max and p.type ~= "int" then s.maxLength = p.max; end
+			return s;
+		end
+		local all = {};
+		for _, p in ipairs(op.params) do all[#all + 1] = p; end
+		if has_time_param(op) then
+			all[#all + 1] = { name = "tz", type = "string", description = "IANA time zone for dates" };
+		end
+		for _, p in ipairs(all) do
+			if op.write then
+				properties[p.name] = schema_of(p);
+				properties[p.name].description = properties[p.name].description or p.description;
+				if p.required then required[#required + 1] = p.name; end
+			else
+				parameters[#parameters + 1] = { name = p.name, ["in"] = "query", required = p.required or false,
+					description = p.description, schema = schema_of(p) };
+			end
+		end
+		local errors = { description = "Error", content = { ["application/json"] = { schema = { ["$ref"] = "#/components/schemas/Error" } } } };
+		local item = {
+			operationId = op.name; summary = op.summary;
+			description = "Requires permission `" .. op.permission .. "`.";
+			responses = {
+				["200"] = { description = "Result", content = { ["application/json"] = { schema = { type = "object" } } } };
+				["400"] = errors; ["401"] = errors; ["403"] = errors;
+			};
+		};
+		if #parameters > 0 then item.parameters = parameters; end
+		if op.write then
+			local schema = { type = "object", properties = properties };
+			if #required > 0 then schema.required = required; end
+			if next(properties) == nil then schema.properties = json.null; end
+			item.requestBody = { required = false, content = { ["application/json"] = { schema = schema } } };
+		end
+		paths["/" .. op.name:gsub("%.", "/")] = { [op.write and "post" or "get"] = item };
+	end
+	return json.encode {
+		openapi = "3.0.3";
+		info = { title = "imhost API", version = core.version,
+			description = "Generated from imhost's operations registry: the same operations as prosodyctl mod_imhost, the admin shell and the ad-hoc commands." };
+		servers = { { url = base_url } };
+		paths = paths;
+		components = {
+			securitySchemes = { basic = { type = "http", scheme = "basic" }, bearer = { type = "http", scheme = "bearer" } };
+			schemas = { Error = { type = "object", properties = { error = { type = "object", properties = {
+				code = { type = "string" }, message = { type = "string" }, param = { type = "string" } } } } } };
+		};
+		security = { { basic = {} }, { bearer = {} } };
+	};
+end
+
+local function is_loopback(request)
+	local ip = request.ip or (request.conn and request.conn:ip());
+	return ip == "127.0.0.1" or ip == "::1" or (ip and ip:match("^127%.")) ~= nil;
+end
+
+-- Who sent this request: an XMPP account by HTTP Basic (over TLS, or from loopback),
+-- or a bearer token issued by auth.token.  Returns the bare JID or nil, reason.
+local function authenticate(request)
+	local header = request.headers.authorization;
+	if not header then return nil, "credentials required"; end
+	local scheme, value = header:match("^(%S+)%s+(.+)$");
+	scheme = scheme and scheme:lower();
+	if scheme == "bearer" then
+		local actor = verify_token(value);
+		if not actor then return nil, "invalid or expired token"; end
+		return actor;
+	elseif scheme == "basic" then
+		if not request.secure and not is_loopback(request) then
+			return nil, "HTTP Basic is accepted only over TLS";
+		end
+		local decoded = base64.decode(value) or "";
+		local user_jid, password = decoded:match("^([^:]+):(.*)$");
+		local username, host = jid_util.split(user_jid or "");
+		if not (username and host and prosody.hosts[host] and prosody.hosts[host].type == "local") then
+			return nil, "unknown account";
+		end
+		if not usermanager.test_password(username, host, password) then
+			return nil, "wrong credentials";
+		end
+		return username .. "@" .. host;
+	end
+	return nil, "unsupported authorization scheme";
+end
+
+local function respond(response, code, body)
+	response.status_code = code;
+	response.headers.content_type = "application/json";
+	response.headers.cache_control = "no-store";
+	return body;
+end
+
+local function error_body(code, message)
+	return json.encode({ error = { code = code, message = message } });
+end
+
+local function handle_api(host_module, event, path)
+	local request, response = event.request, event.response;
+	if path == "openapi.json" and request.method == "GET" then
+		local base = host_module:http_url("imhost_api", "/imhost/api/v1");
+		return respond(response, 200, openapi_document(base));
+	end
+	local op = registry_by_name[(path or ""):gsub("/", ".")];
+	if not op then
+		return respond(response, 404, error_body("not_found", "no such operation: " .. tostring(path)));
+	end
+	local want_method = op.write and "POST" or "GET";
+	if request.method ~= want_method then
+		response.headers.allow = want_method;
+		return respond(response, 405, error_body("invalid", op.name .. " takes " .. want_method));
+	end
+	local actor, why = authenticate(request);
+	if not actor then
+		response.headers.www_authenticate = 'Basic realm="imhost", Bearer';
+		return respond(response, 401, error_body("unauthorized", why));
+	end
+	local params;
+	if op.write then
+		local body = request.body or "";
+		if body:match("^%s*$") then
+			params = {};
+		else
+			local ok, decoded = pcall(json.decode, body);
+			if not ok or type(decoded) ~= "table" then
+				return respond(response, 400, error_body("invalid", "the request body must be a JSON object"));
+			end
+			params = decoded;
+		end
+	else
+		params = request.url.query and http_util.formdecode(request.url.query) or {};
+		-- formdecode also returns the pairs as an array part: keep only named ones
+		for i = #params, 1, -1 do params[i] = nil; end
+	end
+	local tz;
+	params, tz = split_tz(params);
+	local ctx = context_for(actor, "http", tz);
+	return submit(op.name, params, ctx):next(function (res)
+		if res.ok then return respond(response, 200, res.json); end
+		return respond(response, status_of[error_of(res.json).code] or 500, res.json);
+	end);
+end
+
+function M.add_host(host_module)
+	local function handler(event, path) return handle_api(host_module, event, path); end
+	host_module:depends("adhoc");
+	for _, cmd in ipairs(adhoc_commands) do
+		host_module:provides("adhoc", cmd);
+	end
+	host_module:depends("http");
+	host_module:provides("http", {
+		name = "imhost_api";
+		default_path = "/imhost/api/v1";
+		cors = { enabled = false };
+		route = {
+			["GET /*"] = handler;
+			["POST /*"] = handler;
+		};
+	});
+end
+
+return M;

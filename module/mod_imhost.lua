@@ -1,0 +1,360 @@
+-- mod_imhost: an IM host's client area inside Prosody.
+--
+-- Glue only: this file reads options, turns Prosody events into plain values for
+-- the C core (imhost_core.so), and wires the operations registry to Prosody's four
+-- surfaces (imhost_surfaces.lib.lua).  Logic, storage and rendering live in C.
+--
+-- Load it globally (modules_enabled = { "imhost" }) and on each MUC component whose
+-- rooms should be logged.  Options and their defaults are documented in
+-- docs/operators.md.
+
+module:set_global();
+
+local json = require "util.json";
+local jid_util = require "util.jid";
+local promise = require "util.promise";
+local usermanager = require "core.usermanager";
+local server = require "net.server";
+
+local jid_bare, jid_split, jid_host = jid_util.bare, jid_util.split, jid_util.host;
+
+-- The C core lives beside this file; Prosody's plugin_paths finds Lua files only.
+local core_path = module:get_directory() .. "/imhost_core.so";
+local core_open, load_err = package.loadlib(core_path, "luaopen_imhost_core");
+if not core_open then
+	error("imhost: cannot load the C core " .. core_path .. ": " .. tostring(load_err));
+end
+local core = core_open();
+
+-- Global options, read once.  Per-host options are read in module.add_host.
+local function database_path()
+	local path = module:get_option_string("imhost_database", "imhost.sqlite");
+	return require "util.paths".resolve_relative_path(prosody.paths.data, path);
+end
+local erasure_mode = module:get_option_enum("imhost_log_erasure", "delete", "pseudonymize");
+
+local function open_core(sync)
+	local db, err = core.open {
+		path = database_path();
+		sync = sync;
+		queue_max = module:get_option_number("imhost_queue_max", 65536, 1024);
+		batch_max = module:get_option_number("imhost_batch_max", 2048, 1);
+		flush_ms = module:get_option_number("imhost_flush_interval", 200, 10, 1000);
+		workers = module:get_option_number("imhost_workers", 2, 1, 16);
+		erasure = erasure_mode;
+	};
+	if not db then
+		error("imhost: cannot open database " .. database_path() .. ": " .. tostring(err));
+	end
+	return db;
+end
+
+--- Operations: synchronous calls and off-loop calls --------------------------------
+
+local registry = json.decode(core.operations()).operations;
+local registry_by_name = {};
+for _, op in ipairs(registry) do registry_by_name[op.name] = op; end
+
+local db; -- the open core (set in the server process, or by the CLI)
+local pending = {}; -- id -> { resolve, reject }
+local next_id = 0;
+
+-- Runs an operation on a worker thread; returns a promise of (ok, json_text).
+local function submit(op, params, ctx)
+	return promise.new(function (resolve)
+		next_id = next_id + 1;
+		local id = next_id;
+		local ok, err = db:submit(id, op, json.encode(params), json.encode(ctx));
+		if not ok then
+			resolve({ ok = false, json = json.encode({ error = { code = "unavailable", message = tostring(err) } }) });
+			return;
+		end
+		pending[id] = resolve;
+	end);
+end
+
+local function drain_completions()
+	for _, done in ipairs(db:drain()) do
+		local resolve = pending[done.id];
+		if resolve then
+			pending[done.id] = nil;
+			resolve({ ok = done.ok, json = done.result });
+		end
+	end
+end
+
+local function call_sync(op, params, ctx)
+	local ok, result = db:call(op, json.encode(params), json.encode(ctx));
+	return { ok = ok, json = result };
+end
+
+--- Who is asking: the context every operation is called with -----------------------
+
+-- Roles as the C permission table knows them.  Customer and staff roles stored by
+-- imhost itself arrive with the accounts issue; for now a Prosody admin is a server
+-- admin and everyone else a plain user.
+local function context_for(actor, surface, tz)
+	local roles;
+	if surface == "cli" or surface == "shell" then
+		roles = { "operator" };
+	elseif usermanager.is_admin(actor, jid_host(actor)) or usermanager.is_admin(actor) then
+		roles = { "server_admin" };
+	else
+		roles = { "user" };
+	end
+	return { actor = actor, roles = roles, surface = surface, tz = tz,
+		prosody_admin = roles[1] == "server_admin" or roles[1] == "operator" };
+end
+
+local surfaces = module:require("imhost_surfaces");
+surfaces.init {
+	core = core;
+	registry = registry;
+	registry_by_name = registry_by_name;
+	context_for = context_for;
+	submit = function (...) return submit(...); end;
+	call_sync = function (...) return call_sync(...); end;
+	verify_token = function (token) return db and db:verify_token(token); end;
+};
+
+--- prosodyctl mod_imhost <op> ... : offline, against the database ----------------------
+
+function module.command(arg)
+	db = open_core(true);
+	local code = surfaces.cli(arg);
+	db:close();
+	db = nil;
+	return code;
+end
+
+if prosody.process_type ~= "prosody" then
+	return; -- prosodyctl: nothing below runs outside the server
+end
+
+--- The server process -------------------------------------------------------------
+
+db = open_core(module:get_option_boolean("imhost_log_sync", false));
+
+local watch = server.watchfd(db:fd(), drain_completions);
+
+-- Metrics: gauges read from the writer's counters at each stats collection.
+local metric_queue = module:metric("gauge", "queue_depth", "", "Log entries waiting for the writer thread");
+local metric_batch = module:metric("gauge", "batch_size", "", "Entries in the last committed batch");
+local metric_flush = module:metric("gauge", "flush_latency", "seconds", "Duration of the last batch commit");
+local metric_dropped = module:metric("gauge", "dropped_entries", "", "Log entries dropped because the queue was full (since start)");
+local metric_written = module:metric("gauge", "written_entries", "", "Log entries committed (since start)");
+local metric_dbsize = module:metric("gauge", "database_size", "bytes", "Size of the imhost database");
+local metric_degraded = module:metric("gauge", "degraded", "", "1 while the database cannot be written");
+local was_degraded = false;
+
+local function update_metrics()
+	local s = db:status();
+	metric_queue:with_labels():set(s.queue_depth);
+	metric_batch:with_labels():set(s.batch_size);
+	metric_flush:with_labels():set((s.flush_ms or 0) / 1000);
+	metric_dropped:with_labels():set(s.dropped);
+	metric_written:with_labels():set(s.written);
+	metric_dbsize:with_labels():set(s.db_bytes);
+	metric_degraded:with_labels():set(s.degraded and 1 or 0);
+	if s.degraded ~= was_degraded then
+		was_degraded = s.degraded;
+		if s.degraded then
+			module:log("error", "Interaction log degraded (database not writable): %s; routing continues, entries are queued", s.last_error);
+		else
+			module:log("info", "Interaction log recovered: the database is writable again");
+		end
+		module:fire_event(s.degraded and "imhost-degraded" or "imhost-recovered", { status = s });
+	end
+end
+module:hook_global("stats-update", update_metrics);
+module:add_timer(5, function () update_metrics(); return 5; end);
+
+--- Logging hooks, per host -------------------------------------------------------------
+
+local encryption_namespaces = {
+	["eu.siacs.conversations.axolotl"] = "omemo";
+	["urn:xmpp:omemo:2"] = "omemo";
+	["urn:xmpp:openpgp:0"] = "openpgp";
+	["jabber:x:encrypted"] = "openpgp";
+};
+
+-- Returns the encryption scheme of a message, or nil.  The fallback <body> of an
+-- encrypted message ("I sent you an OMEMO message") is never logged as text.
+local function encryption_of(stanza, body)
+	for _, child in ipairs(stanza.tags) do
+		local scheme = encryption_namespaces[child.attr.xmlns];
+		if scheme then return scheme; end
+	end
+	if body and body:sub(1, 4) == "?OTR" then return "otr"; end
+	local eme = stanza:get_child("encryption", "urn:xmpp:eme:0");
+	if eme then return "encrypted"; end
+	return nil;
+end
+
+local function stanza_id(stanza)
+	return stanza.attr.id;
+end
+
+-- Prosody's session resource often names the client ("Conversations.xY3z", "gajim.AB12").
+local function client_of(resource)
+	return resource and resource:match("^(%a[%w%-_ ]*)[%.%-]") or nil;
+end
+
+local function parent_domain(host)
+	-- A MUC component "rooms.example.com" belongs to the VirtualHost "example.com".
+	local parent = host:match("^[^.]+%.(.+)$");
+	if parent and prosody.hosts[parent] and prosody.hosts[parent].type == "local" then
+		return parent;
+	end
+	return host;
+end
+
+function module.add_host(host_module)
+	local host = host_module.host;
+	local log_bodies = host_module:get_option_boolean("imhost_log_bodies", false);
+	local is_muc = host_module:get_option_string("component_module") == "muc";
+
+	if is_muc then
+		local domain = parent_domain(host);
+		host_module:hook("muc-occupant-groupchat", function (event)
+			local stanza = event.stanza;
+			local body = stanza:get_child_text("body");
+			local encrypted = encryption_of(stanza, body);
+			if not body and not encrypted then return; end
+			db:log_message {
+				ts = os.time(); domain = domain; from = jid_bare(event.from);
+				room = event.room.jid; kind = "groupchat"; stanza_id = stanza_id(stanza);
+				size = body and #body or 0;
+				body = (log_bodies and not encrypted) and body or nil; encrypted = encrypted;
+			};
+		end, -10); -- after the role checks (priority 50) have refused what is refused
+	else
+		-- What local users send (pre-message fires only for local sessions' stanzas).
+		local function on_sent(event)
+			local stanza = event.stanza;
+			local kind = stanza.attr.type or "normal";
+			if kind == "groupchat" or kind == "error" then return; end -- rooms log at the MUC
+			local body = stanza:get_child_text("body");
+			local encrypted = encryption_of(stanza, body);
+			if not body and not encrypted then return; end -- chat states, receipts, ...
+			local from = event.origin.username and (event.origin.username .. "@" .. host) or jid_bare(stanza.attr.from);
+			db:log_message {
+				ts = os.time(); domain = host; from = from; to = jid_bare(stanza.attr.to);
+				kind = kind; stanza_id = stanza_id(stanza); size = body and #body or 0;
+				body = (log_bodies and not encrypted) and body or nil; encrypted = encrypted;
+			};
+		end
+		-- What remote servers deliver to local users (a local sender was logged above).
+		local function on_received(event)
+			if event.origin.type ~= "s2sin" then return; end
+			local stanza = event.stanza;
+			local kind = stanza.attr.type or "normal";
+			if kind == "groupchat" or kind == "error" then return; end
+			local body = stanza:get_child_text("body");
+			local encrypted = encryption_of(stanza, body);
+			if not body and not encrypted then return; end
+			db:log_message {
+				ts = os.time(); domain = host; from = jid_bare(stanza.attr.from); to = jid_bare(stanza.attr.to);
+				kind = kind; stanza_id = stanza_id(stanza); size = body and #body or 0;
+				body = (log_bodies and not encrypted) and body or nil; encrypted = encrypted;
+			};
+		end
+		host_module:hook("pre-message/bare", on_sent, 1);
+		host_module:hook("pre-message/full", on_sent, 1);
+		host_module:hook("pre-message/host", on_sent, 1);
+		host_module:hook("message/bare", on_received, 1);
+		host_module:hook("message/full", on_received, 1);
+
+		host_module:hook("resource-bind", function (event)
+			local session = event.session;
+			db:log_session { ts = os.time(); domain = host; user = session.username .. "@" .. host;
+				resource = session.resource; client = client_of(session.resource); event = "login" };
+		end);
+		host_module:hook("resource-unbind", function (event)
+			local session = event.session;
+			if not session.resource then return; end
+			db:log_session { ts = os.time(); domain = host; user = session.username .. "@" .. host;
+				resource = session.resource; client = client_of(session.resource); event = "logout" };
+		end);
+
+		surfaces.add_host(host_module);
+	end
+end
+
+--- Privacy: erase a deleted user's entries -------------------------------------------
+
+local function erase_user(user_jid, why)
+	submit("logs.erase", { user = user_jid }, context_for("imhost", "shell")):next(function (res)
+		if res.ok then
+			module:log("info", "Erased interaction log of %s (%s): %s", user_jid, why, res.json);
+		else
+			module:log("error", "Could not erase interaction log of %s: %s", user_jid, res.json);
+		end
+	end);
+end
+
+module:hook_global("user-deleted", function (event)
+	erase_user(event.username .. "@" .. event.host, "account deleted");
+end);
+
+-- Accounts deleted while the server was down (prosodyctl deluser) fire no event:
+-- compare the users the log knows with the users that exist, once at start.
+local function reconcile_deleted_users()
+	for host, host_session in pairs(prosody.hosts) do
+		if host_session.type == "local" and host_session.modules.imhost then
+			submit("logs.users", { domain = host }, context_for("imhost", "shell")):next(function (res)
+				if not res.ok then return; end
+				for _, user_jid in ipairs(json.decode(res.json).users or {}) do
+					local username, user_host = jid_split(user_jid);
+					if user_host == host and username and not usermanager.user_exists(username, host) then
+						erase_user(user_jid, "account missing at start");
+					end
+				end
+			end);
+		end
+	end
+end
+module:hook_global("server-started", reconcile_deleted_users);
+if prosody.start_time and prosody.lock_globals then -- module (re)loaded into a running server
+	module:add_timer(0, reconcile_deleted_users);
+end
+
+--- Retention: a daily job per host, in small chunks on a worker thread --------------
+
+local function parse_days(value)
+	if type(value) == "number" then return value; end
+	if type(value) == "string" then
+		local n, unit = value:match("^(%d+)%s*([dwy]?)$");
+		if n then return tonumber(n) * ({ [""] = 1, d = 1, w = 7, y = 365 })[unit]; end
+	end
+	return nil;
+end
+
+local function apply_retention()
+	for host, host_session in pairs(prosody.hosts) do
+		if host_session.modules.imhost and host_session.type == "local" then
+			local raw = module:context(host):get_option("imhost_log_retention", 30);
+			local days = parse_days(raw);
+			if not days then
+				module:log("error", "imhost_log_retention on %s must be a number of days (got %q); keeping 30", host, tostring(raw));
+				days = 30;
+			end
+			submit("logs.retention", { domain = host, days = days }, context_for("imhost", "shell")):next(function (res)
+				module:log(res.ok and "debug" or "error", "Retention on %s (%d days): %s", host, days, res.json);
+			end);
+		end
+	end
+end
+module:daily("imhost log retention", apply_retention);
+
+--- Shutdown: flush what is queued ----------------------------------------------------
+
+local function shutdown()
+	if not db then return; end
+	watch:close();
+	db:flush();
+	db:close();
+	db = nil;
+end
+module:hook_global("server-stopping", function () db:flush(); end);
+module.unload = shutdown;

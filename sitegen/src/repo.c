@@ -1,0 +1,298 @@
+/* repo.c — see repo.h. */
+#include "repo.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static char *git_err(const char *what)
+{
+	const git_error *e = git_error_last();
+	return sg_xasprintf("%s: %s", what, e && e->message ? e->message : "unknown git error");
+}
+
+/* A path component we will never write to disk as given. */
+static int bad_component(const char *name)
+{
+	return !*name || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '\\') != NULL;
+}
+
+/* Whether a content-root-relative path is reserved for sitegen itself when the
+ * content root is the repository root. */
+static int reserved_at_root(const sg_source *s, const char *rel)
+{
+	if (*s->content_prefix) return 0;
+	return !strcmp(rel, "theme") || !strcmp(rel, "sitegen.yaml") || !strcmp(rel, "node_modules");
+}
+
+static void add_file(sg_source *s, const char *path, const git_oid *oid)
+{
+	sg_grow(&s->files, &s->cap, s->nfiles, sizeof *s->files);
+	s->files[s->nfiles].path = sg_xstrdup(path);
+	s->files[s->nfiles].oid = *oid;
+	s->nfiles++;
+}
+
+struct walk_ctx { sg_source *s; sg_diag *d; };
+
+static int tree_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct walk_ctx *w = payload;
+	const char *name = git_tree_entry_name(e);
+	char *rel = sg_xasprintf("%s%s", root, name);
+	char *shown = sg_xasprintf("%s%s", w->s->content_prefix, rel);
+	int rc = 0;
+	git_filemode_t mode = git_tree_entry_filemode(e);
+	if (name[0] == '.' || reserved_at_root(w->s, rel)) {
+		rc = 1;                                  /* skip, and do not descend */
+	} else if (bad_component(name)) {
+		sg_error(w->d, shown, 0, "unsafe path component in tree; refusing it");
+		rc = 1;
+	} else if (mode == GIT_FILEMODE_TREE) {
+		rc = 0;
+	} else if (mode == GIT_FILEMODE_LINK) {
+		sg_warn(w->d, shown, 0, "symbolic link skipped (sitegen never follows links)");
+	} else if (mode == GIT_FILEMODE_COMMIT) {
+		sg_warn(w->d, shown, 0, "submodule skipped (its content is not part of this repository)");
+		rc = 1;
+	} else {
+		add_file(w->s, rel, git_tree_entry_id(e));
+	}
+	free(rel);
+	free(shown);
+	return rc;
+}
+
+static int walk_dir(sg_source *s, sg_diag *d, const char *abs, const char *rel, char **err)
+{
+	DIR *dir = opendir(abs);
+	if (!dir) { *err = sg_xasprintf("%s: %s", abs, strerror(errno)); return -1; }
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.') continue;
+		sg_grow(&names, &cap, n, sizeof *names);
+		names[n++] = sg_xstrdup(e->d_name);
+	}
+	closedir(dir);
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *a = sg_path_join(abs, names[i]);
+		char *r = *rel ? sg_xasprintf("%s/%s", rel, names[i]) : sg_xstrdup(names[i]);
+		char *shown = sg_xasprintf("%s%s", s->content_prefix, r);
+		struct stat st;
+		if (rc != 0 || reserved_at_root(s, r)) {
+			/* skip */
+		} else if (lstat(a, &st) != 0) {
+			*err = sg_xasprintf("%s: %s", a, strerror(errno));
+			rc = -1;
+		} else if (S_ISLNK(st.st_mode)) {
+			sg_warn(d, shown, 0, "symbolic link skipped (sitegen never follows links)");
+		} else if (S_ISDIR(st.st_mode)) {
+			char *gitfile = sg_path_join(a, ".git");
+			struct stat gs;
+			if (lstat(gitfile, &gs) == 0)
+				sg_warn(d, shown, 0, "submodule skipped (its content is not part of this repository)");
+			else
+				rc = walk_dir(s, d, a, r, err);
+			free(gitfile);
+		} else if (!S_ISREG(st.st_mode)) {
+			sg_warn(d, shown, 0, "not a regular file; skipped");
+		} else {
+			git_oid oid;
+			if (st.st_size > (off_t)SG_MAX_FILE) {
+				/* Listed with a zero id; sg_source_read refuses it by size. */
+				memset(&oid, 0, sizeof oid);
+			} else if (git_odb_hashfile(&oid, a, GIT_OBJECT_BLOB) != 0) {
+				*err = git_err(a);
+				rc = -1;
+			}
+			if (rc == 0) add_file(s, r, &oid);
+		}
+		free(a);
+		free(r);
+		free(shown);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const sg_srcfile *)a)->path, ((const sg_srcfile *)b)->path);
+}
+
+static char *norm_dir(const char *dir)
+{
+	/* "docs/help/" -> "docs/help/", "docs" -> "docs/", "" or "." -> "" */
+	if (!dir || !*dir || !strcmp(dir, ".") || !strcmp(dir, "./")) return sg_xstrdup("");
+	while (dir[0] == '.' && dir[1] == '/') dir += 2;
+	size_t n = strlen(dir);
+	while (n > 0 && dir[n - 1] == '/') n--;
+	return sg_xasprintf("%.*s/", (int)n, dir);
+}
+
+int sg_source_open(sg_source *s, const char *dir, const char *ref, int worktree,
+                   const char *content_dir, sg_diag *d, char **err)
+{
+	memset(s, 0, sizeof *s);
+	*err = NULL;
+	if (content_dir && strstr(content_dir, "..")) {
+		*err = sg_xasprintf("--content %s: '..' is not allowed", content_dir);
+		return -1;
+	}
+	int orc = git_repository_open_ext(&s->repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	if (orc != 0) {
+		s->repo = NULL;
+		if (!worktree) { *err = git_err(dir); return -1; }
+	}
+	if (worktree) {
+		s->workdir = sg_xstrdup(dir);
+		git_reference *head = NULL;
+		if (s->repo && git_repository_head(&head, s->repo) == 0) {
+			s->commit_id = *git_reference_target(head);
+			s->have_commit = 1;
+			git_reference_free(head);
+		}
+		if (content_dir) {
+			s->content_prefix = norm_dir(content_dir);
+		} else {
+			char *c = sg_path_join(dir, "content");
+			struct stat st;
+			s->content_prefix = sg_xstrdup(stat(c, &st) == 0 && S_ISDIR(st.st_mode) ? "content/" : "");
+			free(c);
+		}
+		char *root = sg_path_join(dir, s->content_prefix);
+		int rc = walk_dir(s, d, root, "", err);
+		free(root);
+		if (rc != 0) return -1;
+	} else {
+		git_object *obj = NULL;
+		if (git_revparse_single(&obj, s->repo, ref ? ref : "HEAD") != 0) {
+			*err = git_err(ref ? ref : "HEAD");
+			return -1;
+		}
+		int prc = git_object_peel((git_object **)&s->commit, obj, GIT_OBJECT_COMMIT);
+		git_object_free(obj);
+		if (prc != 0) { *err = git_err(ref ? ref : "HEAD"); return -1; }
+		s->commit_id = *git_commit_id(s->commit);
+		s->have_commit = 1;
+		git_tree *tree = NULL, *sub = NULL;
+		if (git_commit_tree(&tree, s->commit) != 0) { *err = git_err("commit tree"); return -1; }
+		git_tree_entry *ce = NULL;
+		if (content_dir) {
+			s->content_prefix = norm_dir(content_dir);
+			if (!*s->content_prefix) {
+				sub = tree, tree = NULL;
+			} else {
+				char *p = sg_xstrndup(s->content_prefix, strlen(s->content_prefix) - 1);
+				int brc = git_tree_entry_bypath(&ce, tree, p);
+				free(p);
+				if (brc != 0 || git_tree_entry_type(ce) != GIT_OBJECT_TREE) {
+					*err = sg_xasprintf("--content %s: no such folder at %s", content_dir, ref ? ref : "HEAD");
+					git_tree_entry_free(ce);
+					git_tree_free(tree);
+					return -1;
+				}
+			}
+		} else {
+			const git_tree_entry *c = git_tree_entry_byname(tree, "content");
+			if (c && git_tree_entry_type(c) == GIT_OBJECT_TREE) {
+				s->content_prefix = sg_xstrdup("content/");
+				if (git_tree_entry_dup(&ce, c) != 0) { *err = git_err("tree"); git_tree_free(tree); return -1; }
+			} else {
+				s->content_prefix = sg_xstrdup("");
+				sub = tree, tree = NULL;
+			}
+		}
+		if (ce) {
+			int lrc = git_tree_lookup(&sub, s->repo, git_tree_entry_id(ce));
+			git_tree_entry_free(ce);
+			if (lrc != 0) { *err = git_err("content tree"); git_tree_free(tree); return -1; }
+		}
+		git_tree_free(tree);
+		struct walk_ctx w = { s, d };
+		int wrc = git_tree_walk(sub, GIT_TREEWALK_PRE, tree_cb, &w);
+		git_tree_free(sub);
+		if (wrc < 0) { *err = git_err("tree walk"); return -1; }
+	}
+	qsort(s->files, s->nfiles, sizeof *s->files, cmp_file);
+	return 0;
+}
+
+int sg_source_read_repo(sg_source *s, const char *repo_path, char **data, size_t *len)
+{
+	if (s->workdir) {
+		char *p = sg_path_join(s->workdir, repo_path);
+		struct stat st;
+		int rc;
+		if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode)) rc = 1;
+		else if (st.st_size > (off_t)SG_MAX_FILE) { errno = EFBIG; rc = -1; }
+		else rc = sg_read_file(p, data, len) == 0 ? 0 : -1;
+		free(p);
+		return rc;
+	}
+	git_tree *tree = NULL;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	if (git_commit_tree(&tree, s->commit) != 0) return -1;
+	int rc = git_tree_entry_bypath(&e, tree, repo_path);
+	git_tree_free(tree);
+	if (rc == GIT_ENOTFOUND) return 1;
+	if (rc != 0) return -1;
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB || git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
+		git_tree_entry_free(e);
+		return 1;
+	}
+	rc = git_blob_lookup(&blob, s->repo, git_tree_entry_id(e));
+	git_tree_entry_free(e);
+	if (rc != 0) return -1;
+	size_t n = (size_t)git_blob_rawsize(blob);
+	if (n > SG_MAX_FILE) { git_blob_free(blob); errno = EFBIG; return -1; }
+	*data = sg_xstrndup(git_blob_rawcontent(blob), n);
+	*len = n;
+	git_blob_free(blob);
+	return 0;
+}
+
+int sg_source_read(sg_source *s, const sg_srcfile *f, char **data, size_t *len, char **err)
+{
+	*err = NULL;
+	if (s->workdir) {
+		char *rel = sg_xasprintf("%s%s", s->content_prefix, f->path);
+		int rc = sg_source_read_repo(s, rel, data, len);
+		if (rc == -1 && errno == EFBIG)
+			*err = sg_xasprintf("file too large (limit %u MiB)", SG_MAX_FILE >> 20);
+		else if (rc != 0)
+			*err = sg_xasprintf("cannot read: %s", rc == 1 ? "vanished" : strerror(errno));
+		free(rel);
+		return rc == 0 ? 0 : -1;
+	}
+	git_blob *blob = NULL;
+	if (git_blob_lookup(&blob, s->repo, &f->oid) != 0) { *err = git_err("blob"); return -1; }
+	size_t n = (size_t)git_blob_rawsize(blob);
+	if (n > SG_MAX_FILE) {
+		git_blob_free(blob);
+		*err = sg_xasprintf("file too large (limit %u MiB)", SG_MAX_FILE >> 20);
+		return -1;
+	}
+	*data = sg_xstrndup(git_blob_rawcontent(blob), n);
+	*len = n;
+	git_blob_free(blob);
+	return 0;
+}
+
+void sg_source_close(sg_source *s)
+{
+	for (size_t i = 0; i < s->nfiles; i++) free(s->files[i].path);
+	free(s->files);
+	free(s->workdir);
+	free(s->content_prefix);
+	git_commit_free(s->commit);
+	git_repository_free(s->repo);
+	memset(s, 0, sizeof *s);
+}

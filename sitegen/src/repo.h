@@ -1,0 +1,48 @@
+/* repo.h — where sitegen's input comes from: one commit of a git repository
+ * (bare or not, read through libgit2 without a checkout) or the working tree
+ * on disk (--worktree, used by `serve` and `make site`).
+ *
+ * The listing holds every file under the content root, sorted by path, with
+ * its git blob id (hashed from disk in worktree mode) so later stages can tell
+ * changed inputs from unchanged ones without reading them.  Symlinks and
+ * submodules are skipped with a warning; dotfiles are ignored (documented in
+ * sitegen.1).  Ownership: sg_source owns everything it lists; free with
+ * sg_source_close. */
+#ifndef SG_REPO_H
+#define SG_REPO_H
+
+#include <git2.h>
+#include "util.h"
+
+/* Inputs larger than this are refused: no help article is 8 MiB, and a
+ * 50 MB blob committed by mistake must not stall or bloat the build. */
+#define SG_MAX_FILE (8u * 1024 * 1024)
+
+typedef struct {
+	char *path;     /* relative to the content root: "billing/invoices.md" */
+	git_oid oid;    /* blob id */
+} sg_srcfile;
+
+typedef struct {
+	git_repository *repo;  /* NULL in worktree mode when DIR is not a git repo */
+	git_commit *commit;    /* the built commit; NULL in worktree mode */
+	git_oid commit_id;     /* valid when have_commit */
+	int have_commit;       /* commit mode, or worktree of a repo with a HEAD */
+	char *workdir;         /* worktree mode: DIR on disk; else NULL */
+	char *content_prefix;  /* repo-relative content root, "" or "content/" */
+	sg_srcfile *files;
+	size_t nfiles, cap;
+} sg_source;
+
+/* Opens DIR at ref (NULL = HEAD) or its working tree.  content_dir NULL picks
+ * "content/" when present, else the root.  Returns 0; -1 on I/O or git errors
+ * with *err malloc'd; content problems are reported through d. */
+int sg_source_open(sg_source *s, const char *dir, const char *ref, int worktree,
+                   const char *content_dir, sg_diag *d, char **err);
+/* Reads a file by repo-relative path.  Returns 0, 1 when absent, -1 on error. */
+int sg_source_read_repo(sg_source *s, const char *repo_path, char **data, size_t *len);
+/* Reads a listed file.  Returns 0, or -1 with *err malloc'd. */
+int sg_source_read(sg_source *s, const sg_srcfile *f, char **data, size_t *len, char **err);
+void sg_source_close(sg_source *s);
+
+#endif

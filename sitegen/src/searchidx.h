@@ -1,0 +1,58 @@
+/* searchidx.h — sitegen's static search index (pagefind-style, sharded).
+ *
+ * The build feeds every published page to an sg_search, then writes the
+ * index under <outdir>/search/.  The browser (theme/search.js) and the support
+ * desk (C, in the Prosody module) read the same files; the format is specified
+ * in docs/search-index.md and versioned by SG_SEARCH_FORMAT.
+ *
+ * Ownership: sg_search_new() returns an object the caller frees with
+ * sg_search_free().  sg_search_add() copies what it keeps; the caller keeps
+ * ownership of its arguments.  Not thread-safe: one builder per index.
+ * Out of memory aborts (as cmark's default allocator does). */
+#ifndef SG_SEARCHIDX_H
+#define SG_SEARCHIDX_H
+
+#include <stddef.h>
+
+#define SG_SEARCH_FORMAT 1
+
+typedef struct sg_search sg_search;
+
+sg_search *sg_search_new(void);
+
+/* url: site-relative page URL ("/billing/invoices/"); headings: '\n'-separated;
+ * text: the page's plain text (no markup).  Copies its arguments.  NULL fields
+ * are treated as "".  Invalid UTF-8 is replaced by U+FFFD in stored strings
+ * and ignored by the tokenizer.  A URL added twice makes sg_search_write fail. */
+void sg_search_add(sg_search *s, const char *url, const char *title,
+                   const char *section, const char *headings, const char *text);
+
+/* Writes the index under <outdir>/search/ (shards + meta); writes a file only
+ * when its bytes change (incremental builds) and removes shard files that the
+ * new index no longer lists.  Output bytes depend only on the set of pages
+ * added, not on the order of sg_search_add calls.
+ * Returns 0, or -1 with *err malloc'd (the caller frees it). */
+int sg_search_write(sg_search *s, const char *outdir, char **err);
+
+void sg_search_free(sg_search *s);
+
+/* --- the text pipeline, shared with tests and the support desk ------------ */
+
+/* Porter2 (Snowball English) stem of one lowercase token, in place; returns
+ * the new length.  `w` holds `len` bytes and need not be NUL-terminated; the
+ * stem is never longer than the word.  Tokens with non-ASCII bytes or digits
+ * are returned unchanged. */
+size_t sg_stem(char *w, size_t len);
+
+/* Splits UTF-8 `text` into search terms: letters and digits, folded to
+ * lowercase with Latin diacritics removed ("Café" -> "cafe"), English
+ * possessive 's dropped, other apostrophes removed ("don't" -> "dont"), then
+ * stemmed.  Calls cb(term, len, ctx) for each term (not NUL-terminated, valid
+ * only during the call); tokens longer than SG_SEARCH_MAX_TERM bytes are
+ * skipped.  Returns the number of terms emitted. */
+#define SG_SEARCH_MAX_TERM 64
+size_t sg_search_tokenize(const char *text,
+                          void (*cb)(const char *term, size_t len, void *ctx),
+                          void *ctx);
+
+#endif
