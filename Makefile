@@ -30,7 +30,7 @@ LUA_SRC  = $(wildcard module/mod_imhost*.lua module/*.lib.lua)
 PLUGINS  = $(BUILD)/plugins
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps deps-test module sitegen test unit unit-asan integration test-sitegen \
+.PHONY: all deps deps-test lint module sitegen test unit unit-asan integration test-sitegen \
         bench bench-site site demo install uninstall clean
 
 all: module sitegen
@@ -64,7 +64,10 @@ $(PLUGINS)/%.lua: module/%.lua
 
 # --- tests ----------------------------------------------------------------------
 test: deps-test
-	@$(MAKE) --no-print-directory unit unit-asan integration test-sitegen
+	@$(MAKE) --no-print-directory lint unit unit-asan integration test-sitegen
+
+lint:
+	luacheck -q module/
 
 $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libimhost.a
 	@mkdir -p $(@D)

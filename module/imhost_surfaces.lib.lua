@@ -18,11 +18,7 @@ local jid_util = require "util.jid";
 local M = {};
 local core, registry, registry_by_name, context_for, submit, call_sync, verify_token;
 
-function M.init(deps)
-	core, registry, registry_by_name = deps.core, deps.registry, deps.registry_by_name;
-	context_for, submit, call_sync = deps.context_for, deps.submit, deps.call_sync;
-	verify_token = deps.verify_token;
-end
+
 
 -- "tz" is accepted by every operation: the caller's time zone, used by C to read
 -- local dates and moved from the parameters into the caller's context.
@@ -127,31 +123,32 @@ end
 
 --- Admin shell: prosodyctl shell imhost <op_with_underscores> key=value ... -------------
 
-local shell_env = module:shared("/*/admin_shell/env");
-local shell_section = {};
-for _, op in ipairs(registry) do
-	shell_section[(op.name:gsub("%.", "_"))] = function (self, ...) -- luacheck: ignore 212/self
-		local params = {};
-		for _, a in ipairs({ ... }) do
-			local k, v = tostring(a):match("^([%w_]+)=(.*)$");
-			if not k then return nil, "expected key=value, got '" .. tostring(a) .. "'"; end
-			params[k] = v;
-		end
-		local tz;
-		params, tz = split_tz(params);
-		local res = run(op.name, params, context_for("admin-shell", "shell", tz));
-		if not res.ok then return nil, error_of(res.json).message; end
-		return true, core.format_text(op.name, res.json);
-	end;
-end
-function shell_section:help() -- luacheck: ignore 212/self
-	local lines = { "imhost operations (key=value arguments):" };
+local function install_shell_commands()
+	local shell_section = {};
 	for _, op in ipairs(registry) do
-		lines[#lines + 1] = ("  imhost:%s(...)  %s"):format(op.name:gsub("%.", "_"), op.summary);
+		shell_section[(op.name:gsub("%.", "_"))] = function (self, ...) -- luacheck: ignore 212/self
+			local params = {};
+			for _, a in ipairs({ ... }) do
+				local k, v = tostring(a):match("^([%w_]+)=(.*)$");
+				if not k then return nil, "expected key=value, got '" .. tostring(a) .. "'"; end
+				params[k] = v;
+			end
+			local tz;
+			params, tz = split_tz(params);
+			local res = run(op.name, params, context_for("admin-shell", "shell", tz));
+			if not res.ok then return nil, error_of(res.json).message; end
+			return true, core.format_text(op.name, res.json);
+		end;
 	end
-	return true, table.concat(lines, "\n");
+	function shell_section:help() -- luacheck: ignore 212/self
+		local lines = { "imhost operations (key=value arguments):" };
+		for _, op in ipairs(registry) do
+			lines[#lines + 1] = ("  imhost:%s(...)  %s"):format(op.name:gsub("%.", "_"), op.summary);
+		end
+		return true, table.concat(lines, "\n");
+	end
+	module:shared("/*/admin_shell/env").imhost = shell_section;
 end
-shell_env.imhost = shell_section;
 
 --- Ad-hoc commands (XEP-0050), one per operation ----------------------------------------
 
@@ -186,30 +183,32 @@ local result_form = dataforms.new {
 	{ name = "json", type = "hidden" };
 };
 
-local adhoc_new = module:require("adhoc").new;
 local adhoc_commands = {};
-for _, op in ipairs(registry) do
-	local form = form_for(op);
-	adhoc_commands[#adhoc_commands + 1] = adhoc_new(op.summary, "imhost/" .. op.name,
-		adhoc_util.new_simple_form(form, function (fields, form_err, data)
-			if form_err then
-				local problems = {};
-				for name, msg in pairs(form_err) do problems[#problems + 1] = name .. ": " .. msg; end
-				return { status = "completed", error = { message = table.concat(problems, "; ") } };
-			end
-			local params = {};
-			for k, v in pairs(fields) do
-				if v ~= "" then params[k] = type(v) == "boolean" and (v and "true" or "false") or v; end
-			end
-			local tz;
-			params, tz = split_tz(params);
-			local res = run(op.name, params, context_for(jid_util.bare(data.from), "adhoc", tz));
-			if not res.ok then
-				return { status = "completed", error = { message = error_of(res.json).message } };
-			end
-			return { status = "completed", result = { layout = result_form,
-				values = { result = core.format_text(op.name, res.json), json = res.json } } };
-		end), "local_user");
+local function build_adhoc_commands()
+	local adhoc_new = module:require("adhoc").new;
+	for _, op in ipairs(registry) do
+		local form = form_for(op);
+		adhoc_commands[#adhoc_commands + 1] = adhoc_new(op.summary, "imhost/" .. op.name,
+			adhoc_util.new_simple_form(form, function (fields, form_err, data)
+				if form_err then
+					local problems = {};
+					for name, msg in pairs(form_err) do problems[#problems + 1] = name .. ": " .. msg; end
+					return { status = "completed", error = { message = table.concat(problems, "; ") } };
+				end
+				local params = {};
+				for k, v in pairs(fields) do
+					if v ~= "" then params[k] = type(v) == "boolean" and (v and "true" or "false") or v; end
+				end
+				local tz;
+				params, tz = split_tz(params);
+				local res = run(op.name, params, context_for(jid_util.bare(data.from), "adhoc", tz));
+				if not res.ok then
+					return { status = "completed", error = { message = error_of(res.json).message } };
+				end
+				return { status = "completed", result = { layout = result_form,
+					values = { result = core.format_text(op.name, res.json), json = res.json } } };
+			end), "local_user");
+	end
 end
 
 --- HTTP API: /imhost/api/v1/<op with . as /> and its OpenAPI document -----------------
@@ -245,7 +244,8 @@ local function openapi_document(base_url)
 					description = p.description, schema = schema_of(p) };
 			end
 		end
-		local errors = { description = "Error", content = { ["application/json"] = { schema = { ["$ref"] = "#/components/schemas/Error" } } } };
+		local error_schema = { ["$ref"] = "#/components/schemas/Error" };
+		local errors = { description = "Error", content = { ["application/json"] = { schema = error_schema } } };
 		local item = {
 			operationId = op.name; summary = op.summary;
 			description = "Requires permission `" .. op.permission .. "`.";
@@ -266,7 +266,8 @@ local function openapi_document(base_url)
 	return json.encode {
 		openapi = "3.0.3";
 		info = { title = "imhost API", version = core.version,
-			description = "Generated from imhost's operations registry: the same operations as prosodyctl mod_imhost, the admin shell and the ad-hoc commands." };
+			description = "Generated from imhost's operations registry: the same operations as "
+				.. "prosodyctl mod_imhost, the admin shell and the ad-hoc commands." };
 		servers = { { url = base_url } };
 		paths = paths;
 		components = {
@@ -356,9 +357,15 @@ local function handle_api(host_module, event, path)
 			params = decoded;
 		end
 	else
-		params = request.url.query and http_util.formdecode(request.url.query) or {};
-		-- formdecode also returns the pairs as an array part: keep only named ones
-		for i = #params, 1, -1 do params[i] = nil; end
+		-- formdecode returns a string for a query without '=', and the pairs also as
+		-- an array part: keep only the named values.
+		local decoded = request.url.query and http_util.formdecode(request.url.query);
+		params = {};
+		if type(decoded) == "table" then
+			for k, v in pairs(decoded) do
+				if type(k) == "string" then params[k] = v; end
+			end
+		end
 	end
 	local tz;
 	params, tz = split_tz(params);
@@ -385,6 +392,16 @@ function M.add_host(host_module)
 			["POST /*"] = handler;
 		};
 	});
+end
+
+function M.init(deps)
+	core, registry, registry_by_name = deps.core, deps.registry, deps.registry_by_name;
+	context_for, submit, call_sync = deps.context_for, deps.submit, deps.call_sync;
+	verify_token = deps.verify_token;
+	if prosody.process_type == "prosody" then
+		install_shell_commands();
+		build_adhoc_commands();
+	end
 end
 
 return M;

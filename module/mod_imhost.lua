@@ -26,21 +26,40 @@ if not core_open then
 end
 local core = core_open();
 
+-- Options are validated when read: a bad value stops the module with a clear error
+-- rather than running with a surprise.  (Prosody 0.12 has no ranged getters.)
+local function option_number(name, default, min, max)
+	local value = module:get_option_number(name, default);
+	if value ~= math.floor(value) or value < min or (max and value > max) then
+		error(("imhost: %s must be a whole number from %d%s (got %s)"):format(
+			name, min, max and (" to " .. max) or "", tostring(value)));
+	end
+	return value;
+end
+
+local function option_enum(name, default, ...)
+	local value = module:get_option_string(name, default);
+	for _, allowed in ipairs({ default, ... }) do
+		if value == allowed then return value; end
+	end
+	error(("imhost: %s must be one of %s (got %q)"):format(name, table.concat({ default, ... }, ", "), value));
+end
+
 -- Global options, read once.  Per-host options are read in module.add_host.
 local function database_path()
 	local path = module:get_option_string("imhost_database", "imhost.sqlite");
 	return require "util.paths".resolve_relative_path(prosody.paths.data, path);
 end
-local erasure_mode = module:get_option_enum("imhost_log_erasure", "delete", "pseudonymize");
+local erasure_mode = option_enum("imhost_log_erasure", "delete", "pseudonymize");
 
 local function open_core(sync)
 	local db, err = core.open {
 		path = database_path();
 		sync = sync;
-		queue_max = module:get_option_number("imhost_queue_max", 65536, 1024);
-		batch_max = module:get_option_number("imhost_batch_max", 2048, 1);
-		flush_ms = module:get_option_number("imhost_flush_interval", 200, 10, 1000);
-		workers = module:get_option_number("imhost_workers", 2, 1, 16);
+		queue_max = option_number("imhost_queue_max", 65536, 1024);
+		batch_max = option_number("imhost_batch_max", 2048, 1);
+		flush_ms = option_number("imhost_flush_interval", 200, 10, 1000);
+		workers = option_number("imhost_workers", 2, 1, 16);
 		erasure = erasure_mode;
 	};
 	if not db then

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store.h"
 
@@ -136,6 +137,34 @@ int im_store_migrate(sqlite3 *db, int target_version, char **err)
 	return IM_OK;
 }
 
+/* Switches to WAL.  The switch on a brand-new file can report "database is
+ * locked" at once when another process is creating the same file: it does not
+ * always go through the busy handler, so retry here within the same budget. */
+static int set_wal(sqlite3 *db)
+{
+	const struct timespec pause = { 0, 10 * 1000000 };
+	int waited_ms, rc = SQLITE_BUSY;
+
+	for (waited_ms = 0; waited_ms <= BUSY_TIMEOUT_MS; waited_ms += 10) {
+		sqlite3_stmt *st = NULL;
+
+		rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW) {
+				const unsigned char *mode = sqlite3_column_text(st, 0);
+				rc = mode != NULL && strcmp((const char *)mode, "wal") == 0
+				     ? SQLITE_OK : SQLITE_ERROR;
+			}
+		}
+		sqlite3_finalize(st);
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			return rc;
+		nanosleep(&pause, NULL);
+	}
+	return rc;
+}
+
 /* Opens a connection with the common settings.  WAL is set only on read-write
  * connections (a read-only one cannot change the journal mode). */
 static int open_conn(const char *path, int flags, sqlite3 **out, char **err)
@@ -160,17 +189,7 @@ static int open_conn(const char *path, int flags, sqlite3 **out, char **err)
 	if (sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS) != SQLITE_OK)
 		goto fail;
 	if (!(flags & SQLITE_OPEN_READONLY)) {
-		sqlite3_stmt *st = NULL;
-		int ok = 0;
-
-		if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK)
-			goto fail;
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			const unsigned char *mode = sqlite3_column_text(st, 0);
-			ok = mode != NULL && strcmp((const char *)mode, "wal") == 0;
-		}
-		sqlite3_finalize(st);
-		if (!ok) {
+		if (set_wal(db) != SQLITE_OK) {
 			set_errf(err, "open %s: cannot switch to WAL: %s", path, sqlite3_errmsg(db));
 			sqlite3_close(db);
 			return IM_ERR;

@@ -18,14 +18,13 @@ int im_tz_valid(const char *zone);
 
 /* Wall-clock fields in zone -> UTC epoch seconds.  tm_year/tm_mon/tm_mday/
  * tm_hour/tm_min/tm_sec are read as in struct tm (year-1900, month 0-11).
- * A time that does not exist (spring-forward gap) is moved forward by the gap;
- * an ambiguous one (fall-back) resolves to the first (DST) instant.
+ * A time that does not exist (spring-forward gap) or is ambiguous (fall-back)
+ * resolves as the C library's mktime(tm_isdst = -1) does; tests pin the result.
  * IM_OK or IM_EINVAL (unknown zone / out of range). */
 int im_tz_to_utc(const char *zone, const struct tm *local, int64_t *out);
 
-/* UTC epoch seconds -> wall-clock fields in zone (tm_gmtoff/tm_isdst set; tm_zone
- * is NOT valid after return: use im_tz_abbrev's buffer form instead).
- * IM_OK or IM_EINVAL. */
+/* UTC epoch seconds -> wall-clock fields in zone (tm_gmtoff and tm_isdst set;
+ * tm_zone is set to NULL: it would point into libc state).  IM_OK or IM_EINVAL. */
 int im_tz_from_utc(const char *zone, int64_t t, struct tm *out);
 
 #endif

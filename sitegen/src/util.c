@@ -354,3 +354,91 @@ char *sg_path_join(const char *a, const char *b)
 	if (!*b) return sg_xstrndup(a, la);
 	return sg_xasprintf("%.*s/%s", (int)la, a, b);
 }
+
+int sg_ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+char *sg_url_of(const char *p)
+{
+	if (!sg_ends_with(p, ".md")) return sg_xstrdup(p);
+	const char *slash = strrchr(p, '/');
+	const char *base = slash ? slash + 1 : p;
+	if (!strcmp(base, "_index.md")) return sg_xstrndup(p, (size_t)(base - p));
+	return sg_xasprintf("%.*s/", (int)(strlen(p) - 3), p);
+}
+
+char *sg_resolve(const char *from, const char *rel)
+{
+	/* Components of from's folder, then of rel, with '.' and '..' applied. */
+	const char *slash = strrchr(from, '/');
+	sg_buf b = {0};
+	if (slash) sg_buf_put(&b, from, (size_t)(slash - from));
+	const char *p = rel;
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (b.len == 0) { sg_buf_free(&b); return NULL; }
+			char *last = memrchr(b.data, '/', b.len);
+			b.len = last ? (size_t)(last - b.data) : 0;
+			b.data[b.len] = '\0';
+		} else {
+			if (b.len) sg_buf_putc(&b, '/');
+			sg_buf_put(&b, p, n);
+		}
+		p += n;
+		if (*p == '/') p++;
+	}
+	return sg_buf_take(&b);
+}
+
+static void map_insert(sg_map *m, const char *key, size_t val)
+{
+	size_t i = (size_t)sg_hash_str(SG_HASH_SEED, key) & (m->cap - 1);
+	while (m->keys[i]) {
+		if (!strcmp(m->keys[i], key)) { m->vals[i] = val; return; }
+		i = (i + 1) & (m->cap - 1);
+	}
+	m->keys[i] = key;
+	m->vals[i] = val;
+	m->n++;
+}
+
+void sg_map_put(sg_map *m, const char *key, size_t val)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		sg_map old = *m;
+		m->cap = old.cap ? old.cap * 2 : 64;
+		m->keys = sg_xcalloc(m->cap, sizeof *m->keys);
+		m->vals = sg_xcalloc(m->cap, sizeof *m->vals);
+		m->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.keys[i]) map_insert(m, old.keys[i], old.vals[i]);
+		free(old.keys);
+		free(old.vals);
+	}
+	map_insert(m, key, val);
+}
+
+size_t sg_map_get(const sg_map *m, const char *key)
+{
+	if (!m->cap) return (size_t)-1;
+	size_t i = (size_t)sg_hash_str(SG_HASH_SEED, key) & (m->cap - 1);
+	while (m->keys[i]) {
+		if (!strcmp(m->keys[i], key)) return m->vals[i];
+		i = (i + 1) & (m->cap - 1);
+	}
+	return (size_t)-1;
+}
+
+void sg_map_free(sg_map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof *m);
+}

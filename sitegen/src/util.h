@@ -70,4 +70,19 @@ int sg_rm_rf(const char *path);
 /* Joins two path parts with exactly one '/'. */
 char *sg_path_join(const char *a, const char *b);
 
+/* Site-relative URL of a content path: "a/b.md" -> "a/b/", "a/_index.md" ->
+ * "a/", "_index.md" -> "", other files keep their path.  Caller frees. */
+char *sg_url_of(const char *content_path);
+/* Resolves rel against the folder of from (both content-relative); returns
+ * NULL when the result would leave the content root.  Caller frees. */
+char *sg_resolve(const char *from, const char *rel);
+int sg_ends_with(const char *s, const char *suffix);
+
+/* String -> size_t map (open addressing).  Keys are borrowed: they must
+ * outlive the map.  sg_map_get returns (size_t)-1 when absent. */
+typedef struct { const char **keys; size_t *vals; size_t cap, n; } sg_map;
+void   sg_map_put(sg_map *m, const char *key, size_t val);
+size_t sg_map_get(const sg_map *m, const char *key);
+void   sg_map_free(sg_map *m);
+
 #endif

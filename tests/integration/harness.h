@@ -87,8 +87,13 @@ typedef struct {
 	char *text;
 	char *json;
 	char *error;
+	xmpp_stanza_t *form;	/* the whole result form, for other fields */
 } h_adhoc_result;
 int h_adhoc(h_client *c, const char *op, const char *const *kv, h_adhoc_result *r);
+/* The same for any command node (e.g. Prosody's own admin commands). */
+int h_adhoc_node(h_client *c, const char *node, const char *const *kv, h_adhoc_result *r);
+/* Values of field name in r->form joined by newlines, or NULL (caller frees). */
+char *h_adhoc_field(const h_adhoc_result *r, const char *name);
 void h_adhoc_clear(h_adhoc_result *r);
 
 /* XEP-0077 <remove/>: deletes the client's own account.  0 on an IQ result. */

@@ -1,0 +1,149 @@
+#!/bin/sh
+# bench/run.sh — imhost's cost, measured against real Prosody servers on
+# loopback.  Prints; never asserts (goals are printed beside the numbers).
+#
+# Part 1, routing: the same load (bench/loadgen: 25 sender/receiver pairs,
+#   window 50, 100-byte bodies, BENCH_SECONDS each) against three servers in
+#   turn: plain Prosody, Prosody + imhost (bodies logged), Prosody + mod_mam
+#   on SQLite (LuaDBI).  Messages/s and Prosody CPU us per message.
+# Part 2, search: bench/logfill writes BENCH_ENTRIES entries through the
+#   core's writer API, Prosody + imhost starts on that database, and
+#   BENCH_SEARCHES keyword+user+range searches go over the HTTP API while
+#   bench/pingstall measures ping round trips (event-loop stall) vs. idle.
+#
+# Knobs: BENCH_SECONDS (10) BENCH_PAIRS (25) BENCH_ENTRIES (1000000)
+#        BENCH_SEARCHES (400) BENCH_PARTS ("routing search") KEEP=1
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+IMHOST_REPO=$(cd "$HERE/.." && pwd)
+BIN="$IMHOST_REPO/build/bench"
+SECONDS_EACH=${BENCH_SECONDS:-10}
+PAIRS=${BENCH_PAIRS:-25}
+ENTRIES=${BENCH_ENTRIES:-1000000}
+SEARCHES=${BENCH_SEARCHES:-400}
+PW=bench-pw
+ENV_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/imhost-bench.XXXXXX") || exit 1
+ENV_LOGLEVEL=warn	# the log file is not what we measure
+export IMHOST_REPO ENV_ROOT ENV_LOGLEVEL
+. "$IMHOST_REPO/tests/integration/prosody-env.sh"
+
+cleanup() {
+	env_stop_all
+	if [ -z "${KEEP:-}" ]; then rm -rf "$ENV_ROOT"; else echo "(kept $ENV_ROOT)"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for b in loadgen logfill pingstall; do
+	[ -x "$BIN/$b" ] || { echo "bench: $BIN/$b missing (make -C bench)" >&2; exit 1; }
+done
+
+# value of key=... in the RESULT line of file $1
+result() { sed -n "s/^RESULT .*[ ]$2=\([^ ]*\).*/\1/p" "$1" | tail -n 1; }
+
+# env_start NAME with the lines of bench/configs/$2.lines (# comments skipped);
+# @DB@ in a line becomes $3.
+start_with() {
+	_name=$1; _cfg="$HERE/configs/$2.lines"; _db=${3:-}
+	set --
+	while IFS= read -r _line || [ -n "$_line" ]; do
+		case "$_line" in ''|'#'*) continue ;; esac
+		[ -n "$_db" ] && _line=$(printf '%s' "$_line" | sed "s|@DB@|$_db|g")
+		set -- "$@" "$_line"
+	done < "$_cfg"
+	env_start "$_name" "$@"
+}
+
+# The load accounts are registered once (prosodyctl) and copied to the others.
+ACCOUNTS=""
+add_accounts() {
+	if [ -z "$ACCOUNTS" ]; then
+		_i=0
+		while [ $_i -lt "$PAIRS" ]; do
+			env_register "lg-s$_i" a.test "$PW" && env_register "lg-r$_i" a.test "$PW" || return 1
+			_i=$((_i + 1))
+		done
+		env_register admin a.test "$PW" && env_register pinger a.test "$PW" || return 1
+		ACCOUNTS="$ENV_ROOT/accounts"
+		cp -r "$ENV_DIR/data/a%2etest/accounts" "$ACCOUNTS" || return 1
+	else
+		mkdir -p "$ENV_DIR/data/a%2etest" && cp -r "$ACCOUNTS" "$ENV_DIR/data/a%2etest/accounts"
+	fi
+}
+
+routing() {
+	for s in plain imhost mam; do
+		echo "== routing: $s (${PAIRS} pairs, ${SECONDS_EACH} s)"
+		if ! start_with "bench-$s" "$s" || ! add_accounts; then
+			echo "bench: could not start the $s server" >&2; env_stop; continue
+		fi
+		"$BIN/loadgen" -p "$ENV_C2S_PORT" -n "$PAIRS" -w 50 -t "$SECONDS_EACH" -x "$PW" \
+			-P "$(cat "$ENV_DIR/started.pid")" | tee "$ENV_ROOT/$s.out"
+		env_stop
+	done
+}
+
+search() {
+	db="$ENV_ROOT/fill.sqlite"
+	echo "== search: filling $ENTRIES entries into $db"
+	"$BIN/logfill" fill "$db" -n "$ENTRIES" | tee "$ENV_ROOT/fill.out"
+	if ! start_with bench-search search "$db" || ! add_accounts; then
+		echo "bench: could not start the search server" >&2; return 1
+	fi
+	"$BIN/pingstall" -p "$ENV_C2S_PORT" -j pinger@a.test -x "$PW" -t 3 -l idle |
+		tee "$ENV_ROOT/idle.out"
+	echo "== search: $SEARCHES searches over HTTP, pings running"
+	"$BIN/pingstall" -p "$ENV_C2S_PORT" -j pinger@a.test -x "$PW" -t 300 -l searching \
+		> "$ENV_ROOT/busy.out" &
+	ping_pid=$!
+	sleep 0.5	# logged in and pinging before the first search
+	"$BIN/logfill" search -p "$ENV_HTTP_PORT" -a "admin@a.test:$PW" -n "$SEARCHES" |
+		tee "$ENV_ROOT/search.out"
+	kill -TERM "$ping_pid" 2>/dev/null
+	wait "$ping_pid"
+	cat "$ENV_ROOT/busy.out"
+	env_stop
+}
+
+started=$(date +%s)
+for part in ${BENCH_PARTS:-routing search}; do
+	case "$part" in
+	routing) routing ;;
+	search) search ;;
+	*) echo "bench: unknown part '$part'" >&2 ;;
+	esac
+done
+
+# ---- the table ------------------------------------------------------------------------
+R="$ENV_ROOT"
+na() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo
+echo "imhost benchmark ($(nproc) cores, loopback, Prosody $(prosody --version 2>/dev/null | sed -n 's/^Prosody //p' | head -n 1))"
+printf '%-34s %12s %14s\n' "routing ($PAIRS pairs, window 50)" "msg/s" "CPU us/msg"
+for s in plain imhost mam; do
+	f="$R/$s.out"
+	[ -f "$f" ] || continue
+	printf '%-34s %12s %14s\n' "  $s" "$(na "$(result "$f" rate)")" "$(na "$(result "$f" cpu_us)")"
+done
+if [ -f "$R/imhost.out" ]; then
+	ri=$(result "$R/imhost.out" rate); ci=$(result "$R/imhost.out" cpu_us)
+	rp=$(result "$R/plain.out" rate 2>/dev/null); rm_=$(result "$R/mam.out" rate 2>/dev/null)
+	cp_=$(result "$R/plain.out" cpu_us 2>/dev/null); cm=$(result "$R/mam.out" cpu_us 2>/dev/null)
+	printf '%-34s %12s %14s   goal >= 0.90x throughput\n' "  imhost / plain" \
+		"$(ratio "$ri" "$rp")x" "$(ratio "$ci" "$cp_")x"
+	printf '%-34s %12s %14s   goal >= 10x throughput\n' "  imhost / mam" \
+		"$(ratio "$ri" "$rm_")x" "$(ratio "$ci" "$cm")x"
+fi
+if [ -f "$R/search.out" ]; then
+	printf '%-34s %12s\n' "fill (writer API, entries/s)" "$(na "$(result "$R/fill.out" rate)")"
+	printf '%-34s %12s ms   goal <= 20 ms\n' "search p50 ($(result "$R/search.out" requests) requests)" \
+		"$(na "$(result "$R/search.out" p50_ms)")"
+	printf '%-34s %12s ms   goal <= 20 ms\n' "search p95" "$(na "$(result "$R/search.out" p95_ms)")"
+	printf '%-34s %12s ms\n' "search max" "$(na "$(result "$R/search.out" max_ms)")"
+	printf '%-34s %12s ms  (p99 %s ms)\n' "ping RTT max, idle" \
+		"$(na "$(result "$R/idle.out" max_ms)")" "$(na "$(result "$R/idle.out" p99_ms)")"
+	printf '%-34s %12s ms  (p99 %s ms)   goal stall <= 5 ms\n' "ping RTT max, during searches" \
+		"$(na "$(result "$R/busy.out" max_ms)")" "$(na "$(result "$R/busy.out" p99_ms)")"
+fi
+echo "bench: $(( $(date +%s) - started )) s"

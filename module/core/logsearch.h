@@ -1,0 +1,53 @@
+/*
+ * logsearch.h — searching the interaction log (logs.search).
+ *
+ * Results are newest first, ordered by (ts DESC, id DESC), paged with an opaque
+ * keyset cursor on (ts, id): a page never shifts when new entries arrive.
+ *
+ * Keywords go through FTS5, but never as FTS5 syntax: im_fts_query() splits the
+ * user's text into words, "exact phrases" and prefix* words and emits each as a
+ * quoted FTS5 string, ANDed.  No user text can raise an FTS syntax error or use
+ * an FTS operator (OR, NOT, NEAR, column filters, ^).
+ *
+ * Query plans (picked per query, see logsearch.c):
+ *   IM_PLAN_INDEX        no keyword: walk the most selective (x, ts) index
+ *                        backwards, stop after limit+1 rows.
+ *   IM_PLAN_FTS          rare keyword: take all FTS matches, filter, sort.
+ *   IM_PLAN_INDEX_CHECK  common keyword + selective filter: walk the index and
+ *                        test each row against FTS by rowid; stop early.
+ */
+#ifndef IMHOST_LOGSEARCH_H
+#define IMHOST_LOGSEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sqlite3.h>
+#include <jansson.h>
+
+typedef struct {
+	const char *domain, *user, *room, *kind;  /* NULL: no filter; user matches either side */
+	const char *keyword;                      /* user text, NULL: none */
+	const char *cursor;                       /* next_cursor of the previous page, or NULL */
+	int64_t since, until;                     /* since <= ts < until */
+	int limit;                                /* 1..500 */
+	int force_plan;                           /* 0: choose; IM_PLAN_FTS/INDEX_CHECK: tests, bench */
+} im_search_q;
+
+enum { IM_PLAN_INDEX = 1, IM_PLAN_FTS = 2, IM_PLAN_INDEX_CHECK = 3 };
+
+typedef struct {
+	int plan;                   /* IM_PLAN_* */
+	int64_t candidates;         /* rows the filters allow (capped probe), -1 if not probed */
+	int64_t fts_matches;        /* FTS matches (capped probe), -1 if not probed */
+} im_search_info;
+
+/* Runs q on db.  IM_OK with *out a new {"items":[...],"next_cursor":..|null};
+ * IM_EINVAL (bad cursor) or IM_ERR, with *err a malloc'd message (caller frees).
+ * info may be NULL. */
+int im_logsearch(sqlite3 *db, const im_search_q *q, json_t **out, im_search_info *info, char **err);
+
+/* Turns user text into a safe FTS5 query in out.  Returns the number of terms
+ * (0: nothing searchable, out is ""), or -1 if out is too small. */
+int im_fts_query(const char *keyword, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,249 @@
+/*
+ * registry.c — the table of operations and the one call path every surface uses:
+ * look up, read ctx, check permission, validate params, audit writes, dispatch.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "imhost_err.h"
+#include "registry.h"
+#include "tz.h"
+
+static const im_op *const ops[] = {
+	&im_op_logs_search,
+	&im_op_logs_trends,
+	&im_op_logs_users,
+	&im_op_logs_status,
+	&im_op_logs_export,
+	&im_op_logs_erase,
+	&im_op_logs_retention,
+	&im_op_auth_token,
+};
+
+#define NOPS (sizeof ops / sizeof ops[0])
+
+size_t im_registry_count(void) { return NOPS; }
+
+const im_op *im_registry_at(size_t i) { return i < NOPS ? ops[i] : NULL; }
+
+const im_op *im_registry_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < NOPS; i++)
+		if (strcmp(ops[i]->name, name) == 0)
+			return ops[i];
+	return NULL;
+}
+
+static json_t *param_json(const im_param *p)
+{
+	json_t *o = json_pack("{s:s,s:s,s:b}", "name", p->name, "type", im_ptype_name(p->type),
+	                      "required", p->required);
+
+	if (o == NULL)
+		return NULL;
+	if (p->type == IM_PT_INT) {
+		json_object_set_new(o, "min", json_integer(p->min));
+		json_object_set_new(o, "max", json_integer(p->max));
+	} else if (p->type == IM_PT_STRING && p->max > 0) {
+		json_object_set_new(o, "max", json_integer(p->max));
+	}
+	if (p->type == IM_PT_ENUM) {
+		json_t *vals = json_array();
+		const char *const *v;
+		for (v = p->values; v && *v; v++)
+			json_array_append_new(vals, json_string(*v));
+		json_object_set_new(o, "values", vals);
+	}
+	if (p->def != NULL)
+		json_object_set_new(o, "default", json_string(p->def));
+	json_object_set_new(o, "description", json_string(p->description ? p->description : ""));
+	return o;
+}
+
+char *im_registry_json(void)
+{
+	json_t *root = json_object(), *list = json_array();
+	char *s;
+	size_t i, j;
+
+	if (root == NULL || list == NULL) {
+		json_decref(root);
+		json_decref(list);
+		return NULL;
+	}
+	for (i = 0; i < NOPS; i++) {
+		const im_op *op = ops[i];
+		json_t *params = json_array();
+		json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:b}", "name", op->name, "summary", op->summary,
+		                      "permission", op->permission, "write", op->write, "async", op->async);
+		for (j = 0; j < op->nparams; j++)
+			json_array_append_new(params, param_json(&op->params[j]));
+		json_object_set_new(o, "params", params);
+		json_array_append_new(list, o);
+	}
+	json_object_set_new(root, "operations", list);
+	s = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return s;
+}
+
+/* Appends the audit row of a write operation; returns its rowid or -1. */
+static int64_t audit_begin(const im_op_ctx *c, const char *op, json_t *params, const char *outcome)
+{
+	static const char sql[] =
+		"INSERT INTO audit(ts, actor, surface, op, params, outcome) VALUES(?,?,?,?,?,?)";
+	sqlite3_stmt *st = NULL;
+	char *ptext = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int64_t id = -1;
+
+	if (sqlite3_prepare_v2(c->env->db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 1, c->now) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 2, *c->actor ? c->actor : c->surface, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 3, c->surface, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 4, op, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    (ptext ? sqlite3_bind_text(st, 5, ptext, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 5)) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 6, outcome, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_DONE)
+		id = sqlite3_last_insert_rowid(c->env->db);
+	sqlite3_finalize(st);
+	free(ptext);
+	return id;
+}
+
+/* Records the outcome on the row audit_begin wrote.  The row is written before
+ * the operation runs so that no write can happen unaudited; this fills in how
+ * it ended.  Returns IM_OK or IM_ERR. */
+static int audit_end(const im_op_ctx *c, int64_t id, const char *outcome)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = IM_ERR;
+
+	if (sqlite3_prepare_v2(c->env->db, "UPDATE audit SET outcome = ? WHERE id = ?", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, outcome, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 2, id) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_DONE)
+		rc = IM_OK;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static const char *error_code(json_t *res)
+{
+	const char *code = json_string_value(json_object_get(json_object_get(res, "error"), "code"));
+
+	return code ? code : "internal";
+}
+
+/* Reads and checks ctx; fills c.  NULL on success, else a new error. */
+static json_t *read_ctx(json_t *ctx, im_op_ctx *c)
+{
+	static const char *const surfaces[] = { "adhoc", "http", "shell", "cli", NULL };
+	json_t *v;
+	const char *const *s;
+	const char *why;
+	char norm[3072];
+
+	if (!json_is_object(ctx))
+		return im_error_new("invalid", NULL, "ctx must be a JSON object");
+	c->surface = json_string_value(json_object_get(ctx, "surface"));
+	for (s = surfaces; c->surface && *s; s++)
+		if (strcmp(*s, c->surface) == 0)
+			break;
+	if (c->surface == NULL || *s == NULL)
+		return im_error_new("invalid", NULL, "ctx.surface must be adhoc, http, shell or cli");
+	v = json_object_get(ctx, "actor");
+	c->actor = v ? json_string_value(v) : "";
+	if (c->actor == NULL)
+		return im_error_new("invalid", NULL, "ctx.actor must be a string");
+	if (*c->actor && im_jid_normalize(c->actor, 0, norm, sizeof norm, &why) != IM_OK)
+		return im_error_new("invalid", NULL, "ctx.actor %s", why);
+	v = json_object_get(ctx, "tz");
+	c->tz = v ? json_string_value(v) : "UTC";
+	if (c->tz == NULL || !im_tz_valid(c->tz))
+		return im_error_new("invalid", "tz", "unknown time zone");
+	c->roles = im_roles_from_ctx(ctx);
+	c->now = im_now();
+	return NULL;
+}
+
+json_t *im_registry_call_json(const im_env *env, const char *opname, json_t *params,
+                              json_t *ctx, int *ok)
+{
+	const im_op *op = im_registry_find(opname);
+	im_op_ctx c;
+	json_t *res = NULL, *clean = NULL;
+	int64_t audit_id = -1;
+	int rc;
+
+	if (ok)
+		*ok = 0;
+	if (op == NULL)
+		return im_error_new("not_found", NULL, "no such operation");
+	memset(&c, 0, sizeof c);
+	c.env = env;
+	if ((res = read_ctx(ctx, &c)) != NULL)
+		return res;
+	if (!im_permission_allowed(c.roles, op->permission)) {
+		if (op->write && env && env->db)   /* refused writes are audited too; best effort */
+			audit_begin(&c, op->name, NULL, "forbidden");
+		return im_error_new("forbidden", NULL, "%s needs permission %s", op->name, op->permission);
+	}
+	if (im_params_check(op->params, op->nparams, params, c.tz, &clean, &res) != IM_OK)
+		return res;
+	if (env == NULL || env->db == NULL) {
+		json_decref(clean);
+		return im_error_new("unavailable", NULL, "no database");
+	}
+	if (op->write && (audit_id = audit_begin(&c, op->name, clean, "started")) < 0) {
+		json_decref(clean);
+		return im_error_new("unavailable", NULL, "cannot write the audit log: %s",
+		                    sqlite3_errmsg(env->db));
+	}
+	rc = op->handler(&c, clean, &res);
+	json_decref(clean);
+	if (rc != IM_OK && res == NULL)
+		res = im_error_new("internal", NULL, "%s failed", op->name);
+	if (rc == IM_OK && res == NULL)
+		res = im_error_new("internal", NULL, "%s returned nothing", op->name);
+	if (op->write && audit_end(&c, audit_id, rc == IM_OK ? "ok" : error_code(res)) != IM_OK &&
+	    rc == IM_OK) {
+		/* The operation ran; say so, and that its audit row is incomplete. */
+		json_object_set_new(res, "audit_warning", json_string("outcome not recorded"));
+	}
+	if (ok)
+		*ok = rc == IM_OK && json_object_get(res, "error") == NULL;
+	return res;
+}
+
+char *im_registry_call(const im_env *env, const char *op, const char *params_json,
+                       const char *ctx_json, int *ok)
+{
+	json_error_t jerr;
+	json_t *params = NULL, *ctx = NULL, *res;
+	char *out;
+
+	if (ok)
+		*ok = 0;
+	if (params_json && *params_json) {
+		params = json_loads(params_json, JSON_REJECT_DUPLICATES, &jerr);
+		if (params == NULL) {
+			res = im_error_new("invalid", NULL, "params: malformed JSON");
+			goto done;
+		}
+	}
+	ctx = json_loads(ctx_json ? ctx_json : "", JSON_REJECT_DUPLICATES, &jerr);
+	if (ctx == NULL) {
+		res = im_error_new("invalid", NULL, "ctx: malformed JSON");
+		goto done;
+	}
+	res = im_registry_call_json(env, op, params, ctx, ok);
+done:
+	json_decref(params);
+	json_decref(ctx);
+	out = res ? json_dumps(res, JSON_COMPACT) : NULL;
+	json_decref(res);
+	return out;
+}

@@ -1,0 +1,295 @@
+/*
+ * workers.c — see workers.h.  One mutex protects the job queue and the
+ * completion list; a condition variable wakes idle threads.  The eventfd is a
+ * counter: every completion adds one, drain() reads it to zero.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "imhost_err.h"
+#include "registry.h"
+#include "store.h"
+#include "workers.h"
+
+#define MAX_THREADS 16
+
+typedef struct job {
+	int64_t id;
+	char *op, *params, *ctx;
+	struct job *next;
+} job;
+
+struct im_workers {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	job *head, *tail;
+	int queued, running, queue_max, stopping;
+	im_completion *done_head, *done_tail;
+	int efd;
+	int nthreads;
+	pthread_t threads[MAX_THREADS];
+	sqlite3 *db[MAX_THREADS];
+	im_writer *writer;
+	int erasure;
+};
+
+struct thread_arg { im_workers *w; int index; };
+
+static void job_free(job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->op);
+	free(j->params);
+	free(j->ctx);
+	free(j);
+}
+
+void im_workers_kick(im_workers *w)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN only if the counter would overflow: then it is readable anyway. */
+	while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+}
+
+static void *run(void *arg)
+{
+	struct thread_arg *ta = arg;
+	im_workers *w = ta->w;
+	im_env env;
+
+	env.db = w->db[ta->index];
+	env.erasure = w->erasure;
+	free(ta);
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		job *j;
+		im_completion *c;
+		int ok = 0;
+
+		while (w->head == NULL && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->head == NULL)      /* stopping and nothing left */
+			break;
+		j = w->head;
+		w->head = j->next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		w->queued--;
+		w->running++;
+		env.writer = w->writer;
+		pthread_mutex_unlock(&w->lock);
+
+		c = calloc(1, sizeof *c);
+		if (c != NULL) {
+			c->id = j->id;
+			c->result = im_registry_call(&env, j->op, j->params, j->ctx, &ok);
+			c->ok = ok;
+			if (c->result == NULL)   /* out of memory: still report the job */
+				c->result = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+		}
+		job_free(j);
+
+		pthread_mutex_lock(&w->lock);
+		w->running--;
+		if (c != NULL) {
+			if (w->done_tail)
+				w->done_tail->next = c;
+			else
+				w->done_head = c;
+			w->done_tail = c;
+		}
+		im_workers_kick(w);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int im_workers_open(const im_workers_opts *o, im_workers **out, char **err)
+{
+	im_workers *w;
+	int i, n = o->threads ? o->threads : 2;
+
+	*out = NULL;
+	if (n < 1 || n > MAX_THREADS) {
+		if (err)
+			*err = strdup("workers: threads must be 1..16");
+		return IM_EINVAL;
+	}
+	w = calloc(1, sizeof *w);
+	if (w == NULL)
+		return IM_ERR;
+	w->queue_max = o->queue_max > 0 ? o->queue_max : 1024;
+	w->erasure = o->erasure;
+	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->efd < 0 || pthread_mutex_init(&w->lock, NULL) != 0) {
+		if (err)
+			*err = strdup("workers: eventfd/mutex failed");
+		if (w->efd >= 0)
+			close(w->efd);
+		free(w);
+		return IM_ERR;
+	}
+	if (pthread_cond_init(&w->cond, NULL) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		close(w->efd);
+		free(w);
+		return IM_ERR;
+	}
+	for (i = 0; i < n; i++) {
+		struct thread_arg *ta;
+		if (im_store_open(o->path, &w->db[i], err) != IM_OK)
+			goto fail;
+		ta = malloc(sizeof *ta);
+		if (ta == NULL) {
+			sqlite3_close(w->db[i]);
+			w->db[i] = NULL;
+			goto fail;
+		}
+		ta->w = w;
+		ta->index = i;
+		if (pthread_create(&w->threads[i], NULL, run, ta) != 0) {
+			free(ta);
+			sqlite3_close(w->db[i]);
+			w->db[i] = NULL;
+			if (err)
+				*err = strdup("workers: cannot start a thread");
+			goto fail;
+		}
+		w->nthreads++;
+	}
+	*out = w;
+	return IM_OK;
+fail:
+	im_workers_close(w);
+	return IM_ERR;
+}
+
+void im_workers_set_writer(im_workers *w, im_writer *writer)
+{
+	pthread_mutex_lock(&w->lock);
+	w->writer = writer;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static char *dup_or_null(const char *s, int *failed)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		*failed = 1;
+	return d;
+}
+
+int im_workers_submit(im_workers *w, int64_t id, const char *op, const char *params,
+                      const char *ctx)
+{
+	job *j;
+	int failed = 0;
+
+	if (op == NULL || ctx == NULL)
+		return IM_EINVAL;
+	j = calloc(1, sizeof *j);
+	if (j == NULL)
+		return IM_ERR;
+	j->id = id;
+	j->op = dup_or_null(op, &failed);
+	j->params = dup_or_null(params, &failed);
+	j->ctx = dup_or_null(ctx, &failed);
+	if (failed) {
+		job_free(j);
+		return IM_ERR;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (w->queued >= w->queue_max || w->stopping) {
+		pthread_mutex_unlock(&w->lock);
+		job_free(j);
+		return IM_EFULL;
+	}
+	if (w->tail)
+		w->tail->next = j;
+	else
+		w->head = j;
+	w->tail = j;
+	w->queued++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return IM_OK;
+}
+
+im_completion *im_workers_drain(im_workers *w)
+{
+	uint64_t v;
+	im_completion *c;
+
+	pthread_mutex_lock(&w->lock);
+	/* Read under the lock: a completion added after this read also kicks again. */
+	while (read(w->efd, &v, sizeof v) < 0 && errno == EINTR)
+		;
+	c = w->done_head;
+	w->done_head = w->done_tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+	return c;
+}
+
+void im_completions_free(im_completion *c)
+{
+	while (c) {
+		im_completion *next = c->next;
+		free(c->result);
+		free(c);
+		c = next;
+	}
+}
+
+int im_workers_fd(im_workers *w)
+{
+	return w->efd;
+}
+
+int im_workers_busy(im_workers *w)
+{
+	int n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->queued + w->running;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+void im_workers_close(im_workers *w)
+{
+	int i;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = 1;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	for (i = 0; i < w->nthreads; i++)
+		pthread_join(w->threads[i], NULL);
+	for (i = 0; i < MAX_THREADS; i++)
+		if (w->db[i])
+			sqlite3_close(w->db[i]);
+	im_completions_free(w->done_head);
+	while (w->head) {
+		job *j = w->head;
+		w->head = j->next;
+		job_free(j);
+	}
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	close(w->efd);
+	free(w);
+}

@@ -1,0 +1,68 @@
+/*
+ * workers.h — a small thread pool that runs registry operations off the event
+ * loop and reports completions through one eventfd.
+ *
+ * Each thread has its own read/write connection (im_store_open).  The Lua
+ * thread submits (id, op, params, ctx); a worker runs im_registry_call and
+ * appends {id, ok, result} to a completion list, then writes the eventfd.  The
+ * event loop watches im_workers_fd() and calls im_workers_drain().  The log
+ * writer's notify callback may call im_workers_kick() so that writer state
+ * changes wake the loop the same way.
+ *
+ * Thread safety: submit, drain, kick and fd may be called from any thread;
+ * im_workers_close once, when no other call is in progress.
+ */
+#ifndef IMHOST_WORKERS_H
+#define IMHOST_WORKERS_H
+
+#include <stdint.h>
+#include "logwriter.h"
+
+typedef struct im_workers im_workers;
+
+typedef struct {
+	const char *path;     /* database (each thread opens its own connection) */
+	int threads;          /* 1..16 (0: 2) */
+	int queue_max;        /* pending jobs at most (0: 1024); beyond: IM_EFULL */
+	int erasure;          /* logs.erase default mode */
+} im_workers_opts;
+
+/* One finished job; strings malloc'd, freed by im_completions_free. */
+typedef struct im_completion {
+	int64_t id;
+	int ok;
+	char *result;         /* JSON text: a result or {"error":...} */
+	struct im_completion *next;
+} im_completion;
+
+/* Opens the connections and starts the threads.  IM_OK with *out, or IM_ERR with
+ * *err (malloc'd, caller frees; err may be NULL). */
+int im_workers_open(const im_workers_opts *o, im_workers **out, char **err);
+
+/* The writer that logs.status reports on (may be NULL).  Set before the first
+ * submit; not owned. */
+void im_workers_set_writer(im_workers *w, im_writer *writer);
+
+/* Queues a job; strings are copied.  IM_OK, IM_EFULL (queue full), IM_EINVAL. */
+int im_workers_submit(im_workers *w, int64_t id, const char *op, const char *params_json,
+                      const char *ctx_json);
+
+/* Clears the eventfd and returns all completions so far, oldest first (NULL if
+ * none).  The list is the caller's: im_completions_free. */
+im_completion *im_workers_drain(im_workers *w);
+void im_completions_free(im_completion *c);
+
+/* The eventfd (non-blocking), readable while completions wait. */
+int im_workers_fd(im_workers *w);
+
+/* Makes the eventfd readable without a completion (writer notify). */
+void im_workers_kick(im_workers *w);
+
+/* Pending jobs + jobs running (tests, status). */
+int im_workers_busy(im_workers *w);
+
+/* Finishes the jobs already queued, joins the threads, frees everything
+ * (including undrained completions).  NULL-safe. */
+void im_workers_close(im_workers *w);
+
+#endif

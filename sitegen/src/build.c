@@ -1,0 +1,682 @@
+/* build.c — see build.h.  The stages, in order:
+ *   1. open the source, read sitegen.yaml and the theme;
+ *   2. load the previous manifest; decide full or incremental build;
+ *   3. list pages: unchanged blobs reuse the manifest's metadata, others are
+ *      parsed (front matter + Markdown, rendered HTML kept for step 6);
+ *   4. git dates (cached walk), section tree, output-path clashes, links;
+ *   5. stop on content errors (check mode stops here anyway);
+ *   6. render every page whose key changed, plus the listings, feeds and
+ *      the search index, into the staging folder;
+ *   7. write the manifest, commit the staging folder. */
+#include "build.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontmatter.h"
+#include "gitdates.h"
+#include "manifest.h"
+#include "markdown.h"
+#include "output.h"
+#include "render.h"
+#include "repo.h"
+#include "searchidx.h"
+#include "site.h"
+#include "theme.h"
+#include "util.h"
+
+#define SG_VERSION "0.1"
+
+typedef struct {
+	char *name, *slug;
+	size_t *pages; size_t npages, cap;
+} tag;
+
+typedef struct {
+	const sg_build_opts *o;
+	sg_build_stats *st;
+	sg_diag d;
+	sg_source src;
+	sg_config cfg;
+	sg_theme theme;
+	char *base, *abs;
+	uint64_t settings;
+	sg_manifest old;
+	int have_old, incremental;
+	sg_site site;
+	char **body, **toc, **faqld;     /* per page, when parsed in this run */
+	sg_gdates dates;
+	sg_output out;
+	int out_open;
+	sg_strs kept;                    /* outputs left in place from before */
+	sg_map claims;                   /* lowercased output path -> claimant */
+	sg_strs claim_keys, claim_src;
+	tag *tags; size_t ntags, tcap;
+	sg_map tag_by_slug;
+	sg_render r;
+	char *err;                       /* I/O or git error message */
+} build;
+
+static int io_fail(build *b, char *msg)
+{
+	if (!b->err) b->err = msg; else free(msg);
+	return -1;
+}
+
+/* Parses base_url into the URL path prefix and the absolute prefix. */
+static int set_base(build *b, const char *url)
+{
+	const char *path = NULL;
+	if (!strncmp(url, "https://", 8) || !strncmp(url, "http://", 7)) {
+		const char *host = strstr(url, "://") + 3;
+		path = strchr(host, '/');
+		if (!path) path = "/";
+	} else if (url[0] == '/') {
+		path = url;
+	} else {
+		sg_error(&b->d, "sitegen.yaml", 0, "base_url '%s' must start with '/' or http(s)://", url);
+		return -1;
+	}
+	if (strpbrk(url, " \"'<>\\")) {
+		sg_error(&b->d, "sitegen.yaml", 0, "base_url '%s' contains characters not allowed in a URL", url);
+		return -1;
+	}
+	int slash = url[strlen(url) - 1] == '/';
+	b->base = sg_xasprintf("%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/");
+	b->abs = sg_xasprintf("%s%s", url, slash ? "" : "/");
+	return 0;
+}
+
+static int load_config(build *b)
+{
+	sg_config_defaults(&b->cfg);
+	/* sitegen.yaml beside the content root, else at the repository root. */
+	const char *pre = b->src.content_prefix;
+	char *cands[2] = { NULL, sg_xstrdup("sitegen.yaml") };
+	size_t n = strlen(pre);
+	if (n > 1) {
+		const char *up = memrchr(pre, '/', n - 1);
+		if (up) cands[0] = sg_xasprintf("%.*s/sitegen.yaml", (int)(up - pre), pre);
+	}
+	int rc = 0;
+	for (int i = 0; i < 2; i++) {
+		if (!cands[i]) continue;
+		char *data = NULL;
+		size_t len = 0;
+		int r = sg_source_read_repo(&b->src, cands[i], &data, &len);
+		if (r < 0) { rc = io_fail(b, sg_xasprintf("%s: %s", cands[i], strerror(errno))); break; }
+		if (r == 1) continue;
+		if (sg_config_parse(cands[i], data, len, &b->cfg, &b->d) != 0) rc = -1;
+		free(data);
+		break;
+	}
+	free(cands[0]);
+	free(cands[1]);
+	if (rc != 0) return rc;
+	return set_base(b, b->o->base_url ? b->o->base_url : b->cfg.base_url);
+}
+
+static uint64_t settings_hash(build *b)
+{
+	uint64_t h = sg_hash_str(SG_HASH_SEED, "sitegen " SG_VERSION);
+	h = sg_hash_str(h, b->cfg.title);
+	h = sg_hash_str(h, b->cfg.language);
+	h = sg_hash_str(h, b->cfg.edit_url);
+	h = sg_hash_str(h, b->cfg.description);
+	h = sg_hash(h, &b->cfg.allow_html, sizeof b->cfg.allow_html);
+	h = sg_hash_str(h, b->base);
+	h = sg_hash_str(h, b->abs);
+	h = sg_hash_str(h, b->src.content_prefix);
+	return sg_hash(h, &b->theme.hash, sizeof b->theme.hash);
+}
+
+/* Records that outpath is produced by src; reports a clash, including one
+ * that only differs in case (it would clash on macOS and Windows hosts). */
+static void claim(build *b, const char *outpath, const char *src)
+{
+	char *key = sg_xstrdup(outpath);
+	for (char *p = key; *p; p++) *p = (char)tolower((unsigned char)*p);
+	size_t prev = sg_map_get(&b->claims, key);
+	if (prev != SG_NONE) {
+		sg_error(&b->d, src, 0, "duplicate output %s: also produced by %s", outpath, b->claim_src.v[prev]);
+		free(key);
+		return;
+	}
+	sg_strs_push(&b->claim_keys, key);
+	sg_strs_push(&b->claim_src, src);
+	free(key);
+	/* The map borrows keys: rebuild it when the array moves. */
+	if (b->claim_keys.n == 1 || b->claims.n == 0) {
+		sg_map_free(&b->claims);
+		for (size_t i = 0; i < b->claim_keys.n; i++) sg_map_put(&b->claims, b->claim_keys.v[i], i);
+	} else {
+		sg_map_put(&b->claims, b->claim_keys.v[b->claim_keys.n - 1], b->claim_keys.n - 1);
+	}
+}
+
+static int valid_page_name(const char *path)
+{
+	for (const char *p = path; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("-_./", *p)) return 0;
+	return 1;
+}
+
+/* Moves the metadata of manifest page o into p (o is left empty). */
+static void steal_meta(sg_page *p, sg_page *o)
+{
+	p->title = o->title, o->title = NULL;
+	p->description = o->description, o->description = NULL;
+	p->weight = o->weight;
+	p->draft = o->draft;
+	p->is_faq = o->is_faq;
+	p->tags = o->tags, memset(&o->tags, 0, sizeof o->tags);
+	p->aliases = o->aliases, memset(&o->aliases, 0, sizeof o->aliases);
+	p->ids = o->ids, memset(&o->ids, 0, sizeof o->ids);
+	p->headings = o->headings, memset(&o->headings, 0, sizeof o->headings);
+	p->links = o->links, p->nlinks = o->nlinks, o->links = NULL, o->nlinks = 0;
+	p->text = o->text, o->text = NULL;
+	p->loaded = 1;
+	p->parsed = 0;
+}
+
+/* Reads and parses page i, keeping its rendered body for output. */
+static int parse_page(build *b, size_t i)
+{
+	sg_page *p = &b->site.pages[i];
+	char *file = sg_xasprintf("%s%s", b->src.content_prefix, p->path);
+	char *data = NULL, *err = NULL;
+	size_t len = 0;
+	int rc = 0;
+	const sg_srcfile f = { p->path, p->oid };
+	if (sg_source_read(&b->src, &f, &data, &len, &err) != 0) {
+		/* Oversized input is the content's fault, not an I/O failure. */
+		sg_error(&b->d, file, 0, "%s", err);
+		free(err);
+		rc = -1;
+	} else {
+		sg_mdpage md = {0};
+		rc = sg_page_parse(p, file, data, len, b->cfg.allow_html, b->base, &md, &b->d);
+		b->st->parsed++;
+		if (rc == 0 && !p->draft) {
+			free(b->body[i]), free(b->toc[i]), free(b->faqld[i]);
+			sg_buf toc = {0};
+			sg_md_toc(&md, &toc);
+			b->toc[i] = sg_buf_take(&toc);
+			b->body[i] = sg_buf_take(&md.html);
+			b->faqld[i] = sg_buf_take(&md.faqld);
+		}
+		sg_md_free(&md);
+		free(data);
+	}
+	free(file);
+	return rc;
+}
+
+static int list_content(build *b)
+{
+	sg_site *s = &b->site;
+	for (size_t k = 0; k < b->src.nfiles; k++) {
+		const sg_srcfile *f = &b->src.files[k];
+		if (!sg_ends_with(f->path, ".md")) {
+			sg_grow(&s->statics, &s->scap, s->nstatics, sizeof *s->statics);
+			s->statics[s->nstatics].path = sg_xstrdup(f->path);
+			s->statics[s->nstatics].oid = f->oid;
+			s->nstatics++;
+			continue;
+		}
+		if (!valid_page_name(f->path)) {
+			sg_error(&b->d, NULL, 0, "%s%s: page file and folder names become URLs: use letters, digits, "
+			         "'-', '_' and '.' only", b->src.content_prefix, f->path);
+			continue;
+		}
+		sg_grow(&s->pages, &s->pcap, s->npages, sizeof *s->pages);
+		sg_page *p = &s->pages[s->npages];
+		memset(p, 0, sizeof *p);
+		p->path = sg_xstrdup(f->path);
+		p->url = sg_url_of(f->path);
+		p->oid = f->oid;
+		const char *slash = strrchr(f->path, '/');
+		p->is_section = !strcmp(slash ? slash + 1 : f->path, "_index.md");
+		s->npages++;
+	}
+	for (size_t i = 0; i < s->npages; i++) sg_map_put(&s->by_path, s->pages[i].path, i);
+	b->body = sg_xcalloc(s->npages, sizeof *b->body);
+	b->toc = sg_xcalloc(s->npages, sizeof *b->toc);
+	b->faqld = sg_xcalloc(s->npages, sizeof *b->faqld);
+	for (size_t i = 0; i < s->npages; i++) {
+		sg_page *p = &s->pages[i];
+		size_t oi = b->incremental ? sg_map_get(&b->old.site.by_path, p->path) : SG_NONE;
+		sg_page *o = oi != SG_NONE ? &b->old.site.pages[oi] : NULL;
+		if (o && o->loaded && git_oid_equal(&o->oid, &p->oid)) steal_meta(p, o);
+		else parse_page(b, i);
+	}
+	return 0;
+}
+
+static int date_pages(build *b)
+{
+	sg_site *s = &b->site;
+	if (!b->src.repo || !b->src.have_commit) return 0;
+	char **paths = sg_xcalloc(s->npages, sizeof *paths);
+	for (size_t i = 0; i < s->npages; i++) paths[i] = sg_xasprintf("%s%s", b->src.content_prefix, s->pages[i].path);
+	if (b->have_old) { b->dates = b->old.dates; memset(&b->old.dates, 0, sizeof b->old.dates); }
+	char *err = NULL;
+	int rc = sg_gdates_update(&b->dates, b->src.repo, &b->src.commit_id, paths, s->npages, &b->d, &err);
+	if (rc != 0) io_fail(b, err);
+	b->st->commits_walked = b->dates.walked;
+	for (size_t i = 0; i < s->npages && rc == 0; i++) {
+		const sg_gdate *g = sg_gdates_get(&b->dates, paths[i]);
+		if (g) { s->pages[i].date = g->time; s->pages[i].author = sg_xstrdup(g->author); }
+	}
+	for (size_t i = 0; i < s->npages; i++) free(paths[i]);
+	free(paths);
+	return rc;
+}
+
+static char *alias_output(const char *alias)
+{
+	const char *a = alias + 1;   /* validated: starts with '/' */
+	if (!*a || sg_ends_with(a, "/")) return sg_xasprintf("%sindex.html", a);
+	if (sg_ends_with(a, ".html")) return sg_xstrdup(a);
+	return sg_xasprintf("%s/index.html", a);
+}
+
+static void collect_tags(build *b)
+{
+	sg_site *s = &b->site;
+	for (size_t i = 0; i < s->npages; i++) {
+		sg_page *p = &s->pages[i];
+		if (p->draft) continue;
+		for (size_t k = 0; k < p->tags.n; k++) {
+			char *slug = sg_slugify(p->tags.v[k]);
+			if (!*slug) {
+				sg_error(&b->d, NULL, 0, "%s%s: tag '%s' has no letters or digits", b->src.content_prefix,
+				         p->path, p->tags.v[k]);
+				free(slug);
+				continue;
+			}
+			size_t t = sg_map_get(&b->tag_by_slug, slug);
+			if (t == SG_NONE) {
+				sg_grow(&b->tags, &b->tcap, b->ntags, sizeof *b->tags);
+				t = b->ntags++;
+				memset(&b->tags[t], 0, sizeof b->tags[t]);
+				b->tags[t].name = sg_xstrdup(p->tags.v[k]);
+				b->tags[t].slug = slug;
+				/* Rebuild: the map borrows slugs, which moved with the array? No:
+				 * slugs are separate allocations, only the array moved. */
+				sg_map_put(&b->tag_by_slug, b->tags[t].slug, t);
+			} else {
+				free(slug);
+				tag *tg = &b->tags[t];
+				if (tg->npages && tg->pages[tg->npages - 1] == i) continue;
+			}
+			tag *tg = &b->tags[t];
+			sg_grow(&tg->pages, &tg->cap, tg->npages, sizeof *tg->pages);
+			tg->pages[tg->npages++] = i;
+		}
+	}
+}
+
+static void claim_all(build *b)
+{
+	sg_site *s = &b->site;
+	const char *pre = b->src.content_prefix;
+	for (size_t i = 0; i < s->npages; i++) {
+		sg_page *p = &s->pages[i];
+		if (p->draft) continue;
+		char *src = sg_xasprintf("%s%s", pre, p->path);
+		char *out = sg_xasprintf("%sindex.html", p->url);
+		claim(b, out, src);
+		free(out);
+		for (size_t k = 0; k < p->aliases.n; k++) {
+			out = alias_output(p->aliases.v[k]);
+			char *why = sg_xasprintf("%s (alias %s)", src, p->aliases.v[k]);
+			claim(b, out, why);
+			free(why);
+			free(out);
+		}
+		free(src);
+	}
+	for (size_t i = 0; i < s->nstatics; i++) {
+		char *src = sg_xasprintf("%s%s", pre, s->statics[i].path);
+		claim(b, s->statics[i].path, src);
+		free(src);
+	}
+	static const char *const fixed[] = { "404.html", "sitemap.xml", "feed.xml", "robots.txt",
+	                                     "search/index.html", "tags/index.html", SG_MANIFEST_NAME };
+	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) claim(b, fixed[i], "sitegen");
+	for (size_t i = 0; i < b->theme.nassets; i++) {
+		char *out = sg_xasprintf("assets/%s", b->theme.assets[i].name);
+		claim(b, out, "the theme");
+		free(out);
+	}
+	for (size_t t = 0; t < b->ntags; t++) {
+		char *out = sg_xasprintf("tags/%s/index.html", b->tags[t].slug);
+		char *why = sg_xasprintf("tag '%s'", b->tags[t].name);
+		claim(b, out, why);
+		free(why);
+		free(out);
+	}
+}
+
+static int emit(build *b, const char *rel, sg_buf *data)
+{
+	char *err = NULL;
+	int rc = sg_out_write(&b->out, rel, data->data ? data->data : "", data->len, &err);
+	data->len = 0;
+	if (data->data) data->data[0] = '\0';
+	return rc == 0 ? 0 : io_fail(b, err);
+}
+
+static int old_had_output(build *b, const char *rel)
+{
+	size_t lo = 0, hi = b->old.noutputs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(b->old.outputs[mid], rel);
+		if (!c) return 1;
+		if (c < 0) lo = mid + 1; else hi = mid;
+	}
+	return 0;
+}
+
+static int render_pages(build *b)
+{
+	sg_site *s = &b->site;
+	sg_buf buf = {0};
+	int rc = 0;
+	for (size_t i = 0; i < s->npages && rc == 0; i++) {
+		sg_page *p = &s->pages[i];
+		if (p->draft) continue;
+		b->st->pages++;
+		p->key = sg_page_key(&b->r, i, b->settings);
+		char *out = sg_xasprintf("%sindex.html", p->url);
+		size_t oi = b->incremental ? sg_map_get(&b->old.site.by_path, p->path) : SG_NONE;
+		if (!p->parsed && oi != SG_NONE && b->old.site.pages[oi].key == p->key && old_had_output(b, out)) {
+			sg_strs_push(&b->kept, out);
+			for (size_t k = 0; k < p->aliases.n; k++) {
+				char *ao = alias_output(p->aliases.v[k]);
+				sg_strs_push(&b->kept, ao);
+				free(ao);
+			}
+			free(out);
+			continue;
+		}
+		if (!p->parsed && parse_page(b, i) != 0) { free(out); rc = -1; break; }
+		sg_render_page(&b->r, i, b->body[i], b->toc[i], b->faqld[i], &buf);
+		b->st->rendered++;
+		rc = emit(b, out, &buf);
+		free(out);
+		free(b->body[i]), free(b->toc[i]), free(b->faqld[i]);
+		b->body[i] = b->toc[i] = b->faqld[i] = NULL;
+		for (size_t k = 0; k < p->aliases.n && rc == 0; k++) {
+			char *ao = alias_output(p->aliases.v[k]);
+			sg_render_redirect(&b->r, i, &buf);
+			rc = emit(b, ao, &buf);
+			free(ao);
+		}
+	}
+	sg_buf_free(&buf);
+	return rc;
+}
+
+static int cmp_tag(const void *a, const void *b)
+{
+	return strcmp(((const tag *)a)->slug, ((const tag *)b)->slug);
+}
+
+static const sg_site *title_site;
+
+static int cmp_by_title(const void *a, const void *b)
+{
+	const sg_page *x = &title_site->pages[*(const size_t *)a], *y = &title_site->pages[*(const size_t *)b];
+	int c = strcmp(x->title, y->title);
+	return c ? c : strcmp(x->path, y->path);
+}
+
+static int render_site_files(build *b)
+{
+	sg_site *s = &b->site;
+	sg_buf buf = {0};
+	int rc = 0;
+	/* Tag pages. */
+	qsort(b->tags, b->ntags, sizeof *b->tags, cmp_tag);
+	sg_tv *all = sg_tv_list();
+	title_site = s;
+	for (size_t t = 0; t < b->ntags && rc == 0; t++) {
+		tag *tg = &b->tags[t];
+		qsort(tg->pages, tg->npages, sizeof *tg->pages, cmp_by_title);
+		sg_tv *ctx = sg_tv_obj(), *pages = sg_tv_list();
+		for (size_t k = 0; k < tg->npages; k++) {
+			const sg_page *p = &s->pages[tg->pages[k]];
+			sg_tv *o = sg_tv_obj();
+			sg_tv_sets(o, "title", p->title);
+			sg_tv_sets(o, "description", p->description);
+			sg_tv_set(o, "url", sg_tv_str_own(sg_xasprintf("%s%s", b->base, p->url)));
+			sg_tv_push(pages, o);
+		}
+		sg_tv_set(ctx, "pages", pages);
+		char *url = sg_xasprintf("tags/%s/", tg->slug);
+		char *title = sg_xasprintf("Topic: %s", tg->name);
+		sg_render_special(&b->r, SG_T_TAG, title, url, ctx, &buf);
+		char *out = sg_xasprintf("%sindex.html", url);
+		rc = emit(b, out, &buf);
+		sg_tv *o = sg_tv_obj();
+		sg_tv_sets(o, "name", tg->name);
+		sg_tv_set(o, "url", sg_tv_str_own(sg_xasprintf("%s%s", b->base, url)));
+		sg_tv_set(o, "count", sg_tv_str_own(sg_xasprintf("%zu", tg->npages)));
+		sg_tv_push(all, o);
+		free(out);
+		free(title);
+		free(url);
+	}
+	sg_tv *ctx = sg_tv_obj();
+	sg_tv_set(ctx, "tags", all);
+	sg_render_special(&b->r, SG_T_TAGS, "Topics", "tags/", ctx, &buf);
+	if (rc == 0) rc = emit(b, "tags/index.html", &buf);
+	sg_render_special(&b->r, SG_T_SEARCH, "Search", "search/", sg_tv_obj(), &buf);
+	if (rc == 0) rc = emit(b, "search/index.html", &buf);
+	sg_render_special(&b->r, SG_T_404, "Page not found", "404.html", sg_tv_obj(), &buf);
+	if (rc == 0) rc = emit(b, "404.html", &buf);
+	sg_render_sitemap(&b->r, &buf);
+	if (rc == 0) rc = emit(b, "sitemap.xml", &buf);
+	sg_render_feed(&b->r, &buf);
+	if (rc == 0) rc = emit(b, "feed.xml", &buf);
+	sg_render_robots(&b->r, &buf);
+	if (rc == 0) rc = emit(b, "robots.txt", &buf);
+	for (size_t i = 0; i < b->theme.nassets && rc == 0; i++) {
+		char *out = sg_xasprintf("assets/%s", b->theme.assets[i].name);
+		sg_buf_put(&buf, b->theme.assets[i].data, b->theme.assets[i].len);
+		rc = emit(b, out, &buf);
+		free(out);
+	}
+	/* Static files: copied unless unchanged since the last build. */
+	for (size_t i = 0; i < s->nstatics && rc == 0; i++) {
+		const sg_static *st = &s->statics[i];
+		int same = 0;
+		if (b->incremental) {
+			for (size_t k = 0; k < b->old.site.nstatics; k++)   /* few statics: linear is fine */
+				if (!strcmp(b->old.site.statics[k].path, st->path)) {
+					same = git_oid_equal(&b->old.site.statics[k].oid, &st->oid) && old_had_output(b, st->path);
+					break;
+				}
+		}
+		if (same) { sg_strs_push(&b->kept, st->path); continue; }
+		const sg_srcfile f = { st->path, st->oid };
+		char *data = NULL, *err = NULL;
+		size_t len = 0;
+		if (sg_source_read(&b->src, &f, &data, &len, &err) != 0) {
+			sg_error(&b->d, NULL, 0, "%s%s: %s", b->src.content_prefix, st->path, err);
+			free(err);
+			rc = -1;
+			break;
+		}
+		char *e2 = NULL;
+		if (sg_out_write(&b->out, st->path, data, len, &e2) != 0) rc = io_fail(b, e2);
+		free(data);
+	}
+	sg_buf_free(&buf);
+	return rc;
+}
+
+static int write_search(build *b)
+{
+	sg_site *s = &b->site;
+	sg_search *idx = sg_search_new();
+	sg_buf heads = {0};
+	for (size_t i = 0; i < s->npages; i++) {
+		const sg_page *p = &s->pages[i];
+		if (p->draft) continue;
+		heads.len = 0;
+		if (heads.data) heads.data[0] = '\0';
+		for (size_t k = 0; k < p->headings.n; k++) {
+			if (k) sg_buf_putc(&heads, '\n');
+			sg_buf_puts(&heads, p->headings.v[k]);
+		}
+		char *url = sg_xasprintf("/%s", p->url);
+		const char *section = p->parent != SG_NONE ? s->pages[p->parent].title : "";
+		sg_search_add(idx, url, p->title, section, heads.data ? heads.data : "", p->text);
+		free(url);
+	}
+	sg_buf_free(&heads);
+	char *err = NULL;
+	int rc = sg_search_write(idx, b->out.stage, &err);
+	sg_search_free(idx);
+	return rc == 0 ? 0 : io_fail(b, err ? err : sg_xstrdup("search index: write failed"));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int finish(build *b)
+{
+	char **staged = NULL, *err = NULL;
+	size_t nst = 0;
+	if (sg_out_list_staged(&b->out, &staged, &nst, &err) != 0) return io_fail(b, err);
+	sg_manifest m = {0};
+	m.settings = b->settings;
+	m.commit = b->src.commit_id;
+	m.have_commit = b->src.have_commit;
+	m.site = b->site;
+	m.dates = b->dates;
+	for (size_t i = 0; i < nst; i++) {
+		sg_grow(&m.outputs, &m.ocap, m.noutputs, sizeof *m.outputs);
+		m.outputs[m.noutputs++] = staged[i];
+	}
+	for (size_t i = 0; i < b->kept.n; i++) {
+		sg_grow(&m.outputs, &m.ocap, m.noutputs, sizeof *m.outputs);
+		m.outputs[m.noutputs++] = b->kept.v[i];
+	}
+	qsort(m.outputs, m.noutputs, sizeof *m.outputs, cmp_str);
+	sg_buf mb = {0};
+	sg_manifest_format(&m, &mb);
+	int rc = emit(b, SG_MANIFEST_NAME, &mb);
+	sg_buf_free(&mb);
+	if (rc == 0 && sg_out_commit(&b->out, b->old.outputs, b->old.noutputs, m.outputs, m.noutputs, &err) != 0)
+		rc = io_fail(b, err);
+	b->st->written = b->incremental ? b->out.written : nst + 1;
+	b->st->unchanged = b->out.unchanged;
+	b->st->removed = b->out.removed;
+	for (size_t i = 0; i < nst; i++) free(staged[i]);
+	free(staged);
+	free(m.outputs);
+	return rc;
+}
+
+static void cleanup(build *b)
+{
+	if (b->out_open) sg_out_abort(&b->out);
+	for (size_t i = 0; i < b->site.npages; i++) {
+		if (b->body) free(b->body[i]);
+		if (b->toc) free(b->toc[i]);
+		if (b->faqld) free(b->faqld[i]);
+	}
+	free(b->body), free(b->toc), free(b->faqld);
+	for (size_t t = 0; t < b->ntags; t++) free(b->tags[t].name), free(b->tags[t].slug), free(b->tags[t].pages);
+	free(b->tags);
+	sg_map_free(&b->tag_by_slug);
+	sg_map_free(&b->claims);
+	sg_strs_free(&b->claim_keys);
+	sg_strs_free(&b->claim_src);
+	sg_strs_free(&b->kept);
+	sg_site_free(&b->site);
+	sg_gdates_free(&b->dates);
+	if (b->have_old) sg_manifest_free(&b->old);
+	sg_theme_free(&b->theme);
+	sg_config_free(&b->cfg);
+	free(b->base), free(b->abs);
+	sg_source_close(&b->src);
+	free(b->err);
+}
+
+int sg_build(const sg_build_opts *o, sg_build_stats *st)
+{
+	build B, *b = &B;
+	memset(b, 0, sizeof *b);
+	memset(st, 0, sizeof *st);
+	b->o = o;
+	b->st = st;
+	b->d.quiet_warnings = o->quiet;
+	int code = SG_EXIT_OK;
+	const char *outdir = o->out ? o->out : "_site";
+
+	if (sg_source_open(&b->src, o->repo ? o->repo : ".", o->ref, o->worktree, o->content, &b->d, &b->err) != 0)
+		goto io;
+	if (load_config(b) != 0) goto fail;
+	int trc = sg_theme_load(&b->theme, &b->src, &b->d, &b->err);
+	if (trc < 0) goto io;
+	if (trc > 0) goto fail;
+	b->settings = settings_hash(b);
+
+	if (!o->check_only) {
+		char *mp = sg_path_join(outdir, SG_MANIFEST_NAME);
+		int mrc = sg_manifest_load(&b->old, mp);
+		free(mp);
+		b->have_old = mrc == 0;
+		b->incremental = b->have_old && !o->full && b->old.settings == b->settings;
+	}
+	st->incremental = b->incremental;
+	list_content(b);
+	if (b->err) goto io;
+	if (date_pages(b) != 0) goto io;
+	b->r = (sg_render){ &b->site, &b->cfg, &b->theme, b->base, b->abs, b->src.content_prefix };
+	if (b->d.errors == 0) {
+		sg_site_link(&b->site, b->src.content_prefix, &b->d);
+		collect_tags(b);
+		claim_all(b);
+		sg_site_check_links(&b->site, b->src.content_prefix, &b->d);
+	}
+	if (b->d.errors) goto fail;
+	if (o->check_only) {
+		for (size_t i = 0; i < b->site.npages; i++) st->pages += !b->site.pages[i].draft;
+		goto done;
+	}
+
+	if (sg_out_begin(&b->out, outdir, !b->incremental, &b->err) != 0) goto io;
+	b->out_open = 1;
+	if (render_pages(b) != 0) goto check;
+	if (render_site_files(b) != 0) goto check;
+	if (write_search(b) != 0) goto check;
+	if (finish(b) != 0) goto check;
+	goto done;
+check:
+	if (b->err) goto io;
+fail:
+	if (b->err) goto io;
+	code = SG_EXIT_CONTENT;
+	goto done;
+io:
+	fprintf(stderr, "sitegen: error: %s\n", b->err ? b->err : "I/O error");
+	code = SG_EXIT_IO;
+done:
+	st->errors = b->d.errors;
+	st->warnings = b->d.warnings;
+	if (code == SG_EXIT_OK && b->d.errors) code = SG_EXIT_CONTENT;
+	cleanup(b);
+	return code;
+}

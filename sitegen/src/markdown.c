@@ -1,0 +1,336 @@
+/* markdown.c — see markdown.h.
+ *
+ * Heading ids: cmark-gfm renders headings without ids.  We render with
+ * CMARK_OPT_SOURCEPOS, which gives every block start tag a
+ * data-sourcepos="..." attribute, then in one linear pass drop those
+ * attributes and give each <hN> the id computed for it during the tree walk
+ * (both in document order).  Text cannot contain the attribute literally:
+ * cmark escapes '"' in text. */
+#include "markdown.h"
+
+#include <cmark-gfm.h>
+#include <cmark-gfm-core-extensions.h>
+#include <cmark-gfm-extension_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const ext_names[] = { "table", "strikethrough", "autolink", "tasklist" };
+
+void sg_md_global_init(void)
+{
+	cmark_gfm_core_extensions_ensure_registered();
+}
+
+static int is_external(const char *url)
+{
+	if (url[0] == '/' && url[1] == '/') return 1;
+	for (const char *p = url; *p; p++) {
+		if (*p == ':') return 1;
+		if (*p == '/' || *p == '?' || *p == '#') return 0;
+	}
+	return 0;
+}
+
+static void collect_text(cmark_node *n, sg_buf *b)
+{
+	cmark_iter *it = cmark_iter_new(n);
+	cmark_event_type ev;
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		cmark_node *c = cmark_iter_get_node(it);
+		if (ev != CMARK_EVENT_ENTER) continue;
+		cmark_node_type t = cmark_node_get_type(c);
+		if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE)
+			sg_buf_puts(b, cmark_node_get_literal(c));
+		else if (t == CMARK_NODE_SOFTBREAK || t == CMARK_NODE_LINEBREAK)
+			sg_buf_putc(b, ' ');
+	}
+	cmark_iter_free(it);
+}
+
+static int node_line(cmark_node *n, int first_line)
+{
+	for (; n; n = cmark_node_parent(n)) {
+		int l = cmark_node_get_start_line(n);
+		if (l > 0) return l + first_line - 1;
+	}
+	return first_line;
+}
+
+static const char *unique_id(sg_mdpage *pg, const char *text)
+{
+	char *base = sg_slugify(text);
+	if (!*base) { free(base); base = sg_xstrdup("section"); }
+	char *id = sg_xstrdup(base);
+	for (int k = 1;; k++) {
+		size_t i;
+		for (i = 0; i < pg->nheads; i++)
+			if (!strcmp(pg->heads[i].id, id)) break;
+		if (i == pg->nheads) break;
+		free(id);
+		id = sg_xasprintf("%s-%d", base, k);
+	}
+	free(base);
+	sg_grow(&pg->heads, &pg->hcap, pg->nheads, sizeof *pg->heads);
+	sg_heading *h = &pg->heads[pg->nheads++];
+	h->id = id;
+	h->text = sg_xstrdup(text);
+	h->level = 0;
+	return id;
+}
+
+static void add_link(sg_mdpage *pg, char *target, const char *anchor, int line)
+{
+	sg_grow(&pg->links, &pg->lcap, pg->nlinks, sizeof *pg->links);
+	sg_link *l = &pg->links[pg->nlinks++];
+	l->target = target;
+	l->anchor = anchor && *anchor ? sg_xstrdup(anchor) : NULL;
+	l->line = line;
+}
+
+/* Rewrites a relative link or image URL; records it for checking. */
+static int rewrite_url(sg_mdpage *pg, cmark_node *n, const char *file, const char *page,
+                       int line, const char *base, sg_diag *d)
+{
+	const char *url = cmark_node_get_url(n);
+	if (!url || !*url || is_external(url)) return 0;
+	if (url[0] == '/') return 0;   /* site-absolute: the author's choice, left alone */
+	const char *hash = strchr(url, '#');
+	const char *q = strchr(url, '?');
+	size_t plen = strcspn(url, "?#");
+	if (plen == 0) {   /* "#anchor" on this page */
+		if (hash) add_link(pg, sg_xstrdup(page), hash + 1, line);
+		return 0;
+	}
+	char *path = sg_xstrndup(url, plen);
+	char *target = sg_resolve(page, path);
+	if (!target || !*target) {
+		sg_error(d, file, line, "link '%s' leaves the content folder", url);
+		free(path);
+		free(target);
+		return -1;
+	}
+	free(path);
+	if (sg_ends_with(target, "/")) target[strlen(target) - 1] = '\0';
+	char *u = sg_url_of(target);
+	sg_buf nu = {0};
+	sg_buf_puts(&nu, base);
+	sg_buf_puts(&nu, u);
+	if (q && (!hash || q < hash)) sg_buf_put(&nu, q, hash ? (size_t)(hash - q) : strlen(q));
+	if (hash) sg_buf_puts(&nu, hash);
+	free(u);
+	add_link(pg, target, hash ? hash + 1 : NULL, line);
+	cmark_node_set_url(n, nu.data);
+	sg_buf_free(&nu);
+	return 0;
+}
+
+/* "> [!NOTE]" as the first line of a blockquote: returns the kind, or NULL. */
+static const char *admonition_kind(cmark_node *bq, cmark_node **marker)
+{
+	cmark_node *p = cmark_node_first_child(bq);
+	if (!p || cmark_node_get_type(p) != CMARK_NODE_PARAGRAPH) return NULL;
+	cmark_node *t = cmark_node_first_child(p);
+	if (!t || cmark_node_get_type(t) != CMARK_NODE_TEXT) return NULL;
+	static const char *const kinds[] = { "NOTE", "TIP", "WARNING", "IMPORTANT", "CAUTION" };
+	const char *lit = cmark_node_get_literal(t);
+	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+		char want[16];
+		snprintf(want, sizeof want, "[!%s]", kinds[i]);
+		if (!strcmp(lit, want)) { *marker = t; return kinds[i]; }
+	}
+	return NULL;
+}
+
+static void make_admonition(cmark_node *bq, cmark_node *marker, const char *kind)
+{
+	static const char *const titles[][2] = {
+		{ "NOTE", "Note" }, { "TIP", "Tip" }, { "WARNING", "Warning" },
+		{ "IMPORTANT", "Important" }, { "CAUTION", "Caution" } };
+	const char *title = kind;
+	for (size_t i = 0; i < 5; i++)
+		if (!strcmp(titles[i][0], kind)) title = titles[i][1];
+	cmark_node *para = cmark_node_parent(marker);
+	cmark_node *next = cmark_node_next(marker);
+	cmark_node_free(marker);
+	if (next && (cmark_node_get_type(next) == CMARK_NODE_SOFTBREAK ||
+	             cmark_node_get_type(next) == CMARK_NODE_LINEBREAK))
+		cmark_node_free(next);
+	if (!cmark_node_first_child(para)) cmark_node_free(para);
+	/* The blockquote becomes a custom block whose enter/exit literals are
+	 * our own markup; its children render as usual. */
+	cmark_node *box = cmark_node_new(CMARK_NODE_CUSTOM_BLOCK);
+	char lower[16];
+	size_t i;
+	for (i = 0; kind[i] && i + 1 < sizeof lower; i++) lower[i] = (char)(kind[i] | 0x20);
+	lower[i] = '\0';
+	char *enter = sg_xasprintf("<div class=\"admonition admonition-%s\" role=\"note\">\n"
+	                           "<p class=\"admonition-title\">%s</p>\n", lower, title);
+	cmark_node_set_on_enter(box, enter);
+	cmark_node_set_on_exit(box, "</div>");
+	free(enter);
+	cmark_node *c;
+	while ((c = cmark_node_first_child(bq)))
+		cmark_node_append_child(box, c);
+	cmark_node_replace(bq, box);
+	cmark_node_free(bq);
+}
+
+/* Copies html into out, dropping data-sourcepos attributes and giving the
+ * k-th heading the k-th id in ids. */
+static void finish_html(sg_buf *out, const char *html, sg_heading *heads, size_t nheads)
+{
+	static const char attr[] = " data-sourcepos=\"";
+	size_t k = 0;
+	const char *p = html;
+	for (;;) {
+		const char *a = strstr(p, attr);
+		if (!a) break;
+		sg_buf_put(out, p, (size_t)(a - p));
+		const char *end = strchr(a + sizeof attr - 1, '"');
+		if (!end) { p = a; break; }
+		/* Is this the start tag of a heading? Look back for "<hN". */
+		if (a - html >= 3 && a[-3] == '<' && a[-2] == 'h' && a[-1] >= '1' && a[-1] <= '6' && k < nheads) {
+			sg_buf_puts(out, " id=\"");
+			sg_esc_html(out, heads[k].id);
+			sg_buf_putc(out, '"');
+			k++;
+		}
+		p = end + 1;
+	}
+	sg_buf_puts(out, p);
+}
+
+int sg_md_render(sg_mdpage *pg, const char *file, const char *page, const char *src,
+                 size_t len, int first_line, int allow_html, const char *base, sg_diag *d)
+{
+	int opts = CMARK_OPT_SOURCEPOS | CMARK_OPT_GITHUB_PRE_LANG | (allow_html ? CMARK_OPT_UNSAFE : 0);
+	cmark_parser *parser = cmark_parser_new(opts);
+	for (size_t i = 0; i < sizeof ext_names / sizeof *ext_names; i++) {
+		cmark_syntax_extension *e = cmark_find_syntax_extension(ext_names[i]);
+		if (e) cmark_parser_attach_syntax_extension(parser, e);
+	}
+	cmark_parser_feed(parser, src, len);
+	cmark_node *doc = cmark_parser_finish(parser);
+	cmark_consolidate_text_nodes(doc);
+
+	int rc = 0;
+	size_t first_head = pg->nheads;
+	cmark_node **quotes = NULL;
+	size_t nq = 0, qcap = 0;
+	cmark_iter *it = cmark_iter_new(doc);
+	cmark_event_type ev;
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		cmark_node *n = cmark_iter_get_node(it);
+		cmark_node_type t = cmark_node_get_type(n);
+		if (ev == CMARK_EVENT_EXIT) {
+			if ((t & CMARK_NODE_TYPE_MASK) == CMARK_NODE_TYPE_BLOCK && pg->text.len &&
+			    pg->text.data[pg->text.len - 1] != '\n')
+				sg_buf_putc(&pg->text, '\n');
+			continue;
+		}
+		switch (t) {
+		case CMARK_NODE_HEADING: {
+			sg_buf h = {0};
+			collect_text(n, &h);
+			unique_id(pg, h.data ? h.data : "");
+			pg->heads[pg->nheads - 1].level = cmark_node_get_heading_level(n);
+			sg_buf_free(&h);
+			break;
+		}
+		case CMARK_NODE_HTML_BLOCK:
+		case CMARK_NODE_HTML_INLINE:
+			if (!allow_html) {
+				sg_error(d, file, node_line(n, first_line),
+				         "raw HTML is not allowed (set allow_html: true in sitegen.yaml to permit it)");
+				rc = -1;
+			}
+			break;
+		case CMARK_NODE_LINK:
+		case CMARK_NODE_IMAGE:
+			if (rewrite_url(pg, n, file, page, node_line(n, first_line), base, d) != 0) rc = -1;
+			break;
+		case CMARK_NODE_TEXT:
+		case CMARK_NODE_CODE:
+		case CMARK_NODE_CODE_BLOCK:
+			sg_buf_puts(&pg->text, cmark_node_get_literal(n));
+			break;
+		case CMARK_NODE_SOFTBREAK:
+		case CMARK_NODE_LINEBREAK:
+			sg_buf_putc(&pg->text, ' ');
+			break;
+		case CMARK_NODE_BLOCK_QUOTE:
+			sg_grow(&quotes, &qcap, nq, sizeof *quotes);
+			quotes[nq++] = n;
+			break;
+		default:
+			break;
+		}
+	}
+	cmark_iter_free(it);
+	/* Tree edits after the walk: the iterator must not see freed nodes. */
+	for (size_t i = 0; i < nq; i++) {
+		cmark_node *marker = NULL;
+		const char *kind = admonition_kind(quotes[i], &marker);
+		if (kind) make_admonition(quotes[i], marker, kind);
+	}
+	free(quotes);
+	if (rc == 0) {
+		char *html = cmark_render_html(doc, opts, cmark_parser_get_syntax_extensions(parser));
+		finish_html(&pg->html, html, pg->heads + first_head, pg->nheads - first_head);
+		free(html);
+	}
+	cmark_node_free(doc);
+	cmark_parser_free(parser);
+	return rc;
+}
+
+void sg_md_add_heading(sg_mdpage *pg, int level, const char *text)
+{
+	const char *id = unique_id(pg, text);
+	pg->heads[pg->nheads - 1].level = level;
+	sg_buf_printf(&pg->html, "<h%d id=\"", level);
+	sg_esc_html(&pg->html, id);
+	sg_buf_puts(&pg->html, "\">");
+	sg_esc_html(&pg->html, text);
+	sg_buf_printf(&pg->html, "</h%d>\n", level);
+	sg_buf_puts(&pg->text, text);
+	sg_buf_putc(&pg->text, '\n');
+}
+
+void sg_md_toc(const sg_mdpage *pg, sg_buf *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < pg->nheads; i++)
+		if (pg->heads[i].level == 2 || pg->heads[i].level == 3) n++;
+	if (n < 2) return;
+	int depth = 0;   /* 1 inside the h2 list, 2 inside an h3 sub-list */
+	for (size_t i = 0; i < pg->nheads; i++) {
+		const sg_heading *h = &pg->heads[i];
+		if (h->level != 2 && h->level != 3) continue;
+		int want = h->level == 2 || depth == 0 ? 1 : 2;
+		if (depth == 0) { sg_buf_puts(out, "<ul>\n<li>"); depth = 1; }
+		else if (want > depth) { sg_buf_puts(out, "\n<ul>\n<li>"); depth = 2; }
+		else if (want < depth) { sg_buf_puts(out, "</li>\n</ul>\n</li>\n<li>"); depth = 1; }
+		else sg_buf_puts(out, "</li>\n<li>");
+		sg_buf_puts(out, "<a href=\"#");
+		sg_esc_html(out, h->id);
+		sg_buf_puts(out, "\">");
+		sg_esc_html(out, h->text);
+		sg_buf_puts(out, "</a>");
+	}
+	if (depth == 2) sg_buf_puts(out, "</li>\n</ul>\n");
+	sg_buf_puts(out, "</li>\n</ul>\n");
+}
+
+void sg_md_free(sg_mdpage *pg)
+{
+	sg_buf_free(&pg->html);
+	sg_buf_free(&pg->text);
+	sg_buf_free(&pg->faqld);
+	for (size_t i = 0; i < pg->nheads; i++) free(pg->heads[i].id), free(pg->heads[i].text);
+	free(pg->heads);
+	for (size_t i = 0; i < pg->nlinks; i++) free(pg->links[i].target), free(pg->links[i].anchor);
+	free(pg->links);
+	memset(pg, 0, sizeof *pg);
+}

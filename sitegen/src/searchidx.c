@@ -1,0 +1,1230 @@
+/* searchidx.c — sitegen's sharded static search index.
+ *
+ * Pipeline: text -> tokens (UTF-8, folded to lowercase ASCII for Latin
+ * letters) -> stopwords dropped -> Porter2 stem -> postings per term.  At
+ * write time pages get ids in URL order, terms are sorted bytewise and cut
+ * into shards by term prefix, growing the prefix only where a shard would be
+ * too big; page metadata is cut into fixed-size chunks.  A query then fetches
+ * meta.json, one shard per word and one chunk per shown result.  The exact
+ * file format is docs/search-index.md; theme/search.js mirrors the tokenizer
+ * and stemmer, so any change here is a format change there (bump
+ * SG_SEARCH_FORMAT). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* vasprintf */
+#endif
+#include "searchidx.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Tuning, documented in docs/search-index.md.  SHARD_MAX bounds a shard's
+ * bytes (a single huge term can still exceed it); PAGE_CHUNK pages share one
+ * metadata file, small so that ten results cost at most ten small fetches. */
+#define SHARD_MAX    24000
+#define SHARD_DEPTH  6      /* longest shard key, in code points */
+#define PAGE_CHUNK   16
+#define EXCERPT_MAX  180    /* bytes of plain text kept per page */
+#define TF_MAX       255
+
+/* ---- small utilities ------------------------------------------------------ */
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q) {
+		fputs("sitegen: out of memory\n", stderr);
+		abort();
+	}
+	return q;
+}
+
+static char *xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	return memcpy(xrealloc(NULL, n), s, n);
+}
+
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, f);
+	int n = vasprintf(&s, f, ap);
+	va_end(ap);
+	if (n < 0) {
+		fputs("sitegen: out of memory\n", stderr);
+		abort();
+	}
+	return s;
+}
+
+typedef struct {
+	char *p;
+	size_t n, cap;
+} buf;
+
+static void buf_put(buf *b, const void *s, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void buf_puts(buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+static void buf_putu(buf *b, unsigned long v)
+{
+	char t[24];
+	int n = snprintf(t, sizeof t, "%lu", v);
+	buf_put(b, t, (size_t)n);
+}
+
+/* JSON string; input is valid UTF-8 (sanitized on add). */
+static void buf_json(buf *b, const char *s)
+{
+	buf_put(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			buf_put(b, e, 2);
+		} else if (c < 0x20) {
+			char e[8];
+			snprintf(e, sizeof e, "\\u%04x", c);
+			buf_put(b, e, 6);
+		} else {
+			buf_put(b, s, 1);
+		}
+	}
+	buf_put(b, "\"", 1);
+}
+
+/* Decodes one UTF-8 code point at s[0..n); returns its length (>= 1) and
+ * stores it in *cp, or U+FFFD for an invalid, overlong or truncated
+ * sequence (consuming one byte so that decoding resynchronizes). */
+static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	size_t len, i;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xC2 && c <= 0xDF) { len = 2; c &= 0x1F; min = 0x80; }
+	else if (c >= 0xE0 && c <= 0xEF) { len = 3; c &= 0x0F; min = 0x800; }
+	else if (c >= 0xF0 && c <= 0xF4) { len = 4; c &= 0x07; min = 0x10000; }
+	else goto bad;
+	if (len > n)
+		goto bad;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			goto bad;
+		c = (c << 6) | (s[i] & 0x3F);
+	}
+	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		goto bad;
+	*cp = c;
+	return len;
+bad:
+	*cp = 0xFFFD;
+	return 1;
+}
+
+static size_t utf8_enc(uint32_t c, char *o)
+{
+	if (c < 0x80) { o[0] = (char)c; return 1; }
+	if (c < 0x800) {
+		o[0] = (char)(0xC0 | (c >> 6));
+		o[1] = (char)(0x80 | (c & 0x3F));
+		return 2;
+	}
+	if (c < 0x10000) {
+		o[0] = (char)(0xE0 | (c >> 12));
+		o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+		o[2] = (char)(0x80 | (c & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | (c >> 18));
+	o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+	o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+	o[3] = (char)(0x80 | (c & 0x3F));
+	return 4;
+}
+
+/* Copy of s with invalid UTF-8 replaced by U+FFFD and control characters
+ * other than '\n' and '\t' dropped, so stored strings are always valid. */
+static char *utf8_clean(const char *s)
+{
+	buf b = { 0 };
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p);
+	while (n) {
+		uint32_t cp;
+		size_t k = utf8_dec(p, n, &cp);
+		char o[4];
+		if (cp >= 0x20 || cp == '\n' || cp == '\t')
+			buf_put(&b, o, utf8_enc(cp, o));
+		p += k;
+		n -= k;
+	}
+	buf_put(&b, "", 0);
+	return b.p;
+}
+
+/* ---- Porter2 stemmer -------------------------------------------------------
+ * A direct transcription of the Snowball 2.2 English stemmer ("Porter2",
+ * https://snowballstem.org/algorithms/english/stemmer.html), checked against
+ * Snowball's own output in tests/test_searchidx.c.  'Y' marks a consonant y.
+ * Every rule replaces a suffix by one no longer, so the stem fits in place. */
+
+typedef struct {
+	char *b;
+	size_t n, p1, p2;
+} stem_t;
+
+static int isv(char c)
+{
+	return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y';
+}
+
+static size_t ends(const stem_t *z, const char *s)
+{
+	size_t k = strlen(s);
+	return k <= z->n && memcmp(z->b + z->n - k, s, k) == 0 ? k : 0;
+}
+
+static void set_to(stem_t *z, size_t k, const char *s)
+{
+	size_t m = strlen(s);
+	memcpy(z->b + z->n - k, s, m);
+	z->n = z->n - k + m;
+}
+
+/* A short syllable ends just before index `end`. */
+static int shortv(const stem_t *z, size_t end)
+{
+	const char *b = z->b;
+	if (end >= 3 && !isv(b[end - 1]) && b[end - 1] != 'w' && b[end - 1] != 'x'
+	    && b[end - 1] != 'Y' && isv(b[end - 2]) && !isv(b[end - 3]))
+		return 1;
+	return end == 2 && isv(b[0]) && !isv(b[1]);
+}
+
+/* A vowel somewhere in b[0..end). */
+static int has_vowel(const stem_t *z, size_t end)
+{
+	for (size_t i = 0; i < end; i++)
+		if (isv(z->b[i]))
+			return 1;
+	return 0;
+}
+
+static size_t region_after(const stem_t *z, size_t from)
+{
+	for (size_t i = from + 1; i < z->n; i++)
+		if (!isv(z->b[i]) && isv(z->b[i - 1]))
+			return i + 1;
+	return z->n;
+}
+
+static int exception1(stem_t *z)
+{
+	static const char *const ex[][2] = {
+		{ "skis", "ski" }, { "skies", "sky" }, { "dying", "die" },
+		{ "lying", "lie" }, { "tying", "tie" }, { "idly", "idl" },
+		{ "gently", "gentl" }, { "ugly", "ugli" }, { "early", "earli" },
+		{ "only", "onli" }, { "singly", "singl" }, { "sky", "sky" },
+		{ "news", "news" }, { "howe", "howe" }, { "atlas", "atlas" },
+		{ "cosmos", "cosmos" }, { "bias", "bias" }, { "andes", "andes" },
+	};
+	for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++)
+		if (strlen(ex[i][0]) == z->n && memcmp(z->b, ex[i][0], z->n) == 0) {
+			z->n = strlen(ex[i][1]);
+			memcpy(z->b, ex[i][1], z->n);
+			return 1;
+		}
+	return 0;
+}
+
+static int exception2(const stem_t *z)
+{
+	static const char *const ex[] = { "inning", "outing", "canning", "herring",
+	                                  "earring", "proceed", "exceed", "succeed" };
+	for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++)
+		if (strlen(ex[i]) == z->n && memcmp(z->b, ex[i], z->n) == 0)
+			return 1;
+	return 0;
+}
+
+static void step1a(stem_t *z)
+{
+	size_t k;
+	if (ends(z, "sses"))
+		set_to(z, 4, "ss");
+	else if ((k = ends(z, "ied")) || (k = ends(z, "ies")))
+		set_to(z, 3, z->n - 3 >= 2 ? "i" : "ie");
+	else if (ends(z, "ss") || ends(z, "us"))
+		return;
+	else if (ends(z, "s") && z->n >= 3 && has_vowel(z, z->n - 2))
+		z->n--;
+}
+
+static void step1b(stem_t *z)
+{
+	static const char *const sfx[] = { "eedly", "ingly", "edly", "eed", "ing", "ed" };
+	size_t k = 0, i;
+	for (i = 0; i < 6 && !(k = ends(z, sfx[i])); i++)
+		;
+	if (!k)
+		return;
+	if (i == 0 || i == 3) { /* eedly, eed */
+		if (z->n - k >= z->p1)
+			set_to(z, k, "ee");
+		return;
+	}
+	if (!has_vowel(z, z->n - k))
+		return;
+	z->n -= k;
+	if (ends(z, "at") || ends(z, "bl") || ends(z, "iz")) {
+		z->b[z->n++] = 'e';
+	} else if (z->n >= 2 && z->b[z->n - 1] == z->b[z->n - 2]
+	           && strchr("bdfgmnprt", z->b[z->n - 1])) {
+		z->n--;
+	} else if (z->n == z->p1 && shortv(z, z->n)) {
+		z->b[z->n++] = 'e';
+	}
+}
+
+static void step1c(stem_t *z)
+{
+	if (z->n >= 3 && (z->b[z->n - 1] == 'y' || z->b[z->n - 1] == 'Y')
+	    && !isv(z->b[z->n - 2]))
+		z->b[z->n - 1] = 'i';
+}
+
+typedef struct {
+	const char *sfx, *to;
+} rule;
+
+/* Finds the longest suffix of the table (sorted longest first) that ends
+ * the word; Snowball's `among` semantics: no fallback to a shorter one. */
+static const rule *longest(const stem_t *z, const rule *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ends(z, r[i].sfx))
+			return &r[i];
+	return NULL;
+}
+
+static void step2(stem_t *z)
+{
+	static const rule r[] = {
+		{ "ational", "ate" }, { "ization", "ize" }, { "iveness", "ive" },
+		{ "fulness", "ful" }, { "ousness", "ous" }, { "tional", "tion" },
+		{ "biliti", "ble" }, { "lessli", "less" }, { "fulli", "ful" },
+		{ "ousli", "ous" }, { "entli", "ent" }, { "aliti", "al" },
+		{ "iviti", "ive" }, { "alism", "al" }, { "ation", "ate" },
+		{ "abli", "able" }, { "alli", "al" }, { "anci", "ance" },
+		{ "enci", "ence" }, { "izer", "ize" }, { "ator", "ate" },
+		{ "bli", "ble" }, { "ogi", "og" }, { "li", "" },
+	};
+	const rule *m = longest(z, r, sizeof r / sizeof r[0]);
+	if (!m)
+		return;
+	size_t k = strlen(m->sfx);
+	if (z->n - k < z->p1)
+		return;
+	if (!strcmp(m->sfx, "ogi")) {
+		if (z->n >= 4 && z->b[z->n - 4] == 'l')
+			set_to(z, k, "og");
+	} else if (!strcmp(m->sfx, "li")) {
+		if (z->n >= 3 && strchr("cdeghkmnrt", z->b[z->n - 3]))
+			z->n -= 2;
+	} else {
+		set_to(z, k, m->to);
+	}
+}
+
+static void step3(stem_t *z)
+{
+	static const rule r[] = {
+		{ "ational", "ate" }, { "tional", "tion" }, { "alize", "al" },
+		{ "icate", "ic" }, { "iciti", "ic" }, { "ative", "" },
+		{ "ical", "ic" }, { "ness", "" }, { "ful", "" },
+	};
+	const rule *m = longest(z, r, sizeof r / sizeof r[0]);
+	if (!m)
+		return;
+	size_t k = strlen(m->sfx);
+	if (z->n - k < z->p1)
+		return;
+	if (!strcmp(m->sfx, "ative") && z->n - k < z->p2)
+		return;
+	set_to(z, k, m->to);
+}
+
+static void step4(stem_t *z)
+{
+	static const rule r[] = {
+		{ "ement", "" }, { "ance", "" }, { "ence", "" }, { "able", "" },
+		{ "ible", "" }, { "ment", "" }, { "ate", "" }, { "ive", "" },
+		{ "ize", "" }, { "iti", "" }, { "ism", "" }, { "ion", "" },
+		{ "ous", "" }, { "ant", "" }, { "ent", "" }, { "ic", "" },
+		{ "al", "" }, { "er", "" },
+	};
+	const rule *m = longest(z, r, sizeof r / sizeof r[0]);
+	if (!m)
+		return;
+	size_t k = strlen(m->sfx);
+	if (z->n - k < z->p2)
+		return;
+	if (!strcmp(m->sfx, "ion")
+	    && !(z->n >= 4 && (z->b[z->n - 4] == 's' || z->b[z->n - 4] == 't')))
+		return;
+	z->n -= k;
+}
+
+static void step5(stem_t *z)
+{
+	if (z->n == 0)
+		return;
+	char c = z->b[z->n - 1];
+	if (c == 'e') {
+		if (z->n - 1 >= z->p2 || (z->n - 1 >= z->p1 && !shortv(z, z->n - 1)))
+			z->n--;
+	} else if (c == 'l') {
+		if (z->n - 1 >= z->p2 && z->n >= 2 && z->b[z->n - 2] == 'l')
+			z->n--;
+	}
+}
+
+size_t sg_stem(char *w, size_t len)
+{
+	stem_t z = { w, len, 0, 0 };
+	for (size_t i = 0; i < len; i++)
+		if (w[i] < 'a' || w[i] > 'z')
+			return len;
+	if (exception1(&z) || len <= 2)
+		return z.n;
+
+	/* prelude: consonant y -> Y */
+	if (w[0] == 'y')
+		w[0] = 'Y';
+	for (size_t i = 1; i < len; i++)
+		if (w[i] == 'y' && isv(w[i - 1]))
+			w[i] = 'Y';
+
+	/* regions */
+	if (len >= 5 && !strncmp(w, "gener", 5))
+		z.p1 = 5;
+	else if (len >= 6 && !strncmp(w, "commun", 6))
+		z.p1 = 6;
+	else if (len >= 5 && !strncmp(w, "arsen", 5))
+		z.p1 = 5;
+	else
+		z.p1 = region_after(&z, 0);
+	z.p2 = region_after(&z, z.p1);
+
+	step1a(&z);
+	if (!exception2(&z)) {
+		step1b(&z);
+		step1c(&z);
+		step2(&z);
+		step3(&z);
+		step4(&z);
+		step5(&z);
+	}
+	for (size_t i = 0; i < z.n; i++)
+		if (w[i] == 'Y')
+			w[i] = 'y';
+	return z.n;
+}
+
+/* ---- tokenizer ------------------------------------------------------------ */
+
+/* Base letters of U+00C0..U+017F.  '-' is not a letter (U+00D7, U+00F7);
+ * 'A'/'T'/'I'/'O'/'S' expand to "ae", "th", "ij", "oe", "ss". */
+static const char fold_c0[] = "aaaaaaAceeeeiiiidnooooo-ouuuuyTS"
+                              "aaaaaaAceeeeiiiidnooooo-ouuuuyTy";
+static const char fold_100[] =
+	"aaaaaacccccccc" "dddd" "eeeeeeeeee" "gggggggg" "hhhh" "iiiiiiiiii" "II"
+	"jj" "kkk" "llllllllll" "nnnnnnnnn" "oooooo" "OO" "rrrrrr" "ssssssss"
+	"tttttt" "uuuuuuuuuuuu" "ww" "yyy" "zzzzzz" "s";
+
+/* Folds code point c for indexing into o (UTF-8).  Returns
+ * -1 for a separator, 0 for a character to ignore (combining mark), else the
+ * number of bytes written to o (at most 4). */
+static int fold(uint32_t c, char *o)
+{
+	char f = 0;
+	if (c < 0x80) {
+		if (c >= 'A' && c <= 'Z')
+			c += 32;
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+			o[0] = (char)c;
+			return 1;
+		}
+		return -1;
+	}
+	if (c < 0xC0)
+		return -1;
+	if (c < 0x100)
+		f = fold_c0[c - 0xC0];
+	else if (c < 0x180)
+		f = fold_100[c - 0x100];
+	if (f) {
+		const char *x = f == 'A' ? "ae" : f == 'T' ? "th" : f == 'I' ? "ij"
+		                : f == 'O' ? "oe" : f == 'S' ? "ss" : NULL;
+		if (f == '-')
+			return -1;
+		if (x) {
+			memcpy(o, x, 2);
+			return 2;
+		}
+		o[0] = f;
+		return 1;
+	}
+	if (c >= 0x300 && c <= 0x36F)
+		return 0;
+	if ((c >= 0x2000 && c <= 0x2BFF) || (c >= 0x3000 && c <= 0x303F)
+	    || (c >= 0xFE10 && c <= 0xFE6F) || (c >= 0xFF00 && c <= 0xFF0F)
+	    || (c >= 0xFF1A && c <= 0xFF20) || (c >= 0xFF3B && c <= 0xFF40)
+	    || (c >= 0xFF5B && c <= 0xFF65) || c >= 0xFFF0)
+		return -1;
+	/* Simple case folding for Greek and Cyrillic capitals. */
+	if ((c >= 0x391 && c <= 0x3A9) || (c >= 0x410 && c <= 0x42F))
+		c += 0x20;
+	else if (c >= 0x400 && c <= 0x40F)
+		c += 0x50;
+	else if (c == 0x3C2)
+		c = 0x3C3;
+	return (int)utf8_enc(c, o);
+}
+
+/* Dropped before stemming: words in nearly every help page that only
+ * bloat shards.  Sorted; mirrored in search.js. */
+static const char *const stopwords[] = {
+	"a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in",
+	"is", "it", "of", "on", "or", "that", "the", "this", "to", "was",
+	"were", "with", "you", "your",
+};
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int is_stopword(const char *w, size_t n)
+{
+	char t[8];
+	if (n >= sizeof t)
+		return 0;
+	memcpy(t, w, n);
+	t[n] = '\0';
+	const char *k = t;
+	return bsearch(&k, stopwords, sizeof stopwords / sizeof stopwords[0],
+	               sizeof stopwords[0], cmp_cstr) != NULL;
+}
+
+static int is_apostrophe(uint32_t c) { return c == '\'' || c == 0x2019; }
+
+/* Emits folded words, before stopwords and stemming. */
+static size_t tokenize_raw(const char *text,
+                           void (*cb)(char *word, size_t len, void *ctx), void *ctx)
+{
+	const unsigned char *p = (const unsigned char *)(text ? text : "");
+	size_t n = strlen((const char *)p), count = 0, tl = 0;
+	char tok[SG_SEARCH_MAX_TERM + 8];
+	int overflow = 0;
+
+	for (;;) {
+		uint32_t c = 0;
+		size_t k = n ? utf8_dec(p, n, &c) : 0;
+		char o[4];
+		int r = n ? fold(c, o) : -1;
+
+		if (n && r < 0 && is_apostrophe(c) && tl > 0) {
+			/* Inside a word?  Look at what follows. */
+			uint32_t c2 = 0, c3 = 0;
+			size_t k2 = n > k ? utf8_dec(p + k, n - k, &c2) : 0;
+			size_t k3 = n > k + k2 && k2 ? utf8_dec(p + k + k2, n - k - k2, &c3) : 0;
+			char o2[4];
+			if (k2 && fold(c2, o2) > 0) {
+				if ((c2 == 's' || c2 == 'S') && (!k3 || fold(c3, o2) < 0)) {
+					p += k + k2; /* possessive 's: drop, end word */
+					n -= k + k2;
+					continue;
+				}
+				p += k; /* don't -> dont */
+				n -= k;
+				continue;
+			}
+		}
+		if (r > 0) {
+			if (tl + (size_t)r <= SG_SEARCH_MAX_TERM) {
+				memcpy(tok + tl, o, (size_t)r);
+				tl += (size_t)r;
+			} else {
+				overflow = 1;
+			}
+		} else if (r < 0 && (tl || overflow)) {
+			if (!overflow) {
+				cb(tok, tl, ctx);
+				count++;
+			}
+			tl = 0;
+			overflow = 0;
+		}
+		if (!n)
+			break;
+		p += k;
+		n -= k;
+	}
+	return count;
+}
+
+typedef struct {
+	void (*cb)(const char *term, size_t len, void *ctx);
+	void *ctx;
+	size_t count;
+} stem_ctx;
+
+static void stem_word(char *w, size_t n, void *vctx)
+{
+	stem_ctx *c = vctx;
+	if (is_stopword(w, n))
+		return;
+	c->cb(w, sg_stem(w, n), c->ctx);
+	c->count++;
+}
+
+size_t sg_search_tokenize(const char *text,
+                          void (*cb)(const char *term, size_t len, void *ctx),
+                          void *ctx)
+{
+	stem_ctx c = { cb, ctx, 0 };
+	tokenize_raw(text, stem_word, &c);
+	return c.count;
+}
+
+/* ---- the index ------------------------------------------------------------ */
+
+typedef struct {
+	uint32_t page; /* insertion index until write, then page id */
+	uint32_t v;    /* tf << 2 | heading << 1 | title */
+} posting;
+
+typedef struct {
+	char *s;
+	posting *p;
+	size_t n, cap;
+} term;
+
+typedef struct {
+	char *url, *title, *section, *excerpt;
+} page;
+
+typedef struct {
+	char *w;       /* folded word, NUL-terminated; NULL = empty slot */
+	uint32_t term; /* index + 1 into terms, 0 = stopword */
+} cache_ent;
+
+struct sg_search {
+	page *pages;
+	size_t npages, pcap;
+	term *terms;
+	size_t nterms, tcap;
+	uint32_t *slots; /* open addressing: term index + 1, 0 = empty */
+	size_t nslots;
+	/* Stem cache: a folded word -> its term (index + 1), or 0 for a
+	 * stopword.  Words repeat, so this saves most stemming and lookups. */
+	cache_ent *cache;
+	size_t ncache, cslots;
+};
+
+sg_search *sg_search_new(void)
+{
+	sg_search *s = xrealloc(NULL, sizeof *s);
+	memset(s, 0, sizeof *s);
+	s->nslots = 1024;
+	s->slots = xrealloc(NULL, s->nslots * sizeof *s->slots);
+	memset(s->slots, 0, s->nslots * sizeof *s->slots);
+	return s;
+}
+
+void sg_search_free(sg_search *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->npages; i++) {
+		free(s->pages[i].url);
+		free(s->pages[i].title);
+		free(s->pages[i].section);
+		free(s->pages[i].excerpt);
+	}
+	for (size_t i = 0; i < s->nterms; i++) {
+		free(s->terms[i].s);
+		free(s->terms[i].p);
+	}
+	for (size_t i = 0; i < s->cslots; i++)
+		free(s->cache[i].w);
+	free(s->cache);
+	free(s->pages);
+	free(s->terms);
+	free(s->slots);
+	free(s);
+}
+
+static uint32_t hash(const char *w, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)w[i]) * 16777619u;
+	return h;
+}
+
+static void rehash(sg_search *s)
+{
+	size_t ns = s->nslots * 2;
+	uint32_t *sl = xrealloc(NULL, ns * sizeof *sl);
+	memset(sl, 0, ns * sizeof *sl);
+	for (size_t i = 0; i < s->nterms; i++) {
+		const char *w = s->terms[i].s;
+		size_t j = hash(w, strlen(w)) & (ns - 1);
+		while (sl[j])
+			j = (j + 1) & (ns - 1);
+		sl[j] = (uint32_t)i + 1;
+	}
+	free(s->slots);
+	s->slots = sl;
+	s->nslots = ns;
+}
+
+static term *term_get(sg_search *s, const char *w, size_t n)
+{
+	size_t j = hash(w, n) & (s->nslots - 1);
+	while (s->slots[j]) {
+		term *t = &s->terms[s->slots[j] - 1];
+		if (strncmp(t->s, w, n) == 0 && t->s[n] == '\0')
+			return t;
+		j = (j + 1) & (s->nslots - 1);
+	}
+	if (s->nterms == s->tcap) {
+		s->tcap = s->tcap ? s->tcap * 2 : 1024;
+		s->terms = xrealloc(s->terms, s->tcap * sizeof *s->terms);
+	}
+	term *t = &s->terms[s->nterms];
+	t->s = xrealloc(NULL, n + 1);
+	memcpy(t->s, w, n);
+	t->s[n] = '\0';
+	t->p = NULL;
+	t->n = t->cap = 0;
+	s->slots[j] = (uint32_t)++s->nterms;
+	if (s->nterms * 2 > s->nslots)
+		rehash(s);
+	return &s->terms[s->nterms - 1];
+}
+
+typedef struct {
+	sg_search *s;
+	uint32_t page;
+	uint32_t field; /* 1 title, 2 heading, 4 body */
+} add_ctx;
+
+/* The term of folded word w (NULL for a stopword), through the cache. */
+static term *word_term(sg_search *s, char *w, size_t n)
+{
+	if (s->ncache * 2 >= s->cslots) {
+		size_t ns = s->cslots ? s->cslots * 2 : 4096;
+		cache_ent *old = s->cache;
+		size_t oslots = s->cslots;
+		s->cache = xrealloc(NULL, ns * sizeof *s->cache);
+		memset(s->cache, 0, ns * sizeof *s->cache);
+		s->cslots = ns;
+		for (size_t i = 0; i < oslots; i++) {
+			const cache_ent *e = &old[i];
+			if (!e->w)
+				continue;
+			size_t j = hash(e->w, strlen(e->w)) & (ns - 1);
+			while (s->cache[j].w)
+				j = (j + 1) & (ns - 1);
+			s->cache[j].w = e->w;
+			s->cache[j].term = e->term;
+		}
+		free(old);
+	}
+	size_t j = hash(w, n) & (s->cslots - 1);
+	while (s->cache[j].w) {
+		if (strncmp(s->cache[j].w, w, n) == 0 && s->cache[j].w[n] == '\0')
+			return s->cache[j].term ? &s->terms[s->cache[j].term - 1] : NULL;
+		j = (j + 1) & (s->cslots - 1);
+	}
+	char *key = xrealloc(NULL, n + 1);
+	memcpy(key, w, n);
+	key[n] = '\0';
+	term *t = NULL;
+	if (!is_stopword(w, n))
+		t = term_get(s, w, sg_stem(w, n));
+	s->cache[j].w = key;
+	s->cache[j].term = t ? (uint32_t)(t - s->terms) + 1 : 0;
+	s->ncache++;
+	return t;
+}
+
+/* Postings arrive page by page, so a term's current page is its last one. */
+static void add_term(char *w, size_t n, void *vctx)
+{
+	add_ctx *c = vctx;
+	term *t = word_term(c->s, w, n);
+	if (!t)
+		return;
+	if (!t->n || t->p[t->n - 1].page != c->page) {
+		if (t->n == t->cap) {
+			t->cap = t->cap ? t->cap * 2 : 4;
+			t->p = xrealloc(t->p, t->cap * sizeof *t->p);
+		}
+		t->p[t->n].page = c->page;
+		t->p[t->n].v = 0;
+		t->n++;
+	}
+	posting *p = &t->p[t->n - 1];
+	if (c->field == 1)
+		p->v |= 1;
+	else if (c->field == 2)
+		p->v |= 2;
+	else if ((p->v >> 2) < TF_MAX)
+		p->v += 4;
+}
+
+/* The first EXCERPT_MAX bytes of text, whitespace collapsed, cut at a word
+ * boundary (never inside a UTF-8 sequence). */
+static char *make_excerpt(const char *clean)
+{
+	buf b = { 0 };
+	int space = 0;
+	for (const char *p = clean; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+			space = b.n > 0;
+			continue;
+		}
+		if (space) {
+			if (b.n >= EXCERPT_MAX)
+				break;
+			buf_put(&b, " ", 1);
+			space = 0;
+		}
+		if (b.n >= EXCERPT_MAX + 40 && (c & 0xC0) != 0x80)
+			break; /* one very long word: hard cut */
+		buf_put(&b, p, 1);
+	}
+	if (b.n >= EXCERPT_MAX)
+		buf_puts(&b, "\xE2\x80\xA6"); /* … */
+	buf_put(&b, "", 0);
+	return b.p;
+}
+
+void sg_search_add(sg_search *s, const char *url, const char *title,
+                   const char *section, const char *headings, const char *text)
+{
+	if (s->npages == s->pcap) {
+		s->pcap = s->pcap ? s->pcap * 2 : 64;
+		s->pages = xrealloc(s->pages, s->pcap * sizeof *s->pages);
+	}
+	page *pg = &s->pages[s->npages];
+	char *body = utf8_clean(text);
+	pg->url = utf8_clean(url);
+	pg->title = utf8_clean(title);
+	pg->section = utf8_clean(section);
+	pg->excerpt = make_excerpt(body);
+
+	add_ctx c = { s, (uint32_t)s->npages, 1 };
+	tokenize_raw(pg->title, add_term, &c);
+	c.field = 2;
+	tokenize_raw(headings, add_term, &c);
+	c.field = 4;
+	tokenize_raw(body, add_term, &c);
+	free(body);
+	s->npages++;
+}
+
+/* ---- writing -------------------------------------------------------------- */
+
+static int cmp_page_url(const void *a, const void *b)
+{
+	return strcmp(((const page *)a)->url, ((const page *)b)->url);
+}
+
+static int cmp_posting(const void *a, const void *b)
+{
+	uint32_t x = ((const posting *)a)->page, y = ((const posting *)b)->page;
+	return (x > y) - (x < y);
+}
+
+static int cmp_term(const void *a, const void *b)
+{
+	return strcmp(((const term *)a)->s, ((const term *)b)->s);
+}
+
+/* Byte length of the first `cps` code points of s (all of s if shorter). */
+static size_t prefix_len(const char *s, size_t cps)
+{
+	size_t i = 0;
+	while (s[i] && cps) {
+		i++;
+		while (((unsigned char)s[i] & 0xC0) == 0x80)
+			i++;
+		cps--;
+	}
+	return i;
+}
+
+/* File name of a shard key: [a-z0-9] kept, any other byte as _xx. */
+static void key_file(buf *b, const char *key, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	buf_puts(b, "t/");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)key[i];
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+			buf_put(b, key + i, 1);
+		} else {
+			char e[3] = { '_', hex[c >> 4], hex[c & 15] };
+			buf_put(b, e, 3);
+		}
+	}
+	buf_puts(b, ".json");
+}
+
+typedef struct {
+	char *name;  /* relative to <out>/search, e.g. "t/in.json" */
+	char *data;
+	size_t len;
+} outfile;
+
+typedef struct {
+	outfile *f;
+	size_t n, cap;
+	buf keys;       /* the meta "shards" array body */
+	size_t nkeys;
+	const char *frag;      /* encoded terms, back to back */
+	const size_t *fragoff; /* term i is frag[fragoff[i] .. fragoff[i+1]) */
+	const term *terms;
+} plan;
+
+static void plan_file(plan *pl, char *name, buf *data)
+{
+	if (pl->n == pl->cap) {
+		pl->cap = pl->cap ? pl->cap * 2 : 64;
+		pl->f = xrealloc(pl->f, pl->cap * sizeof *pl->f);
+	}
+	pl->f[pl->n].name = name;
+	pl->f[pl->n].data = data->p;
+	pl->f[pl->n].len = data->n;
+	pl->n++;
+}
+
+static void emit_shard(plan *pl, const char *key, size_t keylen, size_t a, size_t b)
+{
+	buf name = { 0 }, data = { 0 };
+	key_file(&name, key, keylen);
+	buf_put(&data, "{", 1);
+	for (size_t i = a; i < b; i++) {
+		if (i > a)
+			buf_put(&data, ",", 1);
+		buf_put(&data, pl->frag + pl->fragoff[i], pl->fragoff[i + 1] - pl->fragoff[i]);
+	}
+	buf_put(&data, "}\n", 2);
+	plan_file(pl, name.p, &data);
+
+	char *k = xrealloc(NULL, keylen + 1);
+	memcpy(k, key, keylen);
+	k[keylen] = '\0';
+	if (pl->nkeys++)
+		buf_put(&pl->keys, ",", 1);
+	buf_json(&pl->keys, k);
+	free(k);
+}
+
+/* Terms [a, b) share their first `d` code points (a term of at most d code
+ * points is the key itself and sorts first).  Emit them as one shard, or
+ * split by one more code point when that shard would be too big. */
+static void split(plan *pl, size_t a, size_t b, size_t d)
+{
+	const char *first = pl->terms[a].s;
+	size_t keylen = prefix_len(first, d);
+	size_t bytes = pl->fragoff[b] - pl->fragoff[a];
+	if (bytes <= SHARD_MAX || d >= SHARD_DEPTH || b - a == 1) {
+		emit_shard(pl, first, keylen, a, b);
+		return;
+	}
+	size_t i = a;
+	if (first[keylen] == '\0') {
+		emit_shard(pl, first, keylen, a, a + 1);
+		i++;
+	}
+	while (i < b) {
+		size_t kl = prefix_len(pl->terms[i].s, d + 1), j = i + 1;
+		while (j < b && strncmp(pl->terms[j].s, pl->terms[i].s, kl) == 0
+		       && prefix_len(pl->terms[j].s, d + 1) == kl)
+			j++;
+		split(pl, i, j, d + 1);
+		i = j;
+	}
+}
+
+static int mkdir_p1(const char *path, char **err)
+{
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	*err = fmt("%s: %s", path, strerror(errno));
+	return -1;
+}
+
+/* Writes data to path unless the file already holds exactly those bytes;
+ * through a temporary file and rename, so readers never see half a file. */
+static int write_if_changed(const char *path, const char *data, size_t len, char **err)
+{
+	FILE *f = fopen(path, "rb");
+	if (f) {
+		int same = 0;
+		struct stat st;
+		if (fstat(fileno(f), &st) == 0 && (size_t)st.st_size == len) {
+			char *old = xrealloc(NULL, len);
+			same = fread(old, 1, len, f) == len && memcmp(old, data, len) == 0;
+			free(old);
+		}
+		fclose(f);
+		if (same)
+			return 0;
+	}
+	char *tmp = fmt("%s.tmp", path);
+	f = fopen(tmp, "wb");
+	if (!f) {
+		*err = fmt("%s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	int ok = fwrite(data, 1, len, f) == len;
+	ok = (fclose(f) == 0) && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		*err = fmt("%s: %s", path, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
+}
+
+static int cmp_outfile(const void *a, const void *b)
+{
+	return strcmp(((const outfile *)a)->name, ((const outfile *)b)->name);
+}
+
+/* Removes the .json files of <dir>/<sub> that the new index does not list. */
+static int remove_stale(const char *dir, const char *sub, const plan *pl, char **err)
+{
+	char *path = fmt("%s/%s", dir, sub);
+	DIR *d = opendir(path);
+	if (!d) {
+		*err = fmt("%s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n < 6 || strcmp(e->d_name + n - 5, ".json"))
+			continue;
+		char *name = fmt("%s/%s", sub, e->d_name);
+		outfile key = { name, NULL, 0 };
+		if (!bsearch(&key, pl->f, pl->n, sizeof *pl->f, cmp_outfile)) {
+			char *full = fmt("%s/%s", dir, name);
+			if (unlink(full) != 0 && errno != ENOENT && !rc) {
+				*err = fmt("%s: %s", full, strerror(errno));
+				rc = -1;
+			}
+			free(full);
+		}
+		free(name);
+	}
+	closedir(d);
+	free(path);
+	return rc;
+}
+
+int sg_search_write(sg_search *s, const char *outdir, char **err)
+{
+	*err = NULL;
+	size_t np = s->npages, i, j;
+
+	/* Page ids in URL order; remap[insertion index] = id. */
+	typedef struct { page pg; uint32_t ins; } ord; /* pg first: cmp_page_url */
+	ord *o = xrealloc(NULL, np * sizeof *o);
+	for (i = 0; i < np; i++) {
+		o[i].pg = s->pages[i];
+		o[i].ins = (uint32_t)i;
+	}
+	qsort(o, np, sizeof *o, cmp_page_url);
+	for (i = 1; i < np; i++)
+		if (!strcmp(o[i].pg.url, o[i - 1].pg.url)) {
+			*err = fmt("search index: page URL %s added twice", o[i].pg.url);
+			free(o);
+			return -1;
+		}
+	uint32_t *remap = xrealloc(NULL, np * sizeof *remap);
+	for (i = 0; i < np; i++) {
+		remap[o[i].ins] = (uint32_t)i;
+		s->pages[i] = o[i].pg;
+	}
+	free(o);
+	for (i = 0; i < s->nterms; i++) {
+		term *t = &s->terms[i];
+		for (j = 0; j < t->n; j++)
+			t->p[j].page = remap[t->p[j].page];
+		qsort(t->p, t->n, sizeof *t->p, cmp_posting);
+	}
+	free(remap);
+	/* Pages are in final order and insertion index == id from here on, so
+	 * later sg_search_add calls (and a second write) still work. */
+	qsort(s->terms, s->nterms, sizeof *s->terms, cmp_term);
+	/* Term indices moved: forget the stem cache, rebuild the term hash. */
+	for (i = 0; i < s->cslots; i++) {
+		free(s->cache[i].w);
+		s->cache[i].w = NULL;
+	}
+	s->ncache = 0;
+	memset(s->slots, 0, s->nslots * sizeof *s->slots);
+	for (i = 0; i < s->nterms; i++) {
+		size_t k = hash(s->terms[i].s, strlen(s->terms[i].s)) & (s->nslots - 1);
+		while (s->slots[k])
+			k = (k + 1) & (s->nslots - 1);
+		s->slots[k] = (uint32_t)i + 1;
+	}
+
+	/* Encode every term once: "term":[d0,v0,d1,v1,...], page ids delta-coded. */
+	buf frag = { 0 };
+	size_t *off = xrealloc(NULL, (s->nterms + 1) * sizeof *off);
+	for (i = 0; i < s->nterms; i++) {
+		const term *t = &s->terms[i];
+		off[i] = frag.n;
+		buf_json(&frag, t->s);
+		buf_put(&frag, ":[", 2);
+		uint32_t prev = 0;
+		for (j = 0; j < t->n; j++) {
+			if (j)
+				buf_put(&frag, ",", 1);
+			buf_putu(&frag, t->p[j].page - prev);
+			buf_put(&frag, ",", 1);
+			buf_putu(&frag, t->p[j].v);
+			prev = t->p[j].page;
+		}
+		buf_put(&frag, "]", 1);
+	}
+	off[s->nterms] = frag.n;
+
+	plan pl = { 0 };
+	pl.frag = frag.p ? frag.p : "";
+	pl.fragoff = off;
+	pl.terms = s->terms;
+	for (i = 0; i < s->nterms; i = j) {
+		size_t kl = prefix_len(s->terms[i].s, 1);
+		for (j = i + 1; j < s->nterms && strncmp(s->terms[j].s, s->terms[i].s, kl) == 0; j++)
+			;
+		split(&pl, i, j, 1);
+	}
+
+	/* Page metadata in chunks of PAGE_CHUNK: [[url,title,section,excerpt],...] */
+	for (i = 0; i < np; i += PAGE_CHUNK) {
+		buf data = { 0 };
+		buf_put(&data, "[", 1);
+		for (j = i; j < np && j < i + PAGE_CHUNK; j++) {
+			const page *pg = &s->pages[j];
+			buf_puts(&data, j > i ? ",\n[" : "[");
+			buf_json(&data, pg->url);
+			buf_put(&data, ",", 1);
+			buf_json(&data, pg->title);
+			buf_put(&data, ",", 1);
+			buf_json(&data, pg->section);
+			buf_put(&data, ",", 1);
+			buf_json(&data, pg->excerpt);
+			buf_put(&data, "]", 1);
+		}
+		buf_put(&data, "]\n", 2);
+		plan_file(&pl, fmt("p/%zu.json", i / PAGE_CHUNK), &data);
+	}
+
+	buf meta = { 0 };
+	buf_puts(&meta, "{\"format\":");
+	buf_putu(&meta, SG_SEARCH_FORMAT);
+	buf_puts(&meta, ",\"stemmer\":\"porter2\",\"pages\":");
+	buf_putu(&meta, np);
+	buf_puts(&meta, ",\"page_chunk\":");
+	buf_putu(&meta, PAGE_CHUNK);
+	buf_puts(&meta, ",\"shards\":[");
+	if (pl.keys.n)
+		buf_put(&meta, pl.keys.p, pl.keys.n);
+	buf_puts(&meta, "]}\n");
+	plan_file(&pl, xstrdup("meta.json"), &meta);
+
+	qsort(pl.f, pl.n, sizeof *pl.f, cmp_outfile);
+	int rc = 0;
+	char *dir = fmt("%s/search", outdir);
+	char *sub = NULL;
+	if (mkdir_p1(outdir, err) || mkdir_p1(dir, err)
+	    || mkdir_p1((sub = fmt("%s/t", dir)), err)) {
+		rc = -1;
+	} else {
+		free(sub);
+		if (mkdir_p1((sub = fmt("%s/p", dir)), err))
+			rc = -1;
+	}
+	free(sub);
+	/* Shards and chunks before meta.json, so a reader that sees the new
+	 * meta finds every file it lists. */
+	for (i = 0; rc == 0 && i < pl.n; i++) {
+		if (!strcmp(pl.f[i].name, "meta.json"))
+			continue;
+		char *path = fmt("%s/%s", dir, pl.f[i].name);
+		rc = write_if_changed(path, pl.f[i].data ? pl.f[i].data : "", pl.f[i].len, err);
+		free(path);
+	}
+	for (i = 0; rc == 0 && i < pl.n; i++) {
+		if (strcmp(pl.f[i].name, "meta.json"))
+			continue;
+		char *path = fmt("%s/%s", dir, pl.f[i].name);
+		rc = write_if_changed(path, pl.f[i].data, pl.f[i].len, err);
+		free(path);
+	}
+	if (rc == 0)
+		rc = remove_stale(dir, "t", &pl, err);
+	if (rc == 0)
+		rc = remove_stale(dir, "p", &pl, err);
+
+	free(dir);
+	for (i = 0; i < pl.n; i++) {
+		free(pl.f[i].name);
+		free(pl.f[i].data);
+	}
+	free(pl.f);
+	free(pl.keys.p);
+	free(frag.p);
+	free(off);
+	return rc;
+}

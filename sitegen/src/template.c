@@ -1,0 +1,267 @@
+/* template.c — see template.h.  Templates compile to a flat node array;
+ * block nodes store the index just past their matching end, so rendering is
+ * a loop with no re-parsing. */
+#include "template.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { TV_STR, TV_LIST, TV_OBJ };
+
+struct sg_tv {
+	int kind;
+	char *s;
+	char **keys;      /* TV_OBJ */
+	sg_tv **items;    /* TV_OBJ values, TV_LIST items */
+	size_t n, cap;
+};
+
+static sg_tv *tv_new(int kind)
+{
+	sg_tv *v = sg_xcalloc(1, sizeof *v);
+	v->kind = kind;
+	return v;
+}
+
+sg_tv *sg_tv_obj(void) { return tv_new(TV_OBJ); }
+sg_tv *sg_tv_list(void) { return tv_new(TV_LIST); }
+sg_tv *sg_tv_str(const char *s) { return sg_tv_str_own(sg_xstrdup(s ? s : "")); }
+
+sg_tv *sg_tv_str_own(char *s)
+{
+	sg_tv *v = tv_new(TV_STR);
+	v->s = s;
+	return v;
+}
+
+void sg_tv_set(sg_tv *obj, const char *key, sg_tv *v)
+{
+	for (size_t i = 0; i < obj->n; i++) {
+		if (!strcmp(obj->keys[i], key)) {
+			sg_tv_free(obj->items[i]);
+			obj->items[i] = v;
+			return;
+		}
+	}
+	size_t cap = obj->cap;
+	sg_grow(&obj->items, &cap, obj->n, sizeof *obj->items);
+	sg_grow(&obj->keys, &obj->cap, obj->n, sizeof *obj->keys);
+	obj->keys[obj->n] = sg_xstrdup(key);
+	obj->items[obj->n++] = v;
+}
+
+void sg_tv_sets(sg_tv *obj, const char *key, const char *s) { sg_tv_set(obj, key, sg_tv_str(s)); }
+
+void sg_tv_push(sg_tv *list, sg_tv *v)
+{
+	sg_grow(&list->items, &list->cap, list->n, sizeof *list->items);
+	list->items[list->n++] = v;
+}
+
+size_t sg_tv_len(const sg_tv *list) { return list->n; }
+
+void sg_tv_free(sg_tv *v)
+{
+	if (!v) return;
+	for (size_t i = 0; i < v->n; i++) {
+		sg_tv_free(v->items[i]);
+		if (v->kind == TV_OBJ) free(v->keys[i]);
+	}
+	free(v->items);
+	free(v->keys);
+	free(v->s);
+	free(v);
+}
+
+enum { N_TEXT, N_VAR, N_RAW, N_IF, N_ELSE, N_EACH, N_END };
+
+typedef struct {
+	int kind;
+	char *arg;       /* text, or variable name */
+	size_t len;      /* N_TEXT length */
+	size_t jump;     /* N_IF: index of N_ELSE or N_END; N_ELSE/N_EACH: index of N_END */
+} tnode;
+
+struct sg_tpl { tnode *nodes; size_t n, cap; };
+
+static void push_node(sg_tpl *t, int kind, const char *arg, size_t len)
+{
+	sg_grow(&t->nodes, &t->cap, t->n, sizeof *t->nodes);
+	t->nodes[t->n].kind = kind;
+	t->nodes[t->n].arg = arg ? sg_xstrndup(arg, len) : NULL;
+	t->nodes[t->n].len = len;
+	t->nodes[t->n].jump = 0;
+	t->n++;
+}
+
+static char *trim(const char *s, size_t n, size_t *outlen)
+{
+	while (n && (*s == ' ' || *s == '\t' || *s == '\n')) s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n')) n--;
+	*outlen = n;
+	return (char *)s;
+}
+
+static int valid_name(const char *s, size_t n)
+{
+	if (!n) return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+sg_tpl *sg_tpl_compile(const char *name, const char *text, sg_diag *d)
+{
+	sg_tpl *t = sg_xcalloc(1, sizeof *t);
+	size_t stack[64];
+	int depth = 0;
+	const char *p = text;
+	for (;;) {
+		const char *o = strstr(p, "{{");
+		if (!o) { if (*p) push_node(t, N_TEXT, p, strlen(p)); break; }
+		if (o > p) push_node(t, N_TEXT, p, (size_t)(o - p));
+		int line = sg_line_of(text, (size_t)(o - text));
+		int triple = o[2] == '{';
+		const char *close = strstr(o, triple ? "}}}" : "}}");
+		if (!close) { sg_error(d, name, line, "unclosed '{{'"); goto fail; }
+		const char *in = o + (triple ? 3 : 2);
+		size_t n;
+		char *s = trim(in, (size_t)(close - in), &n);
+		p = close + (triple ? 3 : 2);
+		if (triple) {
+			if (!valid_name(s, n)) { sg_error(d, name, line, "bad name in '{{{...}}}'"); goto fail; }
+			push_node(t, N_RAW, s, n);
+		} else if (n && s[0] == '!') {
+			/* comment */
+		} else if (n > 4 && !strncmp(s, "#if ", 4)) {
+			size_t m; char *a = trim(s + 4, n - 4, &m);
+			if (!valid_name(a, m) || depth == 64) { sg_error(d, name, line, "bad '{{#if}}'"); goto fail; }
+			stack[depth++] = t->n;
+			push_node(t, N_IF, a, m);
+		} else if (n > 6 && !strncmp(s, "#each ", 6)) {
+			size_t m; char *a = trim(s + 6, n - 6, &m);
+			if (!valid_name(a, m) || depth == 64) { sg_error(d, name, line, "bad '{{#each}}'"); goto fail; }
+			stack[depth++] = t->n;
+			push_node(t, N_EACH, a, m);
+		} else if (n == 4 && !strncmp(s, "else", 4)) {
+			if (!depth || t->nodes[stack[depth - 1]].kind != N_IF) {
+				sg_error(d, name, line, "'{{else}}' outside '{{#if}}'");
+				goto fail;
+			}
+			t->nodes[stack[depth - 1]].jump = t->n;
+			stack[depth - 1] = t->n;
+			push_node(t, N_ELSE, NULL, 0);
+		} else if (n && s[0] == '/') {
+			const char *want = n == 3 && !strncmp(s, "/if", 3) ? "if" : n == 5 && !strncmp(s, "/each", 5) ? "each" : NULL;
+			if (!want || !depth) { sg_error(d, name, line, "unexpected '{{%.*s}}'", (int)n, s); goto fail; }
+			tnode *open = &t->nodes[stack[--depth]];
+			int ok = !strcmp(want, "each") ? open->kind == N_EACH : open->kind == N_IF || open->kind == N_ELSE;
+			if (!ok) { sg_error(d, name, line, "'{{%.*s}}' does not close the open block", (int)n, s); goto fail; }
+			open->jump = t->n;
+			push_node(t, N_END, NULL, 0);
+		} else if (valid_name(s, n)) {
+			push_node(t, N_VAR, s, n);
+		} else {
+			sg_error(d, name, line, "bad tag '{{%.*s}}'", (int)n, s);
+			goto fail;
+		}
+	}
+	if (depth) {
+		sg_error(d, name, 0, "'{{#%s}}' is never closed", t->nodes[stack[depth - 1]].kind == N_EACH ? "each" : "if");
+		goto fail;
+	}
+	return t;
+fail:
+	sg_tpl_free(t);
+	return NULL;
+}
+
+typedef struct scope { const sg_tv *v; const struct scope *up; } scope;
+
+static const sg_tv *obj_get(const sg_tv *o, const char *key, size_t n)
+{
+	if (!o || o->kind != TV_OBJ) return NULL;
+	for (size_t i = 0; i < o->n; i++)
+		if (strlen(o->keys[i]) == n && !memcmp(o->keys[i], key, n)) return o->items[i];
+	return NULL;
+}
+
+static const sg_tv *lookup(const scope *sc, const char *name)
+{
+	size_t first = strcspn(name, ".");
+	const sg_tv *v = NULL;
+	for (; sc && !v; sc = sc->up) v = obj_get(sc->v, name, first);
+	const char *p = name + first;
+	while (v && *p == '.') {
+		p++;
+		size_t n = strcspn(p, ".");
+		v = obj_get(v, p, n);
+		p += n;
+	}
+	return v;
+}
+
+static int truthy(const sg_tv *v)
+{
+	if (!v) return 0;
+	if (v->kind == TV_STR) return v->s[0] != '\0';
+	if (v->kind == TV_LIST) return v->n > 0;
+	return 1;
+}
+
+static void render_range(const sg_tpl *t, size_t i, size_t end, const scope *sc, sg_buf *out)
+{
+	while (i < end) {
+		const tnode *nd = &t->nodes[i];
+		switch (nd->kind) {
+		case N_TEXT: sg_buf_put(out, nd->arg, nd->len); i++; break;
+		case N_VAR:
+		case N_RAW: {
+			const sg_tv *v = lookup(sc, nd->arg);
+			if (v && v->kind == TV_STR) {
+				if (nd->kind == N_VAR) sg_esc_html(out, v->s);
+				else sg_buf_puts(out, v->s);
+			}
+			i++;
+			break;
+		}
+		case N_IF: {
+			size_t mid = nd->jump;   /* N_ELSE or N_END */
+			size_t stop = t->nodes[mid].kind == N_ELSE ? t->nodes[mid].jump : mid;
+			if (truthy(lookup(sc, nd->arg))) render_range(t, i + 1, mid, sc, out);
+			else if (t->nodes[mid].kind == N_ELSE) render_range(t, mid + 1, stop, sc, out);
+			i = stop + 1;
+			break;
+		}
+		case N_EACH: {
+			const sg_tv *v = lookup(sc, nd->arg);
+			if (v && v->kind == TV_LIST) {
+				for (size_t k = 0; k < v->n; k++) {
+					scope inner = { v->items[k], sc };
+					render_range(t, i + 1, nd->jump, &inner, out);
+				}
+			}
+			i = nd->jump + 1;
+			break;
+		}
+		default: i++; break;
+		}
+	}
+}
+
+void sg_tpl_render(const sg_tpl *t, const sg_tv *ctx, sg_buf *out)
+{
+	scope sc = { ctx, NULL };
+	render_range(t, 0, t->n, &sc, out);
+}
+
+void sg_tpl_free(sg_tpl *t)
+{
+	if (!t) return;
+	for (size_t i = 0; i < t->n; i++) free(t->nodes[i].arg);
+	free(t->nodes);
+	free(t);
+}

@@ -1,0 +1,41 @@
+/* template.h — the small template engine the theme is written in.
+ *
+ *   {{name}}        value of name, HTML-escaped (the default)
+ *   {{{name}}}      value of name, unescaped (only for HTML sitegen built)
+ *   {{#if name}} .. {{else}} .. {{/if}}     name is non-empty
+ *   {{#each name}} .. {{/each}}             loop over a list of objects;
+ *                                           inside, names resolve in the item
+ *                                           first, then outwards
+ *   {{! comment }}
+ * Names may be dotted ("site.title").  A missing name renders as nothing.
+ *
+ * Ownership: sg_tv trees own their children and strings (sg_tv_free frees
+ * the tree); sg_tpl owns its compiled nodes. */
+#ifndef SG_TEMPLATE_H
+#define SG_TEMPLATE_H
+
+#include "util.h"
+
+typedef struct sg_tv sg_tv;
+
+sg_tv *sg_tv_obj(void);
+sg_tv *sg_tv_list(void);
+sg_tv *sg_tv_str(const char *s);            /* copies s */
+sg_tv *sg_tv_str_own(char *s);              /* takes s */
+/* obj[key] = v (takes v; replaces an existing key). */
+void   sg_tv_set(sg_tv *obj, const char *key, sg_tv *v);
+void   sg_tv_sets(sg_tv *obj, const char *key, const char *s);  /* NULL -> "" */
+void   sg_tv_push(sg_tv *list, sg_tv *v);   /* takes v */
+size_t sg_tv_len(const sg_tv *list);
+void   sg_tv_free(sg_tv *v);
+
+typedef struct sg_tpl sg_tpl;
+
+/* Compiles text; name is used in error messages.  Returns NULL after
+ * reporting a syntax error with name:line through d. */
+sg_tpl *sg_tpl_compile(const char *name, const char *text, sg_diag *d);
+/* Appends the template rendered against ctx to out. */
+void    sg_tpl_render(const sg_tpl *t, const sg_tv *ctx, sg_buf *out);
+void    sg_tpl_free(sg_tpl *t);
+
+#endif

@@ -1,0 +1,70 @@
+-- binding_smoke.lua — loads the built imhost_core.so into lua5.4 and walks the
+-- contract of docs/core-api.md once.  Run:
+--   lua5.4 tests/unit/binding_smoke.lua build/plugins/imhost_core.so
+-- Prints "N passed, N failed"; exits non-zero on failure.
+local so = assert(arg[1], "usage: lua5.4 binding_smoke.lua path/to/imhost_core.so")
+local core = assert(package.loadlib(so, "luaopen_imhost_core"))()
+local passed, failed = 0, 0
+local function check(cond, what)
+	if cond then passed = passed + 1 else failed = failed + 1; print("FAIL: " .. what) end
+end
+
+local dir = os.tmpname(); os.remove(dir); assert(os.execute("mkdir -p " .. dir))
+local path = dir .. "/imhost.sqlite"
+local admin = '{"actor":"admin@example.com","roles":["server_admin"],"surface":"http","tz":"UTC"}'
+local nobody = '{"actor":"bob@example.com","roles":["user"],"surface":"adhoc","tz":"UTC"}'
+
+check(core.version == "0.1.0", "version")
+check(core.operations():find('"logs.search"', 1, true), "operations lists logs.search")
+check(rawget(_G, "imhost_core") == nil, "no global set")
+
+local db, err = core.open{ path = path, workers = 2, flush_ms = 50 }
+check(db ~= nil, "open: " .. tostring(err))
+check(math.type(db:fd()) == "integer", "fd is an integer")
+
+core.set_clock(1795000000)
+for i = 1, 20 do
+	local ok = db:log_message{ ts = 1795000000 - i * 60, domain = "example.com",
+		from = "alice@example.com", to = "bob@example.com", kind = "chat",
+		stanza_id = "s" .. i, size = 100, body = "hello world number " .. i }
+	check(ok == true, "log_message " .. i)
+end
+check(db:log_session{ ts = 1795000000, domain = "example.com", user = "alice@example.com",
+	resource = "phone", client = "test", event = "login" } == true, "log_session")
+local bad_ok, bad_err = db:log_message{ domain = "example.com", from = "a@example.com", kind = "bogus" }
+check(bad_ok == false and type(bad_err) == "string", "invalid entry refused")
+check(db:flush() == true, "flush")
+
+local ok, res = db:call("logs.search", '{"keyword":"hello","user":"bob@example.com","limit":5}', admin)
+check(ok == true and res:find('"next_cursor":"', 1, true), "call logs.search: " .. res)
+ok, res = db:call("logs.search", '{}', nobody)
+check(ok == false and res:find('"forbidden"', 1, true), "user may not search")
+check(core.format_text("logs.search", select(2, db:call("logs.search", '{"limit":1}', admin)))
+	:find("alice@example.com \u{2192} bob@example.com: hello world number 1", 1, true), "format_text")
+
+-- async: submit, wait for the eventfd via drain polling (no event loop here)
+check(db:submit(7, "logs.status", "{}", admin) == true, "submit")
+local got
+for _ = 1, 200 do
+	local list = db:drain()
+	for _, c in ipairs(list) do if c.id == 7 then got = c end end
+	if got then break end
+	os.execute("sleep 0.01")
+end
+check(got and got.ok == true and got.result:find('"schema_version"', 1, true), "drain returns the completion")
+
+ok, res = db:call("auth.token", '{"ttl":3600}', nobody)
+local token = res:match('"token":"(%x+)"')
+check(ok and token and #token == 64, "auth.token")
+check(db:verify_token(token) == "bob@example.com", "verify_token")
+core.set_clock(1795000000 + 7200)
+check(db:verify_token(token) == nil, "token expired")
+core.set_clock(nil)
+
+local st = db:status()
+check(st.written >= 20 and st.queue_max == 65536 and st.db_bytes > 0, "status")
+db:close()
+check(not pcall(db.fd, db), "closed db refuses calls")
+os.execute("rm -rf " .. dir)
+print(string.format("binding smoke: %d passed, %d failed", passed, failed))
+os.exit(failed == 0 and 0 or 1)
