@@ -4,6 +4,9 @@
  * registry (the same path every surface uses).
  *
  *   usage: logsearch [entries (default 1000000)] [queries (default 600)]
+ *   IMHOST_BENCH_DB=/path/file.sqlite  keep the filled database there and reuse
+ *                                       it on the next run (skips the fill)
+ *   IMHOST_BENCH_SLOW_MS=15            print queries slower than this
  *
  * Data: 50 domains, 5,000 users (100 per domain, activity Zipf-skewed), 200 rooms,
  * 30 days, 10% groupchat, bodies of 3-15 words from a 5,000-word vocabulary with
@@ -203,14 +206,19 @@ static void run_mix(sqlite3 *db, const char *name, int zipf_kw, int queries)
 		}
 		free(res);
 		{   /* which plan ran (same query, outside the timing) */
+			const char *slow = getenv("IMHOST_BENCH_SLOW_MS");
 			im_search_q q;
-			im_search_info info;
+			im_search_info info = { 0, -1, -1 };
 			json_t *out = NULL;
 			memset(&q, 0, sizeof q);
 			q.keyword = w; q.user = user; q.since = since;
 			q.until = since + (int64_t)days * 86400; q.limit = 50;
 			if (im_logsearch(db, &q, &out, &info, NULL) == IM_OK && info.plan >= 1 && info.plan <= 3)
 				plans[info.plan]++;
+			if (slow && lat[i] > atof(slow))
+				printf("  slow %.1f ms: %s plan=%d candidates=%" PRId64 " fts=%" PRId64 " items=%zu\n",
+				       lat[i], params, info.plan, info.candidates, info.fts_matches,
+				       json_array_size(json_object_get(out, "items")));
 			json_decref(out);
 		}
 	}
@@ -226,7 +234,8 @@ int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
 	int queries = argc > 2 ? atoi(argv[2]) : 600;
-	char dir[] = "/tmp/imhost-bench-XXXXXX", path[64], cmd[96];
+	char dir[] = "/tmp/imhost-bench-XXXXXX", path[256], cmd[96];
+	const char *keep = getenv("IMHOST_BENCH_DB");
 	sqlite3 *db = NULL;
 	char *err = NULL;
 
@@ -234,24 +243,30 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [entries 1000..20000000] [queries 10..100000]\n", argv[0]);
 		return 2;
 	}
-	if (mkdtemp(dir) == NULL) {
+	if (keep == NULL && mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		return 1;
 	}
-	snprintf(path, sizeof path, "%s/bench.sqlite", dir);
+	snprintf(path, sizeof path, "%s", keep ? keep : dir);
+	if (keep == NULL)
+		strcat(path, "/bench.sqlite");
 	make_words();
 	make_cdf(word_cdf, WORDS, 1.0);
 	make_cdf(user_cdf, USERS, 0.7);
-	if (fill(path, n) != 0)
+	if ((keep == NULL || access(keep, F_OK) != 0) && fill(path, n) != 0)
 		return 1;
 	if (im_store_open(path, &db, &err) != IM_OK) {
 		fprintf(stderr, "open: %s\n", err ? err : "?");
 		return 1;
 	}
 	printf("database: %.1f MB\n", im_store_size_bytes(db) / 1e6);
+	if (getenv("IMHOST_BENCH_SQL") && sqlite3_exec(db, getenv("IMHOST_BENCH_SQL"), NULL, NULL, NULL) != SQLITE_OK)
+		fprintf(stderr, "IMHOST_BENCH_SQL: %s\n", sqlite3_errmsg(db));
 	run_mix(db, "zipf", 1, queries);
 	run_mix(db, "uniform", 0, queries);
 	sqlite3_close(db);
+	if (keep)
+		return 0;
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);

@@ -1,14 +1,13 @@
 #!/bin/sh
 # Installs the Debian 12 packages imhost builds, tests and runs with.
 # Used by `make demo`, `make test` and CI; installs only what is missing.
-# Usage: install-deps.sh [group...]   groups: build test demo browser bench
+# Usage: install-deps.sh [group...]   groups: build test demo bench
 set -eu
 
 build="make gcc pkg-config lua5.4 liblua5.4-dev libsqlite3-dev sqlite3 libjansson-dev
  libcmark-gfm-dev libcmark-gfm-extensions-dev libgit2-dev libyaml-dev git prosody openssl"
-test="libcmocka-dev libstrophe-dev tidy lua-dbi-sqlite3 lua-check xxd"
-browser="chromium nodejs npm"
-bench="hugo cmark-gfm lua-dbi-sqlite3"
+test="libcmocka-dev libstrophe-dev tidy lua-dbi-sqlite3 lua-check xxd chromium"
+bench="hugo cmark-gfm lua-dbi-sqlite3 time"
 
 want=""
 [ $# -eq 0 ] && set -- build
@@ -17,11 +16,16 @@ for g in "$@"; do
 	build) want="$want $build" ;;
 	test) want="$want $build $test" ;;
 	demo) want="$want $build" ;;
-	browser) want="$want $browser" ;;
 	bench) want="$want $build $test $bench" ;;
 	*) echo "install-deps: unknown group '$g'" >&2; exit 2 ;;
 	esac
 done
+
+# The browser test needs node and npm; a machine may have them from elsewhere
+# (nodesource's nodejs bundles npm and conflicts with Debian's npm package).
+case " $want " in *" chromium "*)
+	command -v npm >/dev/null 2>&1 || want="$want nodejs npm" ;;
+esac
 
 missing=""
 for p in $want; do

@@ -1,13 +1,22 @@
 /*
  * logsearch.c — see logsearch.h.
  *
- * Why three plans: with 10^6 entries a keyword can match 10 rows or 500,000.
- * Materialising every FTS match (IM_PLAN_FTS) costs about a microsecond per
- * match, so it is right for rare words.  For a common word the better plan walks
- * the filter's (column, ts) index newest first and asks FTS about each row
- * by rowid (IM_PLAN_INDEX_CHECK): tens of microseconds per row, but dense
- * matches fill a page after a few rows.  We probe both sizes with capped
- * counts (a few milliseconds at most) and pick; both plans return the same rows.
+ * Costs measured on 10^6 entries (bench/logsearch.c) decide the plans:
+ *   - streaming FTS5 rowids of a term: ~0.1 us per match (a common word has
+ *     600,000 matches: 55 ms to read them all);
+ *   - reading (id, ts) from a (column, ts) index: ~0.1 us per row;
+ *   - one FTS5 lookup "MATCH ? AND rowid = ?": ~100 us (a query start each time),
+ *     so "walk the index, ask FTS per row" is a thousand times dearer per row;
+ *   - SQLite's own "id IN (SELECT rowid ... MATCH ?)": ~1 us per match.
+ * Hence IM_PLAN_MERGE for a keyword with an indexed filter (user, room, domain):
+ * read the filter's candidates (id, ts) into memory, stream the FTS matches
+ * newest rowid first inside the candidates' rowid range, keep the best
+ * limit+1 hits, and stop as soon as no unseen candidate can beat them (a prefix
+ * maximum of ts over candidates sorted by id proves it; ids need not follow ts
+ * for this to be correct, only for it to be fast).  If a very common word meets
+ * a sparse filter the stream could run long: past a budget the remaining
+ * candidates are checked one by one, newest first, which then ends quickly
+ * because dense matches fill a page in a few checks.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -18,11 +27,9 @@
 #include "imhost_err.h"
 #include "logsearch.h"
 
-/* Probe caps and the cost ratio between the plans (see the bench). */
-#define CAND_CAP  20000     /* candidate rows counted at most */
-#define FTS_CAP   20000     /* FTS matches counted at most */
-#define CHECK_COST 25       /* an index row + FTS rowid check costs ~25 FTS matches */
-#define MAX_TERMS 16
+#define CAND_MAX   200000   /* more candidates than this: IM_PLAN_FTS (~20 ms to read) */
+#define FTS_BUDGET 100000   /* FTS rows streamed before switching to per-row checks (~10 ms) */
+#define MAX_TERMS  16
 
 static void set_err(char **err, const char *fmt, ...)
 {
@@ -176,12 +183,12 @@ enum { P_DOMAIN = 1, P_ROOM, P_KIND, P_SINCE, P_UNTIL, P_CTS, P_CID, P_USER, P_M
              "m.size, m.body, m.encrypted, m.truncated"
 
 enum side { SIDE_NONE, SIDE_SENDER, SIDE_RECIPIENT };
-enum kwmode { KW_NONE, KW_IN, KW_EXISTS };
+enum what { W_ROWS, W_CANDIDATES, W_FTS_ROWS };
 
-/* One branch: rows from one index, filters, keyword mode, newest first.
- * what: 0 rows, 1 count probe. */
-static void branch(sbuf *b, const im_search_q *q, int has_cursor, enum side side,
-                   enum kwmode kw, int count)
+/* One branch: rows from one index with every filter.  W_ROWS: full rows newest
+ * first (limit); W_CANDIDATES: (id, ts) only, unordered, at most CAND_MAX+1;
+ * W_FTS_ROWS: full rows restricted to the FTS matches. */
+static void branch(sbuf *b, const im_search_q *q, int has_cursor, enum side side, enum what w)
 {
 	const char *index;
 
@@ -195,11 +202,11 @@ static void branch(sbuf *b, const im_search_q *q, int has_cursor, enum side side
 		index = "log_message_domain_ts";
 	else
 		index = "log_message_ts";
-	/* In IM_PLAN_FTS the planner should be free to start from the FTS rowids. */
-	if (kw == KW_IN)
-		sb_add(b, "SELECT %s FROM log_message m WHERE 1", count ? "1" : COLS);
+	if (w == W_FTS_ROWS)   /* let the planner start from the FTS rowids */
+		sb_add(b, "SELECT %s FROM log_message m WHERE 1", COLS);
 	else
-		sb_add(b, "SELECT %s FROM log_message m INDEXED BY %s WHERE 1", count ? "1" : COLS, index);
+		sb_add(b, "SELECT %s FROM log_message m INDEXED BY %s WHERE 1",
+		       w == W_CANDIDATES ? "m.id, m.ts" : COLS, index);
 	if (side == SIDE_SENDER)
 		sb_add(b, " AND m.sender = ?%d", P_USER);
 	if (side == SIDE_RECIPIENT)   /* a note to oneself is found by the sender branch */
@@ -213,34 +220,27 @@ static void branch(sbuf *b, const im_search_q *q, int has_cursor, enum side side
 	sb_add(b, " AND m.ts >= ?%d AND m.ts < ?%d", P_SINCE, P_UNTIL);
 	if (has_cursor)
 		sb_add(b, " AND m.ts <= ?%d AND (m.ts < ?%d OR m.id < ?%d)", P_CTS, P_CTS, P_CID);
-	if (kw == KW_IN)
+	if (w == W_FTS_ROWS)
 		sb_add(b, " AND m.id IN (SELECT rowid FROM log_message_fts WHERE log_message_fts MATCH ?%d)", P_MATCH);
-	else if (kw == KW_EXISTS)
-		sb_add(b, " AND EXISTS (SELECT 1 FROM log_message_fts WHERE log_message_fts MATCH ?%d"
-		          " AND rowid = m.id)", P_MATCH);
-	if (count)
-		sb_add(b, " LIMIT %d", CAND_CAP);
+	if (w == W_CANDIDATES)
+		sb_add(b, " LIMIT %d", CAND_MAX + 1);
 	else
 		sb_add(b, " ORDER BY m.ts DESC, m.id DESC LIMIT ?%d", P_LIMIT);
 }
 
-static void build(sbuf *b, const im_search_q *q, int has_cursor, enum kwmode kw, int count)
+static void build(sbuf *b, const im_search_q *q, int has_cursor, enum what w)
 {
-	if (count)
-		sb_add(b, "SELECT count(*) FROM (");
-	if (q->user) {
-		sb_add(b, "SELECT * FROM (");
-		branch(b, q, has_cursor, SIDE_SENDER, kw, count);
-		sb_add(b, ") UNION ALL SELECT * FROM (");
-		branch(b, q, has_cursor, SIDE_RECIPIENT, kw, count);
-		sb_add(b, ")");
-		if (!count)
-			sb_add(b, " ORDER BY 2 DESC, 1 DESC LIMIT ?%d", P_LIMIT);
-	} else {
-		branch(b, q, has_cursor, SIDE_NONE, kw, count);
+	if (!q->user) {
+		branch(b, q, has_cursor, SIDE_NONE, w);
+		return;
 	}
-	if (count)
-		sb_add(b, ")");
+	sb_add(b, "SELECT * FROM (");
+	branch(b, q, has_cursor, SIDE_SENDER, w);
+	sb_add(b, ") UNION ALL SELECT * FROM (");
+	branch(b, q, has_cursor, SIDE_RECIPIENT, w);
+	sb_add(b, ")");
+	if (w != W_CANDIDATES)
+		sb_add(b, " ORDER BY 2 DESC, 1 DESC LIMIT ?%d", P_LIMIT);
 }
 
 /* Binds every parameter the statement uses (unused numbers are skipped). */
@@ -250,35 +250,211 @@ static int bind_all(sqlite3_stmt *st, const im_search_q *q, int64_t cts, int64_t
 	int i, n = sqlite3_bind_parameter_count(st), rc = SQLITE_OK;
 
 	for (i = 1; i <= n && rc == SQLITE_OK; i++) {
+		if (sqlite3_bind_parameter_name(st, i) == NULL)
+			continue;
 		switch (i) {
-		case P_DOMAIN: rc = q->domain ? sqlite3_bind_text(st, i, q->domain, -1, SQLITE_STATIC) : SQLITE_OK; break;
-		case P_ROOM:   rc = q->room ? sqlite3_bind_text(st, i, q->room, -1, SQLITE_STATIC) : SQLITE_OK; break;
-		case P_KIND:   rc = q->kind ? sqlite3_bind_text(st, i, q->kind, -1, SQLITE_STATIC) : SQLITE_OK; break;
+		case P_DOMAIN: rc = sqlite3_bind_text(st, i, q->domain, -1, SQLITE_STATIC); break;
+		case P_ROOM:   rc = sqlite3_bind_text(st, i, q->room, -1, SQLITE_STATIC); break;
+		case P_KIND:   rc = sqlite3_bind_text(st, i, q->kind, -1, SQLITE_STATIC); break;
 		case P_SINCE:  rc = sqlite3_bind_int64(st, i, q->since); break;
 		case P_UNTIL:  rc = sqlite3_bind_int64(st, i, q->until); break;
 		case P_CTS:    rc = sqlite3_bind_int64(st, i, cts); break;
 		case P_CID:    rc = sqlite3_bind_int64(st, i, cid); break;
-		case P_USER:   rc = q->user ? sqlite3_bind_text(st, i, q->user, -1, SQLITE_STATIC) : SQLITE_OK; break;
-		case P_MATCH:  rc = match ? sqlite3_bind_text(st, i, match, -1, SQLITE_STATIC) : SQLITE_OK; break;
+		case P_USER:   rc = sqlite3_bind_text(st, i, q->user, -1, SQLITE_STATIC); break;
+		case P_MATCH:  rc = sqlite3_bind_text(st, i, match, -1, SQLITE_STATIC); break;
 		case P_LIMIT:  rc = sqlite3_bind_int(st, i, limit); break;
 		}
 	}
 	return rc;
 }
 
-/* Runs a count statement; -1 on error. */
-static int64_t count_query(sqlite3 *db, const char *sql, const im_search_q *q, int64_t cts,
-                           int64_t cid, const char *match)
+/* --- IM_PLAN_MERGE ---------------------------------------------------------------------- */
+
+typedef struct { int64_t id, ts; } cand;
+
+/* Keys compare by (ts, id): the result order. */
+static int key_gt(int64_t ts1, int64_t id1, int64_t ts2, int64_t id2)
+{
+	return ts1 > ts2 || (ts1 == ts2 && id1 > id2);
+}
+
+static int by_id(const void *a, const void *b)
+{
+	const cand *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int by_key_desc(const void *a, const void *b)
+{
+	const cand *x = a, *y = b;
+	return key_gt(x->ts, x->id, y->ts, y->id) ? -1 : key_gt(y->ts, y->id, x->ts, x->id);
+}
+
+/* The best `cap` hits so far, sorted by key descending. */
+typedef struct { cand *v; int n, cap; } topk;
+
+static void top_add(topk *t, cand c)
+{
+	int i;
+
+	if (t->n == t->cap && !key_gt(c.ts, c.id, t->v[t->n - 1].ts, t->v[t->n - 1].id))
+		return;
+	i = t->n < t->cap ? t->n++ : t->n - 1;
+	while (i > 0 && key_gt(c.ts, c.id, t->v[i - 1].ts, t->v[i - 1].id)) {
+		t->v[i] = t->v[i - 1];
+		i--;
+	}
+	t->v[i] = c;
+}
+
+/* Reads the candidates.  Returns their number, CAND_MAX+1 if there are more,
+ * or -1 on error; *out malloc'd. */
+static int64_t load_candidates(sqlite3 *db, const im_search_q *q, int has_cursor, int64_t cts,
+                               int64_t cid, cand **out, char **err)
 {
 	sqlite3_stmt *st = NULL;
-	int64_t n = -1;
+	cand *v = NULL;
+	int64_t n = 0, cap = 0;
+	int rc;
+	sbuf b;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-	    bind_all(st, q, cts, cid, match, 0) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
+	*out = NULL;
+	memset(&b, 0, sizeof b);
+	build(&b, q, has_cursor, W_CANDIDATES);
+	if (b.overflow || sqlite3_prepare_v2(db, b.s, -1, &st, NULL) != SQLITE_OK ||
+	    bind_all(st, q, cts, cid, NULL, 0) != SQLITE_OK) {
+		set_err(err, "search candidates: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n > CAND_MAX)
+			break;
+		if (n == cap) {
+			cand *nv;
+			cap = cap ? cap * 2 : 1024;
+			nv = realloc(v, (size_t)cap * sizeof *v);
+			if (nv == NULL) {
+				set_err(err, "out of memory");
+				goto fail;
+			}
+			v = nv;
+		}
+		v[n].id = sqlite3_column_int64(st, 0);
+		v[n].ts = sqlite3_column_int64(st, 1);
+		n++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		set_err(err, "search candidates: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
 	sqlite3_finalize(st);
+	*out = v;
 	return n;
+fail:
+	sqlite3_finalize(st);
+	free(v);
+	return -1;
 }
+
+/* Checks the candidates c[0..n) (ids below every FTS row streamed so far) one
+ * FTS lookup each, newest first, until none can enter t. */
+static int check_rest(sqlite3 *db, const char *match, cand *c, int64_t n, topk *t, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t i;
+	int rc = IM_OK;
+
+	qsort(c, (size_t)n, sizeof *c, by_key_desc);
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM log_message_fts WHERE log_message_fts MATCH ?1 AND rowid = ?2",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC) != SQLITE_OK) {
+		set_err(err, "search check: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return IM_ERR;
+	}
+	for (i = 0; i < n; i++) {
+		int r;
+		if (t->n == t->cap && !key_gt(c[i].ts, c[i].id, t->v[t->n - 1].ts, t->v[t->n - 1].id))
+			break;   /* sorted: no later candidate can enter either */
+		if (sqlite3_reset(st) != SQLITE_OK || sqlite3_bind_int64(st, 2, c[i].id) != SQLITE_OK) {
+			rc = IM_ERR;
+			break;
+		}
+		r = sqlite3_step(st);
+		if (r == SQLITE_ROW)
+			top_add(t, c[i]);
+		else if (r != SQLITE_DONE) {
+			rc = IM_ERR;
+			break;
+		}
+	}
+	if (rc != IM_OK)
+		set_err(err, "search check: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Intersects candidates c[0..n) with the FTS matches into t (see the top). */
+static int merge(sqlite3 *db, const char *match, cand *c, int64_t n, topk *t, int64_t budget,
+                 int *fell_back, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t *pmax, j, streamed = 0, i;
+	int rc;
+
+	*fell_back = 0;
+	if (n == 0)
+		return IM_OK;
+	qsort(c, (size_t)n, sizeof *c, by_id);
+	pmax = malloc((size_t)n * sizeof *pmax);
+	if (pmax == NULL) {
+		set_err(err, "out of memory");
+		return IM_ERR;
+	}
+	for (i = 0; i < n; i++)
+		pmax[i] = i == 0 || c[i].ts > pmax[i - 1] ? c[i].ts : pmax[i - 1];
+	if (sqlite3_prepare_v2(db, "SELECT rowid FROM log_message_fts WHERE log_message_fts MATCH ?1 "
+	                       "AND rowid BETWEEN ?2 AND ?3 ORDER BY rowid DESC", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, c[0].id) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, c[n - 1].id) != SQLITE_OK) {
+		set_err(err, "search stream: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	j = n - 1;   /* c[0..j]: candidates not yet passed by the stream */
+	while (j >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t r = sqlite3_column_int64(st, 0);
+		while (j >= 0 && c[j].id > r)
+			j--;
+		if (j >= 0 && c[j].id == r)
+			top_add(t, c[j--]);
+		/* Every unseen candidate has id < r; if none has a newer ts than the
+		 * worst kept hit, none can enter. */
+		if (t->n == t->cap && (j < 0 || pmax[j] <= t->v[t->n - 1].ts))
+			break;
+		if (++streamed >= budget && j >= 0) {
+			sqlite3_finalize(st);
+			st = NULL;
+			free(pmax);
+			*fell_back = 1;
+			return check_rest(db, match, c, j + 1, t, err);
+		}
+	}
+	if (j >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		set_err(err, "search stream: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	free(pmax);
+	return IM_OK;
+fail:
+	sqlite3_finalize(st);
+	free(pmax);
+	return IM_ERR;
+}
+
+/* --- results ----------------------------------------------------------------------------- */
 
 static json_t *text_or_null(sqlite3_stmt *st, int col)
 {
@@ -308,15 +484,73 @@ static json_t *row_json(sqlite3_stmt *st)
 	return o;
 }
 
+/* Appends rows from a statement that yields COLS newest first (limit+1 at most). */
+static int add_rows(sqlite3 *db, sqlite3_stmt *st, json_t *items, char **err)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (json_array_append_new(items, row_json(st)) != 0) {
+			set_err(err, "out of memory");
+			return IM_ERR;
+		}
+	if (rc != SQLITE_DONE) {
+		set_err(err, "search: %s", sqlite3_errmsg(db));
+		return IM_ERR;
+	}
+	return IM_OK;
+}
+
+/* Appends the rows of the hits, in the hits' order. */
+static int add_hits(sqlite3 *db, const topk *t, json_t *items, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int i, rc = IM_OK;
+
+	if (sqlite3_prepare_v2(db, "SELECT " COLS " FROM log_message m WHERE m.id = ?1", -1, &st, NULL) != SQLITE_OK) {
+		set_err(err, "search: %s", sqlite3_errmsg(db));
+		return IM_ERR;
+	}
+	for (i = 0; i < t->n && rc == IM_OK; i++) {
+		if (sqlite3_reset(st) != SQLITE_OK || sqlite3_bind_int64(st, 1, t->v[i].id) != SQLITE_OK) {
+			set_err(err, "search: %s", sqlite3_errmsg(db));
+			rc = IM_ERR;
+		} else {
+			rc = add_rows(db, st, items, err);   /* 0 rows if deleted meanwhile */
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Runs a full-row statement (IM_PLAN_INDEX, IM_PLAN_FTS). */
+static int run_rows(sqlite3 *db, const im_search_q *q, int has_cursor, int64_t cts, int64_t cid,
+                    const char *match, enum what w, json_t *items, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	sbuf b;
+	int rc;
+
+	memset(&b, 0, sizeof b);
+	build(&b, q, has_cursor, w);
+	if (b.overflow || sqlite3_prepare_v2(db, b.s, -1, &st, NULL) != SQLITE_OK ||
+	    bind_all(st, q, cts, cid, match, q->limit + 1) != SQLITE_OK) {
+		set_err(err, "search: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return IM_ERR;
+	}
+	rc = add_rows(db, st, items, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int im_logsearch(sqlite3 *db, const im_search_q *q, json_t **out, im_search_info *info, char **err)
 {
 	char match[2048];
-	int64_t cts = 0, cid = 0, cand = -1, fts = -1;
-	int has_cursor = 0, terms = 0, n = 0, rc;
-	enum kwmode kw = KW_NONE;
-	sqlite3_stmt *st = NULL;
-	json_t *items = NULL, *res;
-	sbuf b;
+	int64_t cts = 0, cid = 0, ncand = -1;
+	int has_cursor = 0, terms = 0, plan, fell_back = 0, rc;
+	cand *c = NULL;
+	json_t *items, *res;
 
 	*out = NULL;
 	if (q->limit < 1 || q->limit > 500) {
@@ -334,79 +568,70 @@ int im_logsearch(sqlite3 *db, const im_search_q *q, json_t **out, im_search_info
 		set_err(err, "keyword too long");
 		return IM_EINVAL;
 	}
-	if (terms > 0) {
-		/* Probe: how many rows do the filters allow, how many match the words? */
-		memset(&b, 0, sizeof b);
-		build(&b, q, has_cursor, KW_NONE, 1);
-		cand = b.overflow ? -1 : count_query(db, b.s, q, cts, cid, NULL);
-		snprintf(b.s, sizeof b.s,
-		         "SELECT count(*) FROM (SELECT 1 FROM log_message_fts WHERE log_message_fts MATCH ?%d LIMIT %d)",
-		         P_MATCH, FTS_CAP);
-		fts = count_query(db, b.s, q, cts, cid, match);
-		if (cand < 0 || fts < 0) {
-			set_err(err, "search probe: %s", sqlite3_errmsg(db));
-			return IM_ERR;
-		}
-		/* FTS plan when materialising the matches is cheaper than checking
-		 * each candidate row; a common word (FTS_CAP reached) with many
-		 * candidates is dense enough for the index walk to stop early. */
-		kw = fts < FTS_CAP && fts <= cand * CHECK_COST ? KW_IN : KW_EXISTS;
-		if (q->force_plan == IM_PLAN_FTS)
-			kw = KW_IN;
-		else if (q->force_plan == IM_PLAN_INDEX_CHECK)
-			kw = KW_EXISTS;
-	}
-	memset(&b, 0, sizeof b);
-	build(&b, q, has_cursor, kw, 0);
-	if (b.overflow) {
-		set_err(err, "search: query too long");
-		return IM_ERR;
-	}
-	if (sqlite3_prepare_v2(db, b.s, -1, &st, NULL) != SQLITE_OK ||
-	    bind_all(st, q, cts, cid, match, q->limit + 1) != SQLITE_OK) {
-		set_err(err, "search: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-		return IM_ERR;
-	}
 	items = json_array();
-	res = json_object();
-	if (items == NULL || res == NULL)
-		goto oom;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == q->limit) {          /* one more exists: hand out a cursor */
-			char c[48];
-			json_t *last = json_array_get(items, json_array_size(items) - 1);
-			cursor_make(c, sizeof c, json_integer_value(json_object_get(last, "ts")),
-			            json_integer_value(json_object_get(last, "id")));
-			json_object_set_new(res, "next_cursor", json_string(c));
-			break;
-		}
-		if (json_array_append_new(items, row_json(st)) != 0)
-			goto oom;
-		n++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		set_err(err, "search: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-		json_decref(items);
-		json_decref(res);
+	if (items == NULL) {
+		set_err(err, "out of memory");
 		return IM_ERR;
 	}
-	sqlite3_finalize(st);
-	if (json_object_get(res, "next_cursor") == NULL)
+	if (terms == 0) {
+		plan = IM_PLAN_INDEX;
+		rc = run_rows(db, q, has_cursor, cts, cid, NULL, W_ROWS, items, err);
+	} else {
+		plan = IM_PLAN_FTS;
+		if ((q->user || q->room || q->domain) && q->force_plan != IM_PLAN_FTS) {
+			ncand = load_candidates(db, q, has_cursor, cts, cid, &c, err);
+			if (ncand < 0) {
+				json_decref(items);
+				return IM_ERR;
+			}
+			if (ncand <= CAND_MAX)
+				plan = IM_PLAN_MERGE;
+		}
+		if (plan == IM_PLAN_MERGE) {
+			topk t;
+			t.cap = q->limit + 1;
+			t.n = 0;
+			t.v = malloc((size_t)t.cap * sizeof *t.v);
+			rc = t.v == NULL ? IM_ERR
+			     : merge(db, match, c, ncand, &t, q->force_plan == IM_PLAN_MERGE_CHECK ? 1 : FTS_BUDGET,
+			             &fell_back, err);
+			if (rc == IM_OK)
+				rc = add_hits(db, &t, items, err);
+			else if (t.v == NULL)
+				set_err(err, "out of memory");
+			free(t.v);
+		} else {
+			rc = run_rows(db, q, has_cursor, cts, cid, match, W_FTS_ROWS, items, err);
+		}
+		free(c);
+	}
+	if (rc != IM_OK) {
+		json_decref(items);
+		return IM_ERR;
+	}
+	res = json_object();
+	if (res == NULL) {
+		json_decref(items);
+		set_err(err, "out of memory");
+		return IM_ERR;
+	}
+	/* limit+1 rows were asked for: one more means another page exists. */
+	if (json_array_size(items) > (size_t)q->limit) {
+		char cur[48];
+		json_t *last = json_array_get(items, (size_t)q->limit - 1);
+		cursor_make(cur, sizeof cur, json_integer_value(json_object_get(last, "ts")),
+		            json_integer_value(json_object_get(last, "id")));
+		json_array_remove(items, (size_t)q->limit);
+		json_object_set_new(res, "next_cursor", json_string(cur));
+	} else {
 		json_object_set_new(res, "next_cursor", json_null());
+	}
 	json_object_set_new(res, "items", items);
 	if (info) {
-		info->plan = kw == KW_NONE ? IM_PLAN_INDEX : kw == KW_IN ? IM_PLAN_FTS : IM_PLAN_INDEX_CHECK;
-		info->candidates = cand;
-		info->fts_matches = fts;
+		info->plan = plan;
+		info->candidates = ncand;
+		info->fell_back = fell_back;
 	}
 	*out = res;
 	return IM_OK;
-oom:
-	sqlite3_finalize(st);
-	json_decref(items);
-	json_decref(res);
-	set_err(err, "out of memory");
-	return IM_ERR;
 }

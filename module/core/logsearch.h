@@ -9,12 +9,14 @@
  * quoted FTS5 string, ANDed.  No user text can raise an FTS syntax error or use
  * an FTS operator (OR, NOT, NEAR, column filters, ^).
  *
- * Query plans (picked per query, see logsearch.c):
- *   IM_PLAN_INDEX        no keyword: walk the most selective (x, ts) index
- *                        backwards, stop after limit+1 rows.
- *   IM_PLAN_FTS          rare keyword: take all FTS matches, filter, sort.
- *   IM_PLAN_INDEX_CHECK  common keyword + selective filter: walk the index and
- *                        test each row against FTS by rowid; stop early.
+ * Query plans (picked per query; costs and reasons in logsearch.c):
+ *   IM_PLAN_INDEX  no keyword: walk the filter's (column, ts) index newest
+ *                  first, stop after limit+1 rows.
+ *   IM_PLAN_MERGE  keyword + user/room/domain: the filter's candidates
+ *                  intersected in memory with the FTS matches streamed newest
+ *                  rowid first, stopping as soon as the page is proven complete.
+ *   IM_PLAN_FTS    keyword without an indexed filter (or a filter matching more
+ *                  than 200,000 rows): SQLite joins all FTS matches.
  */
 #ifndef IMHOST_LOGSEARCH_H
 #define IMHOST_LOGSEARCH_H
@@ -30,15 +32,17 @@ typedef struct {
 	const char *cursor;                       /* next_cursor of the previous page, or NULL */
 	int64_t since, until;                     /* since <= ts < until */
 	int limit;                                /* 1..500 */
-	int force_plan;                           /* 0: choose; IM_PLAN_FTS/INDEX_CHECK: tests, bench */
+	int force_plan;                           /* 0: choose; tests: IM_PLAN_FTS, IM_PLAN_MERGE_CHECK */
 } im_search_q;
 
-enum { IM_PLAN_INDEX = 1, IM_PLAN_FTS = 2, IM_PLAN_INDEX_CHECK = 3 };
+/* IM_PLAN_MERGE_CHECK is only a force_plan value: merge with a zero streaming
+ * budget, i.e. per-candidate FTS checks (tests prove both paths agree). */
+enum { IM_PLAN_INDEX = 1, IM_PLAN_FTS = 2, IM_PLAN_MERGE = 3, IM_PLAN_MERGE_CHECK = 4 };
 
 typedef struct {
-	int plan;                   /* IM_PLAN_* */
-	int64_t candidates;         /* rows the filters allow (capped probe), -1 if not probed */
-	int64_t fts_matches;        /* FTS matches (capped probe), -1 if not probed */
+	int plan;                   /* IM_PLAN_INDEX, IM_PLAN_FTS or IM_PLAN_MERGE */
+	int64_t candidates;         /* rows the filters allow (MERGE), else -1 */
+	int fell_back;              /* MERGE switched to per-candidate checks */
 } im_search_info;
 
 /* Runs q on db.  IM_OK with *out a new {"items":[...],"next_cursor":..|null};

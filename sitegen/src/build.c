@@ -11,10 +11,12 @@
 #include "build.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "frontmatter.h"
 #include "gitdates.h"
@@ -30,10 +32,39 @@
 
 #define SG_VERSION "0.1"
 
+/* SITEGEN_PROFILE=1 prints the time of each stage (for the benchmark). */
+static double stage_t0;
+static int profiling = -1;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void stage(const char *name)
+{
+	if (profiling < 0) profiling = getenv("SITEGEN_PROFILE") != NULL;
+	if (!profiling) return;
+	double t = now_ms();
+	if (name) fprintf(stderr, "sitegen: %-10s %8.1f ms\n", name, t - stage_t0);
+	stage_t0 = t;
+}
+
 typedef struct {
 	char *name, *slug;
 	size_t *pages; size_t npages, cap;
 } tag;
+
+/* A page's source while it waits to be rendered. */
+struct pstate {
+	char *data;
+	size_t len;
+	sg_front fm;
+	int have;        /* data and fm are loaded */
+	int render;      /* in this build's render set */
+};
 
 typedef struct {
 	const sg_build_opts *o;
@@ -47,7 +78,7 @@ typedef struct {
 	sg_manifest old;
 	int have_old, incremental;
 	sg_site site;
-	char **body, **toc, **faqld;     /* per page, when parsed in this run */
+	struct pstate *ps;               /* per page: source held for rendering */
 	sg_gdates dates;
 	sg_output out;
 	int out_open;
@@ -57,12 +88,15 @@ typedef struct {
 	tag *tags; size_t ntags, tcap;
 	sg_map tag_by_slug;
 	sg_render r;
+	pthread_mutex_t lock;            /* guards err during parallel rendering */
 	char *err;                       /* I/O or git error message */
 } build;
 
 static int io_fail(build *b, char *msg)
 {
+	pthread_mutex_lock(&b->lock);
 	if (!b->err) b->err = msg; else free(msg);
+	pthread_mutex_unlock(&b->lock);
 	return -1;
 }
 
@@ -182,34 +216,36 @@ static void steal_meta(sg_page *p, sg_page *o)
 	p->parsed = 0;
 }
 
-/* Reads and parses page i, keeping its rendered body for output. */
-static int parse_page(build *b, size_t i)
+static void drop_source(build *b, size_t i)
+{
+	struct pstate *ps = &b->ps[i];
+	if (!ps->have) return;
+	free(ps->data);
+	ps->data = NULL;
+	sg_front_free(&ps->fm);
+	ps->have = 0;
+}
+
+/* Reads page i and parses its front matter; the source is kept until the
+ * page is rendered. */
+static int load_page(build *b, size_t i)
 {
 	sg_page *p = &b->site.pages[i];
+	struct pstate *ps = &b->ps[i];
 	char *file = sg_xasprintf("%s%s", b->src.content_prefix, p->path);
-	char *data = NULL, *err = NULL;
-	size_t len = 0;
+	char *err = NULL;
 	int rc = 0;
 	const sg_srcfile f = { p->path, p->oid };
-	if (sg_source_read(&b->src, &f, &data, &len, &err) != 0) {
+	drop_source(b, i);
+	if (sg_source_read(&b->src, &f, &ps->data, &ps->len, &err) != 0) {
 		/* Oversized input is the content's fault, not an I/O failure. */
 		sg_error(&b->d, file, 0, "%s", err);
 		free(err);
 		rc = -1;
 	} else {
-		sg_mdpage md = {0};
-		rc = sg_page_parse(p, file, data, len, b->cfg.allow_html, b->base, &md, &b->d);
+		ps->have = 1;
+		rc = sg_page_front(p, file, ps->data, ps->len, &ps->fm, &b->d);
 		b->st->parsed++;
-		if (rc == 0 && !p->draft) {
-			free(b->body[i]), free(b->toc[i]), free(b->faqld[i]);
-			sg_buf toc = {0};
-			sg_md_toc(&md, &toc);
-			b->toc[i] = sg_buf_take(&toc);
-			b->body[i] = sg_buf_take(&md.html);
-			b->faqld[i] = sg_buf_take(&md.faqld);
-		}
-		sg_md_free(&md);
-		free(data);
 	}
 	free(file);
 	return rc;
@@ -243,15 +279,13 @@ static int list_content(build *b)
 		s->npages++;
 	}
 	for (size_t i = 0; i < s->npages; i++) sg_map_put(&s->by_path, s->pages[i].path, i);
-	b->body = sg_xcalloc(s->npages, sizeof *b->body);
-	b->toc = sg_xcalloc(s->npages, sizeof *b->toc);
-	b->faqld = sg_xcalloc(s->npages, sizeof *b->faqld);
+	b->ps = sg_xcalloc(s->npages, sizeof *b->ps);
 	for (size_t i = 0; i < s->npages; i++) {
 		sg_page *p = &s->pages[i];
 		size_t oi = b->incremental ? sg_map_get(&b->old.site.by_path, p->path) : SG_NONE;
 		sg_page *o = oi != SG_NONE ? &b->old.site.pages[oi] : NULL;
 		if (o && o->loaded && git_oid_equal(&o->oid, &p->oid)) steal_meta(p, o);
-		else parse_page(b, i);
+		else load_page(b, i);
 	}
 	return 0;
 }
@@ -383,14 +417,16 @@ static int old_had_output(build *b, const char *rel)
 	return 0;
 }
 
-static int render_pages(build *b)
+/* Decides which pages this build renders: every page parsed now, and every
+ * unchanged page whose key (its inputs, including what it lists) changed or
+ * whose output is missing.  Loads the source of the latter. */
+static int plan_pages(build *b)
 {
 	sg_site *s = &b->site;
-	sg_buf buf = {0};
 	int rc = 0;
-	for (size_t i = 0; i < s->npages && rc == 0; i++) {
+	for (size_t i = 0; i < s->npages; i++) {
 		sg_page *p = &s->pages[i];
-		if (p->draft) continue;
+		if (p->draft) { drop_source(b, i); continue; }
 		b->st->pages++;
 		p->key = sg_page_key(&b->r, i, b->settings);
 		char *out = sg_xasprintf("%sindex.html", p->url);
@@ -402,24 +438,89 @@ static int render_pages(build *b)
 				sg_strs_push(&b->kept, ao);
 				free(ao);
 			}
-			free(out);
-			continue;
+		} else {
+			b->ps[i].render = 1;
+			if (!b->ps[i].have && load_page(b, i) != 0) rc = -1;
 		}
-		if (!p->parsed && parse_page(b, i) != 0) { free(out); rc = -1; break; }
-		sg_render_page(&b->r, i, b->body[i], b->toc[i], b->faqld[i], &buf);
-		b->st->rendered++;
-		rc = emit(b, out, &buf);
 		free(out);
-		free(b->body[i]), free(b->toc[i]), free(b->faqld[i]);
-		b->body[i] = b->toc[i] = b->faqld[i] = NULL;
+	}
+	return rc;
+}
+
+/* Renders page i: Markdown, then (unless checking) template and file. */
+static int render_one(build *b, size_t i, sg_buf *buf)
+{
+	sg_page *p = &b->site.pages[i];
+	struct pstate *ps = &b->ps[i];
+	char *file = sg_xasprintf("%s%s", b->src.content_prefix, p->path);
+	sg_mdpage md = {0};
+	int rc = sg_page_body(p, file, ps->data, ps->len, &ps->fm, b->cfg.allow_html, b->base, &md, &b->d);
+	free(file);
+	if (rc == 0 && !b->o->check_only) {
+		sg_buf toc = {0};
+		sg_md_toc(&md, &toc);
+		sg_render_page(&b->r, i, md.html.data ? md.html.data : "", toc.data ? toc.data : "",
+		               md.faqld.data ? md.faqld.data : "", buf);
+		sg_buf_free(&toc);
+		char *out = sg_xasprintf("%sindex.html", p->url);
+		rc = emit(b, out, buf);
+		free(out);
 		for (size_t k = 0; k < p->aliases.n && rc == 0; k++) {
 			char *ao = alias_output(p->aliases.v[k]);
-			sg_render_redirect(&b->r, i, &buf);
-			rc = emit(b, ao, &buf);
+			sg_render_redirect(&b->r, i, buf);
+			rc = emit(b, ao, buf);
 			free(ao);
 		}
 	}
+	sg_md_free(&md);
+	drop_source(b, i);
+	return rc;
+}
+
+struct worker {
+	build *b;
+	size_t first, step;
+	size_t rendered;
+	int rc;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	sg_buf buf = {0};
+	for (size_t i = w->first; i < w->b->site.npages; i += w->step) {
+		if (!w->b->ps[i].render) continue;
+		if (render_one(w->b, i, &buf) != 0) w->rc = -1;
+		w->rendered++;
+	}
 	sg_buf_free(&buf);
+	return NULL;
+}
+
+/* Pages are independent once the site is linked: render them on up to
+ * SG_THREADS threads (each page is written by exactly one thread; shared
+ * state is read-only except diagnostics and errors, which are locked). */
+#define SG_THREADS 2
+
+static int render_pages(build *b)
+{
+	struct worker w[SG_THREADS];
+	pthread_t th[SG_THREADS];
+	int started[SG_THREADS] = { 0 };
+	for (int k = 0; k < SG_THREADS; k++) {
+		w[k] = (struct worker){ b, (size_t)k, SG_THREADS, 0, 0 };
+		if (k > 0) started[k] = pthread_create(&th[k], NULL, work, &w[k]) == 0;
+	}
+	work(&w[0]);
+	int rc = w[0].rc;
+	b->st->rendered += w[0].rendered;
+	for (int k = 1; k < SG_THREADS; k++) {
+		if (started[k]) pthread_join(th[k], NULL);
+		else work(&w[k]);   /* no thread: do its share here */
+		if (w[k].rc) rc = -1;
+		b->st->rendered += w[k].rendered;
+	}
+	if (b->o->check_only) b->st->rendered = 0;
 	return rc;
 }
 
@@ -591,12 +692,8 @@ static int finish(build *b)
 static void cleanup(build *b)
 {
 	if (b->out_open) sg_out_abort(&b->out);
-	for (size_t i = 0; i < b->site.npages; i++) {
-		if (b->body) free(b->body[i]);
-		if (b->toc) free(b->toc[i]);
-		if (b->faqld) free(b->faqld[i]);
-	}
-	free(b->body), free(b->toc), free(b->faqld);
+	for (size_t i = 0; b->ps && i < b->site.npages; i++) drop_source(b, i);
+	free(b->ps);
 	for (size_t t = 0; t < b->ntags; t++) free(b->tags[t].name), free(b->tags[t].slug), free(b->tags[t].pages);
 	free(b->tags);
 	sg_map_free(&b->tag_by_slug);
@@ -618,6 +715,7 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 {
 	build B, *b = &B;
 	memset(b, 0, sizeof *b);
+	pthread_mutex_init(&b->lock, NULL);
 	memset(st, 0, sizeof *st);
 	b->o = o;
 	b->st = st;
@@ -625,6 +723,7 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	int code = SG_EXIT_OK;
 	const char *outdir = o->out ? o->out : "_site";
 
+	stage(NULL);
 	if (sg_source_open(&b->src, o->repo ? o->repo : ".", o->ref, o->worktree, o->content, &b->d, &b->err) != 0)
 		goto io;
 	if (load_config(b) != 0) goto fail;
@@ -641,28 +740,39 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 		b->incremental = b->have_old && !o->full && b->old.settings == b->settings;
 	}
 	st->incremental = b->incremental;
+	stage("open");
 	list_content(b);
+	stage("parse");
 	if (b->err) goto io;
 	if (date_pages(b) != 0) goto io;
+	stage("git dates");
 	b->r = (sg_render){ &b->site, &b->cfg, &b->theme, b->base, b->abs, b->src.content_prefix };
 	if (b->d.errors == 0) {
 		sg_site_link(&b->site, b->src.content_prefix, &b->d);
 		collect_tags(b);
 		claim_all(b);
-		sg_site_check_links(&b->site, b->src.content_prefix, &b->d);
 	}
+	stage("structure");
 	if (b->d.errors) goto fail;
-	if (o->check_only) {
-		for (size_t i = 0; i < b->site.npages; i++) st->pages += !b->site.pages[i].draft;
-		goto done;
+	if (plan_pages(b) != 0) goto fail;
+	if (!o->check_only) {
+		if (sg_out_begin(&b->out, outdir, !b->incremental, &b->err) != 0) goto io;
+		b->out_open = 1;
 	}
-
-	if (sg_out_begin(&b->out, outdir, !b->incremental, &b->err) != 0) goto io;
-	b->out_open = 1;
+	/* Links are checked after rendering: rendering is what extracts them
+	 * from changed pages (unchanged pages bring theirs from the manifest).
+	 * Nothing reaches <out> before the check passes. */
 	if (render_pages(b) != 0) goto check;
+	stage("render");
+	if (sg_site_check_links(&b->site, b->src.content_prefix, &b->d) != 0) goto fail;
+	stage("links");
+	if (o->check_only) goto done;
 	if (render_site_files(b) != 0) goto check;
+	stage("site files");
 	if (write_search(b) != 0) goto check;
+	stage("search");
 	if (finish(b) != 0) goto check;
+	stage("commit");
 	goto done;
 check:
 	if (b->err) goto io;
@@ -678,5 +788,6 @@ done:
 	st->warnings = b->d.warnings;
 	if (code == SG_EXIT_OK && b->d.errors) code = SG_EXIT_CONTENT;
 	cleanup(b);
+	pthread_mutex_destroy(&b->lock);
 	return code;
 }

@@ -86,11 +86,17 @@ static void buf_put(buf *b, const void *s, size_t n)
 
 static void buf_puts(buf *b, const char *s) { buf_put(b, s, strlen(s)); }
 
+/* Decimal, by hand: the writer emits millions of numbers (snprintf was a
+ * third of the write time at 10,000 pages). */
 static void buf_putu(buf *b, unsigned long v)
 {
 	char t[24];
-	int n = snprintf(t, sizeof t, "%lu", v);
-	buf_put(b, t, (size_t)n);
+	size_t i = sizeof t;
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_put(b, t + i, sizeof t - i);
 }
 
 /* JSON string; input is valid UTF-8 (sanitized on add). */

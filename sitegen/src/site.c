@@ -51,69 +51,74 @@ static int check_bytes(const char *file, const char *data, size_t len, sg_diag *
 	return 0;
 }
 
-int sg_page_parse(sg_page *p, const char *file, const char *data, size_t len,
-                  int allow_html, const char *base, sg_mdpage *md, sg_diag *d)
+int sg_page_front(sg_page *p, const char *file, const char *data, size_t len, sg_front *fm, sg_diag *d)
 {
 	sg_page_clear_meta(p);
+	memset(fm, 0, sizeof *fm);
 	if (check_bytes(file, data, len, d) != 0) return -1;
-	sg_front fm;
-	if (sg_front_parse(file, data, len, &fm, d) != 0) { sg_front_free(&fm); return -1; }
+	if (sg_front_parse(file, data, len, fm, d) != 0) return -1;
 	int rc = 0;
-	if (!fm.title || !*fm.title) {
+	if (!fm->title || !*fm->title) {
 		sg_error(d, file, 1, "front matter needs a non-empty 'title'");
 		rc = -1;
 	}
-	for (size_t i = 0; i < fm.naliases; i++) {
-		const char *a = fm.aliases[i];
+	for (size_t i = 0; i < fm->naliases; i++) {
+		const char *a = fm->aliases[i];
 		if (a[0] != '/' || strstr(a, "..") || strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") != strlen(a)) {
 			sg_error(d, file, 1, "alias '%s' must be a URL path like /old/page/ (letters, digits, - _ . /)", a);
 			rc = -1;
 		}
 	}
-	p->title = fm.title ? sg_xstrdup(fm.title) : sg_xstrdup("");
-	p->description = sg_xstrdup(fm.description ? fm.description : "");
-	p->weight = fm.weight;
-	p->draft = fm.draft;
-	p->is_faq = fm.nfaq > 0;
-	for (size_t i = 0; i < fm.ntags; i++) sg_strs_push(&p->tags, fm.tags[i]);
-	for (size_t i = 0; i < fm.naliases; i++) sg_strs_push(&p->aliases, fm.aliases[i]);
-	if (rc == 0 && !p->draft) {
-		sg_mdpage local = {0};
-		sg_mdpage *m = md ? md : &local;
-		if (sg_md_render(m, file, p->path, data + fm.body_off, len - fm.body_off, fm.body_line,
-		                 allow_html, base, d) != 0)
-			rc = -1;
-		for (size_t i = 0; i < fm.nfaq && rc == 0; i++) {
-			sg_md_add_heading(m, 2, fm.faq[i].q);
-			sg_buf_puts(&m->html, "<div class=\"faq-answer\">\n");
-			size_t start = m->html.len;
-			if (sg_md_render(m, file, p->path, fm.faq[i].a, strlen(fm.faq[i].a), fm.faq[i].line,
-			                 allow_html, base, d) != 0)
-				rc = -1;
-			/* FAQPage JSON-LD: the question and its answer as rendered. */
-			if (m->faqld.len) sg_buf_putc(&m->faqld, ',');
-			sg_buf_puts(&m->faqld, "{\"@type\":\"Question\",\"name\":\"");
-			sg_esc_json(&m->faqld, fm.faq[i].q);
-			sg_buf_puts(&m->faqld, "\",\"acceptedAnswer\":{\"@type\":\"Answer\",\"text\":\"");
-			char *ans = sg_xstrndup(m->html.data + start, m->html.len - start);
-			sg_esc_json(&m->faqld, ans);
-			free(ans);
-			sg_buf_puts(&m->faqld, "\"}}");
-			sg_buf_puts(&m->html, "</div>\n");
-		}
-		for (size_t i = 0; i < m->nheads; i++) {
-			sg_strs_push(&p->ids, m->heads[i].id);
-			sg_strs_push(&p->headings, m->heads[i].text);
-		}
-		p->links = m->links, p->nlinks = m->nlinks;
-		m->links = NULL, m->nlinks = m->lcap = 0;
-		p->text = sg_xstrdup(m->text.data ? m->text.data : "");
-		if (m == &local) sg_md_free(&local);
-	}
-	if (!p->text) p->text = sg_xstrdup("");
-	sg_front_free(&fm);
+	p->title = sg_xstrdup(fm->title ? fm->title : "");
+	p->description = sg_xstrdup(fm->description ? fm->description : "");
+	p->weight = fm->weight;
+	p->draft = fm->draft;
+	p->is_faq = fm->nfaq > 0;
+	for (size_t i = 0; i < fm->ntags; i++) sg_strs_push(&p->tags, fm->tags[i]);
+	for (size_t i = 0; i < fm->naliases; i++) sg_strs_push(&p->aliases, fm->aliases[i]);
+	p->text = sg_xstrdup("");
 	p->loaded = 1;
 	p->parsed = 1;
+	return rc;
+}
+
+int sg_page_body(sg_page *p, const char *file, const char *data, size_t len, const sg_front *fm,
+                 int allow_html, const char *base, sg_mdpage *m, sg_diag *d)
+{
+	sg_strs_free(&p->ids);
+	sg_strs_free(&p->headings);
+	for (size_t i = 0; i < p->nlinks; i++) free(p->links[i].target), free(p->links[i].anchor);
+	free(p->links), p->links = NULL, p->nlinks = 0;
+	int rc = 0;
+	if (sg_md_render(m, file, p->path, data + fm->body_off, len - fm->body_off, fm->body_line,
+	                 allow_html, base, d) != 0)
+		rc = -1;
+	for (size_t i = 0; i < fm->nfaq && rc == 0; i++) {
+		sg_md_add_heading(m, 2, fm->faq[i].q);
+		sg_buf_puts(&m->html, "<div class=\"faq-answer\">\n");
+		size_t start = m->html.len;
+		if (sg_md_render(m, file, p->path, fm->faq[i].a, strlen(fm->faq[i].a), fm->faq[i].line,
+		                 allow_html, base, d) != 0)
+			rc = -1;
+		/* FAQPage JSON-LD: the question and its answer as rendered. */
+		if (m->faqld.len) sg_buf_putc(&m->faqld, ',');
+		sg_buf_puts(&m->faqld, "{\"@type\":\"Question\",\"name\":\"");
+		sg_esc_json(&m->faqld, fm->faq[i].q);
+		sg_buf_puts(&m->faqld, "\",\"acceptedAnswer\":{\"@type\":\"Answer\",\"text\":\"");
+		char *ans = sg_xstrndup(m->html.data + start, m->html.len - start);
+		sg_esc_json(&m->faqld, ans);
+		free(ans);
+		sg_buf_puts(&m->faqld, "\"}}");
+		sg_buf_puts(&m->html, "</div>\n");
+	}
+	for (size_t i = 0; i < m->nheads; i++) {
+		sg_strs_push(&p->ids, m->heads[i].id);
+		sg_strs_push(&p->headings, m->heads[i].text);
+	}
+	p->links = m->links, p->nlinks = m->nlinks;
+	m->links = NULL, m->nlinks = m->lcap = 0;
+	free(p->text);
+	p->text = sg_xstrdup(m->text.data ? m->text.data : "");
 	return rc;
 }
 

@@ -60,11 +60,14 @@ typedef struct {
 	size_t home;         /* index of _index.md */
 } sg_site;
 
-/* Fills metadata of p from its source data (front matter + Markdown).  When
- * md is not NULL the rendered Markdown is left there for the caller.
- * Returns 0, or -1 after reporting errors. */
-int sg_page_parse(sg_page *p, const char *file, const char *data, size_t len,
-                  int allow_html, const char *base, sg_mdpage *md, sg_diag *d);
+/* Fills the front-matter metadata of p from its source data and leaves the
+ * parsed front matter in fm (caller frees with sg_front_free, also on error).
+ * Rejects binary data and invalid UTF-8.  Returns 0, or -1 after reporting. */
+int sg_page_front(sg_page *p, const char *file, const char *data, size_t len, sg_front *fm, sg_diag *d);
+/* Renders the Markdown body (and FAQ answers) of p into m, and refreshes
+ * p's heading ids, headings, links and search text.  Returns 0 or -1. */
+int sg_page_body(sg_page *p, const char *file, const char *data, size_t len, const sg_front *fm,
+                 int allow_html, const char *base, sg_mdpage *m, sg_diag *d);
 void sg_page_clear_meta(sg_page *p);
 
 /* Orders sections, sets parents, neighbours and listing hashes; reports a

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,23 +258,32 @@ static void vdiag(const char *kind, const char *file, int line, const char *fmt,
 	fputc('\n', stderr);
 }
 
+/* Pages render on several threads: one lock keeps messages whole and
+ * counts exact. */
+static pthread_mutex_t diag_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void sg_error(sg_diag *d, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
+	pthread_mutex_lock(&diag_lock);
 	vdiag("error", file, line, fmt, ap);
-	va_end(ap);
 	d->errors++;
+	pthread_mutex_unlock(&diag_lock);
+	va_end(ap);
 }
 
 void sg_warn(sg_diag *d, const char *file, int line, const char *fmt, ...)
 {
+	pthread_mutex_lock(&diag_lock);
 	d->warnings++;
-	if (d->quiet_warnings) return;
-	va_list ap;
-	va_start(ap, fmt);
-	vdiag("warning", file, line, fmt, ap);
-	va_end(ap);
+	if (!d->quiet_warnings) {
+		va_list ap;
+		va_start(ap, fmt);
+		vdiag("warning", file, line, fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&diag_lock);
 }
 
 int sg_mkdir_p(const char *dir)

@@ -27,8 +27,15 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.js': 
   '.json': 'application/json', '.xml': 'application/xml', '.svg': 'image/svg+xml',
   '.txt': 'text/plain', '.png': 'image/png', '.ico': 'image/x-icon' };
 const root = path.resolve(site);
+/* The site may be built for a sub-path (base_url https://host/help/): serve
+ * it under the same path, read from the home page's sitegen-base meta tag. */
+const baseMeta = /<meta name="sitegen-base" content="([^"]*)"/.exec(fs.readFileSync(path.join(root, 'index.html'), 'utf8'));
+let mount = baseMeta ? new URL(baseMeta[1], 'http://x/').pathname : '/';
+if (!mount.endsWith('/')) mount += '/';
 const server = http.createServer((req, res) => {
   let p = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  if (!p.startsWith(mount)) { res.writeHead(404); res.end(); return; }
+  p = '/' + p.slice(mount.length);
   let f = path.join(root, p);
   if (!f.startsWith(root)) { res.writeHead(403); res.end(); return; }
   if (p.endsWith('/')) f = path.join(f, 'index.html');
@@ -78,7 +85,7 @@ function pickBodyWord() {
 
 async function main() {
   await new Promise(r => server.listen(0, '127.0.0.1', r));
-  const base = 'http://127.0.0.1:' + server.address().port + '/';
+  const base = 'http://127.0.0.1:' + server.address().port + mount;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -89,9 +96,15 @@ async function main() {
     const ctx = await browser.newContext({ viewport: { width, height } });
     const page = await ctx.newPage();
     page.setDefaultTimeout(10000);
-    page.on('console', m => { if (m.type() === 'error') consoleErrors.push(m.text() + ' @ ' + page.url()); });
+    /* The browser's own /favicon.ico probe lies outside a site mounted under
+     * a sub-path; everything else that fails counts. */
+    const favicon = u => new URL(u, base).pathname === '/favicon.ico';
+    page.on('console', m => {
+      if (m.type() === 'error' && !favicon((m.location() || {}).url || ''))
+        consoleErrors.push(m.text() + ' @ ' + ((m.location() || {}).url || page.url()));
+    });
     page.on('pageerror', e => consoleErrors.push(String(e) + ' @ ' + page.url()));
-    page.on('response', r => { if (r.status() >= 400) consoleErrors.push('HTTP ' + r.status() + ' ' + r.url()); });
+    page.on('response', r => { if (r.status() >= 400 && !favicon(r.url())) consoleErrors.push('HTTP ' + r.status() + ' ' + r.url()); });
     /* Nothing may leave loopback (no CDN, no fonts, no analytics). */
     page.on('request', r => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) consoleErrors.push('external request ' + r.url()); });
     return page;
