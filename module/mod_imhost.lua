@@ -234,8 +234,10 @@ function module.add_host(host_module)
 	local is_muc = host_module:get_option_string("component_module") == "muc";
 
 	if is_muc then
-		local domain = parent_domain(host);
+		-- Hosts activate in no fixed order: find the parent VirtualHost at first use.
+		local domain;
 		host_module:hook("muc-occupant-groupchat", function (event)
+			domain = domain or parent_domain(host);
 			local stanza = event.stanza;
 			local body = stanza:get_child_text("body");
 			local encrypted = encryption_of(stanza, body);

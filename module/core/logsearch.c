@@ -5,8 +5,8 @@
  *   - streaming FTS5 rowids of a term: ~0.1 us per match (a common word has
  *     600,000 matches: 55 ms to read them all);
  *   - reading (id, ts) from a (column, ts) index: ~0.1 us per row;
- *   - one FTS5 lookup "MATCH ? AND rowid = ?": ~100 us (a query start each time),
- *     so "walk the index, ask FTS per row" is a thousand times dearer per row;
+ *   - one FTS5 lookup "MATCH ? AND rowid = ?": ~12-25 us (a query start each time),
+ *     so "walk the index, ask FTS per row" is ~250 times dearer per row;
  *   - SQLite's own "id IN (SELECT rowid ... MATCH ?)": ~1 us per match.
  * Hence IM_PLAN_MERGE for a keyword with an indexed filter (user, room, domain):
  * read the filter's candidates (id, ts) into memory, stream the FTS matches
@@ -14,9 +14,11 @@
  * limit+1 hits, and stop as soon as no unseen candidate can beat them (a prefix
  * maximum of ts over candidates sorted by id proves it; ids need not follow ts
  * for this to be correct, only for it to be fast).  If a very common word meets
- * a sparse filter the stream could run long: past a budget the remaining
- * candidates are checked one by one, newest first, which then ends quickly
- * because dense matches fill a page in a few checks.
+ * a sparse filter the stream could run long: once the rows streamed would pay
+ * for checking every remaining candidate by lookup (CHECK_RATIO each), the
+ * rest are checked one by one, newest first (ski-rental rule: never worse
+ * than twice the better of the two), which ends quickly because a common
+ * word fills a page in a few checks.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -28,7 +30,8 @@
 #include "logsearch.h"
 
 #define CAND_MAX   200000   /* more candidates than this: IM_PLAN_FTS (~20 ms to read) */
-#define FTS_BUDGET 100000   /* FTS rows streamed before switching to per-row checks (~10 ms) */
+#define CHECK_RATIO 250     /* one per-candidate FTS lookup (~20 us) costs ~250 streamed rows */
+#define WINDOW_AFTER 4096   /* matches streamed before a time window is turned into rowid bounds */
 #define MAX_TERMS  16
 
 static void set_err(char **err, const char *fmt, ...)
@@ -177,17 +180,17 @@ static void sb_add(sbuf *b, const char *fmt, ...)
 }
 
 /* Parameter numbers, shared by every statement built here. */
-enum { P_DOMAIN = 1, P_ROOM, P_KIND, P_SINCE, P_UNTIL, P_CTS, P_CID, P_USER, P_MATCH, P_LIMIT };
+enum { P_DOMAIN = 1, P_ROOM, P_KIND, P_SINCE, P_UNTIL, P_CTS, P_CID, P_USER, P_MATCH, P_LIMIT, P_ID };
 
 #define COLS "m.id, m.ts, m.domain, m.sender, m.recipient, m.room, m.kind, m.stanza_id, " \
              "m.size, m.body, m.encrypted, m.truncated"
 
-enum side { SIDE_NONE, SIDE_SENDER, SIDE_RECIPIENT };
-enum what { W_ROWS, W_CANDIDATES, W_FTS_ROWS };
+enum side { SIDE_NONE, SIDE_SENDER, SIDE_RECIPIENT, SIDE_EITHER };
+enum what { W_ROWS, W_CANDIDATES, W_LOOKUP };
 
 /* One branch: rows from one index with every filter.  W_ROWS: full rows newest
  * first (limit); W_CANDIDATES: (id, ts) only, unordered, at most CAND_MAX+1;
- * W_FTS_ROWS: full rows restricted to the FTS matches. */
+ * W_LOOKUP: (id, ts) of the one row ?P_ID if it passes the filters. */
 static void branch(sbuf *b, const im_search_q *q, int has_cursor, enum side side, enum what w)
 {
 	const char *index;
@@ -202,15 +205,23 @@ static void branch(sbuf *b, const im_search_q *q, int has_cursor, enum side side
 		index = "log_message_domain_ts";
 	else
 		index = "log_message_ts";
-	if (w == W_FTS_ROWS)   /* let the planner start from the FTS rowids */
-		sb_add(b, "SELECT %s FROM log_message m WHERE 1", COLS);
+	if (w == W_LOOKUP)
+		sb_add(b, "SELECT m.id, m.ts FROM log_message m WHERE m.id = ?%d", P_ID);
 	else
 		sb_add(b, "SELECT %s FROM log_message m INDEXED BY %s WHERE 1",
 		       w == W_CANDIDATES ? "m.id, m.ts" : COLS, index);
 	if (side == SIDE_SENDER)
 		sb_add(b, " AND m.sender = ?%d", P_USER);
-	if (side == SIDE_RECIPIENT)   /* a note to oneself is found by the sender branch */
-		sb_add(b, " AND m.recipient = ?%d AND m.sender <> ?%d", P_USER, P_USER);
+	if (side == SIDE_EITHER)
+		sb_add(b, " AND (m.sender = ?%d OR m.recipient = ?%d)", P_USER, P_USER);
+	/* A note to oneself is in both branches.  Rows: the recipient branch skips
+	 * it.  Candidates: merge() drops the duplicate instead, because testing
+	 * sender here would read every table row (9 ms instead of 0.2 ms for 2,000
+	 * candidates) where the (recipient, ts) index alone suffices. */
+	if (side == SIDE_RECIPIENT)
+		sb_add(b, " AND m.recipient = ?%d", P_USER);
+	if (side == SIDE_RECIPIENT && w != W_CANDIDATES)
+		sb_add(b, " AND m.sender <> ?%d", P_USER);
 	if (q->domain)
 		sb_add(b, " AND m.domain = ?%d", P_DOMAIN);
 	if (q->room)
@@ -220,16 +231,18 @@ static void branch(sbuf *b, const im_search_q *q, int has_cursor, enum side side
 	sb_add(b, " AND m.ts >= ?%d AND m.ts < ?%d", P_SINCE, P_UNTIL);
 	if (has_cursor)
 		sb_add(b, " AND m.ts <= ?%d AND (m.ts < ?%d OR m.id < ?%d)", P_CTS, P_CTS, P_CID);
-	if (w == W_FTS_ROWS)
-		sb_add(b, " AND m.id IN (SELECT rowid FROM log_message_fts WHERE log_message_fts MATCH ?%d)", P_MATCH);
 	if (w == W_CANDIDATES)
 		sb_add(b, " LIMIT %d", CAND_MAX + 1);
-	else
+	else if (w == W_ROWS)
 		sb_add(b, " ORDER BY m.ts DESC, m.id DESC LIMIT ?%d", P_LIMIT);
 }
 
 static void build(sbuf *b, const im_search_q *q, int has_cursor, enum what w)
 {
+	if (w == W_LOOKUP) {
+		branch(b, q, has_cursor, q->user ? SIDE_EITHER : SIDE_NONE, w);
+		return;
+	}
 	if (!q->user) {
 		branch(b, q, has_cursor, SIDE_NONE, w);
 		return;
@@ -263,6 +276,7 @@ static int bind_all(sqlite3_stmt *st, const im_search_q *q, int64_t cts, int64_t
 		case P_USER:   rc = sqlite3_bind_text(st, i, q->user, -1, SQLITE_STATIC); break;
 		case P_MATCH:  rc = sqlite3_bind_text(st, i, match, -1, SQLITE_STATIC); break;
 		case P_LIMIT:  rc = sqlite3_bind_int(st, i, limit); break;
+		case P_ID:     break;   /* bound per row by the caller */
 		}
 	}
 	return rc;
@@ -396,17 +410,21 @@ static int check_rest(sqlite3 *db, const char *match, cand *c, int64_t n, topk *
 }
 
 /* Intersects candidates c[0..n) with the FTS matches into t (see the top). */
-static int merge(sqlite3 *db, const char *match, cand *c, int64_t n, topk *t, int64_t budget,
+static int merge(sqlite3 *db, const char *match, cand *c, int64_t n, topk *t, int64_t ratio,
                  int *fell_back, char **err)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t *pmax, j, streamed = 0, i;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	*fell_back = 0;
 	if (n == 0)
 		return IM_OK;
 	qsort(c, (size_t)n, sizeof *c, by_id);
+	for (i = j = 1; i < n; i++)   /* drop duplicates (notes to oneself, see branch()) */
+		if (c[i].id != c[j - 1].id)
+			c[j++] = c[i];
+	n = j;
 	pmax = malloc((size_t)n * sizeof *pmax);
 	if (pmax == NULL) {
 		set_err(err, "out of memory");
@@ -433,7 +451,7 @@ static int merge(sqlite3 *db, const char *match, cand *c, int64_t n, topk *t, in
 		 * worst kept hit, none can enter. */
 		if (t->n == t->cap && (j < 0 || pmax[j] <= t->v[t->n - 1].ts))
 			break;
-		if (++streamed >= budget && j >= 0) {
+		if (++streamed >= (j + 1) * ratio && j >= 0) {
 			sqlite3_finalize(st);
 			st = NULL;
 			free(pmax);
@@ -452,6 +470,161 @@ fail:
 	sqlite3_finalize(st);
 	free(pmax);
 	return IM_ERR;
+}
+
+/* --- IM_PLAN_FTS ------------------------------------------------------------------------ */
+
+/* 1 if some row older (by id) than `below` has lo < ts < hi: a row the stream
+ * has not reached that could still belong on the page.  -1 on error. */
+static int unseen_may_qualify(sqlite3_stmt *st, int64_t below, int64_t lo, int64_t hi)
+{
+	int r;
+
+	if (sqlite3_reset(st) != SQLITE_OK || sqlite3_bind_int64(st, 1, below) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, lo) != SQLITE_OK || sqlite3_bind_int64(st, 3, hi) != SQLITE_OK)
+		return -1;
+	r = sqlite3_step(st);
+	return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : -1;
+}
+
+/* Runs a one-row statement of integers; IM_OK and the columns, or IM_ERR.
+ * *found is 0 when the statement returned no row. */
+static int ints(sqlite3 *db, const char *sql, int64_t a, int64_t b, int64_t *out, int n, int *found)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = IM_ERR, r, i;
+
+	*found = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 1, a) == SQLITE_OK && sqlite3_bind_int64(st, 2, b) == SQLITE_OK) {
+		r = sqlite3_step(st);
+		if (r == SQLITE_ROW) {
+			for (i = 0; i < n; i++)
+				out[i] = sqlite3_column_int64(st, i);
+			*found = sqlite3_column_type(st, 0) != SQLITE_NULL;
+		}
+		rc = r == SQLITE_ROW || r == SQLITE_DONE ? IM_OK : IM_ERR;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Narrows [*lo_id, *hi_id] to the rows with since <= ts < hi when that pays:
+ * the stream is at rowid `pos` after `streamed` matches since rowid `first`.
+ * Two index seeks find the window's oldest and newest rows; if the window
+ * seems to lie well below the stream, reading its exact min/max id from the
+ * (ts) index (~0.1 us a row) beats streaming every match above it (~1 us a
+ * match).  Exact, whatever the order of ids. */
+static int narrow_to_window(sqlite3 *db, int64_t since, int64_t hi, int64_t first, int64_t pos,
+                            int64_t streamed, int64_t *lo_id, int64_t *hi_id)
+{
+	int64_t top[1], bottom[1], mm[2];
+	double density, saving, cost;
+	int found;
+
+	if (ints(db, "SELECT id FROM log_message INDEXED BY log_message_ts WHERE ts >= ?1 AND ts < ?2 "
+	         "ORDER BY ts DESC LIMIT 1", since, hi, top, 1, &found) != IM_OK)
+		return IM_ERR;
+	if (!found) {                 /* nothing in the window at all */
+		*lo_id = 1;
+		*hi_id = 0;
+		return IM_OK;
+	}
+	if (ints(db, "SELECT id FROM log_message INDEXED BY log_message_ts WHERE ts >= ?1 AND ts < ?2 "
+	         "ORDER BY ts LIMIT 1", since, hi, bottom, 1, &found) != IM_OK)
+		return IM_ERR;
+	density = (double)streamed / (double)(first - pos + 1);
+	saving = top[0] < pos ? (double)(pos - top[0]) * density * 1.0 : 0;
+	cost = (double)(top[0] > bottom[0] ? top[0] - bottom[0] : bottom[0] - top[0]) * 0.1;
+	if (saving <= 2 * cost)
+		return IM_OK;
+	if (ints(db, "SELECT min(id), max(id) FROM log_message INDEXED BY log_message_ts "
+	         "WHERE ts >= ?1 AND ts < ?2", since, hi, mm, 2, &found) != IM_OK)
+		return IM_ERR;
+	if (found) {
+		*lo_id = mm[0];
+		*hi_id = mm[1];
+	}
+	return IM_OK;
+}
+
+/* Streams every FTS match newest rowid first, keeps the rows that pass the
+ * filters (one primary-key lookup each, ~1-2 us), and stops once the (ts)
+ * index proves that no row below the stream position can enter the page: with
+ * a full page, none newer than the worst kept hit; before that, none inside
+ * [since, until).  Checks run at doubling intervals so they cost at most about
+ * as much as the stream itself.  A common word matches 600,000 rows; it fills
+ * a page within ~100 and the first check ends the stream. */
+static int fts_stream(sqlite3 *db, const im_search_q *q, int has_cursor, int64_t cts, int64_t cid,
+                      const char *match, topk *t, char **err)
+{
+	sqlite3_stmt *fts = NULL, *look = NULL, *proof = NULL;
+	int64_t streamed = 0, next_check = 256, hi = q->until, lo_id = 0, hi_id = INT64_MAX, first = 0;
+	int rc = IM_ERR, r = SQLITE_DONE;
+	sbuf b;
+
+	if (has_cursor && cts < INT64_MAX && cts + 1 < hi)
+		hi = cts + 1;   /* rows on later pages have ts <= cts */
+	memset(&b, 0, sizeof b);
+	build(&b, q, has_cursor, W_LOOKUP);
+	if (b.overflow ||
+	    sqlite3_prepare_v2(db, "SELECT rowid FROM log_message_fts WHERE log_message_fts MATCH ?1 "
+	                       "AND rowid BETWEEN ?2 AND ?3 ORDER BY rowid DESC", -1, &fts, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(fts, 1, match, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(fts, 2, lo_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(fts, 3, hi_id) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, b.s, -1, &look, NULL) != SQLITE_OK ||
+	    bind_all(look, q, cts, cid, match, 0) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT 1 FROM log_message INDEXED BY log_message_ts "
+	                       "WHERE ts > ?2 AND ts < ?3 AND id < ?1 LIMIT 1", -1, &proof, NULL) != SQLITE_OK)
+		goto done;
+	while ((r = sqlite3_step(fts)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(fts, 0);
+		int lr;
+
+		if (sqlite3_reset(look) != SQLITE_OK || sqlite3_bind_int64(look, P_ID, id) != SQLITE_OK)
+			goto done;
+		lr = sqlite3_step(look);
+		if (lr == SQLITE_ROW) {
+			cand c = { id, sqlite3_column_int64(look, 1) };
+			top_add(t, c);
+		} else if (lr != SQLITE_DONE) {
+			goto done;
+		}
+		/* Still going with a time window: it may lie far in the past, and
+		 * its rowid range would spare streaming every newer match (see
+		 * narrow_to_window).  Rows above `id` are done already. */
+		if (streamed == 0)
+			first = id;
+		if (++streamed == WINDOW_AFTER && (q->since > 0 || hi < INT64_MAX)) {
+			if (narrow_to_window(db, q->since, hi, first, id, streamed, &lo_id, &hi_id) != IM_OK)
+				goto done;
+			if (hi_id > id - 1)
+				hi_id = id - 1;
+			if (sqlite3_reset(fts) != SQLITE_OK || sqlite3_bind_int64(fts, 2, lo_id) != SQLITE_OK ||
+			    sqlite3_bind_int64(fts, 3, hi_id) != SQLITE_OK)
+				goto done;
+			continue;
+		}
+		if (streamed >= next_check) {
+			int64_t lo = t->n == t->cap ? t->v[t->n - 1].ts : q->since > INT64_MIN ? q->since - 1 : q->since;
+			int u = unseen_may_qualify(proof, id, lo, hi);
+			if (u < 0)
+				goto done;
+			if (u == 0)
+				break;
+			next_check = streamed * 2;
+		}
+	}
+	if (r == SQLITE_ROW || r == SQLITE_DONE)
+		rc = IM_OK;
+done:
+	if (rc != IM_OK)
+		set_err(err, "search: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(fts);
+	sqlite3_finalize(look);
+	sqlite3_finalize(proof);
+	return rc;
 }
 
 /* --- results ----------------------------------------------------------------------------- */
@@ -550,6 +723,7 @@ int im_logsearch(sqlite3 *db, const im_search_q *q, json_t **out, im_search_info
 	int64_t cts = 0, cid = 0, ncand = -1;
 	int has_cursor = 0, terms = 0, plan, fell_back = 0, rc;
 	cand *c = NULL;
+	topk t;
 	json_t *items, *res;
 
 	*out = NULL;
@@ -587,22 +761,21 @@ int im_logsearch(sqlite3 *db, const im_search_q *q, json_t **out, im_search_info
 			if (ncand <= CAND_MAX)
 				plan = IM_PLAN_MERGE;
 		}
-		if (plan == IM_PLAN_MERGE) {
-			topk t;
-			t.cap = q->limit + 1;
-			t.n = 0;
-			t.v = malloc((size_t)t.cap * sizeof *t.v);
-			rc = t.v == NULL ? IM_ERR
-			     : merge(db, match, c, ncand, &t, q->force_plan == IM_PLAN_MERGE_CHECK ? 1 : FTS_BUDGET,
-			             &fell_back, err);
-			if (rc == IM_OK)
-				rc = add_hits(db, &t, items, err);
-			else if (t.v == NULL)
-				set_err(err, "out of memory");
-			free(t.v);
+		t.cap = q->limit + 1;
+		t.n = 0;
+		t.v = malloc((size_t)t.cap * sizeof *t.v);
+		if (t.v == NULL) {
+			set_err(err, "out of memory");
+			rc = IM_ERR;
+		} else if (plan == IM_PLAN_MERGE) {
+			rc = merge(db, match, c, ncand, &t, q->force_plan == IM_PLAN_MERGE_CHECK ? 0 : CHECK_RATIO,
+			           &fell_back, err);
 		} else {
-			rc = run_rows(db, q, has_cursor, cts, cid, match, W_FTS_ROWS, items, err);
+			rc = fts_stream(db, q, has_cursor, cts, cid, match, &t, err);
 		}
+		if (rc == IM_OK)
+			rc = add_hits(db, &t, items, err);
+		free(t.v);
 		free(c);
 	}
 	if (rc != IM_OK) {

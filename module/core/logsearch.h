@@ -15,8 +15,11 @@
  *   IM_PLAN_MERGE  keyword + user/room/domain: the filter's candidates
  *                  intersected in memory with the FTS matches streamed newest
  *                  rowid first, stopping as soon as the page is proven complete.
- *   IM_PLAN_FTS    keyword without an indexed filter (or a filter matching more
- *                  than 200,000 rows): SQLite joins all FTS matches.
+ *   IM_PLAN_FTS    keyword without an indexed filter (or one matching more than
+ *                  200,000 rows): FTS matches streamed newest rowid first, each
+ *                  row checked by primary key, stopping once the (ts) index
+ *                  proves the page complete.
+ * All plans return the same rows (tests/unit/test_search.c checks it).
  */
 #ifndef IMHOST_LOGSEARCH_H
 #define IMHOST_LOGSEARCH_H

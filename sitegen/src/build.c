@@ -48,7 +48,13 @@ static void stage(const char *name)
 	if (profiling < 0) profiling = getenv("SITEGEN_PROFILE") != NULL;
 	if (!profiling) return;
 	double t = now_ms();
-	if (name) fprintf(stderr, "sitegen: %-10s %8.1f ms\n", name, t - stage_t0);
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+		fclose(f);
+	}
+	if (name) fprintf(stderr, "sitegen: %-10s %8.1f ms  rss %6.1f MB\n", name, t - stage_t0, (double)rss * 4096 / 1048576);
 	stage_t0 = t;
 }
 
@@ -75,7 +81,9 @@ typedef struct {
 	sg_theme theme;
 	char *base, *abs;
 	uint64_t settings;
+	uint64_t search;                 /* search_hash() of this build */
 	sg_manifest old;
+	sg_manifest lists;               /* listing keys of this build */
 	int have_old, incremental;
 	sg_site site;
 	struct pstate *ps;               /* per page: source held for rendering */
@@ -212,6 +220,7 @@ static void steal_meta(sg_page *p, sg_page *o)
 	p->headings = o->headings, memset(&o->headings, 0, sizeof o->headings);
 	p->links = o->links, p->nlinks = o->nlinks, o->links = NULL, o->nlinks = 0;
 	p->text = o->text, o->text = NULL;
+	p->text_hash = o->text_hash;
 	p->loaded = 1;
 	p->parsed = 0;
 }
@@ -228,7 +237,7 @@ static void drop_source(build *b, size_t i)
 
 /* Reads page i and parses its front matter; the source is kept until the
  * page is rendered. */
-static int load_page(build *b, size_t i)
+static int load_page_in(build *b, git_repository *repo, size_t i, size_t *parsed)
 {
 	sg_page *p = &b->site.pages[i];
 	struct pstate *ps = &b->ps[i];
@@ -237,7 +246,7 @@ static int load_page(build *b, size_t i)
 	int rc = 0;
 	const sg_srcfile f = { p->path, p->oid };
 	drop_source(b, i);
-	if (sg_source_read(&b->src, &f, &ps->data, &ps->len, &err) != 0) {
+	if (sg_source_read_in(&b->src, repo, &f, &ps->data, &ps->len, &err) != 0) {
 		/* Oversized input is the content's fault, not an I/O failure. */
 		sg_error(&b->d, file, 0, "%s", err);
 		free(err);
@@ -245,10 +254,15 @@ static int load_page(build *b, size_t i)
 	} else {
 		ps->have = 1;
 		rc = sg_page_front(p, file, ps->data, ps->len, &ps->fm, &b->d);
-		b->st->parsed++;
+		(*parsed)++;
 	}
 	free(file);
 	return rc;
+}
+
+static int load_page(build *b, size_t i)
+{
+	return load_page_in(b, b->src.repo, i, &b->st->parsed);
 }
 
 static int list_content(build *b)
@@ -285,12 +299,12 @@ static int list_content(build *b)
 		size_t oi = b->incremental ? sg_map_get(&b->old.site.by_path, p->path) : SG_NONE;
 		sg_page *o = oi != SG_NONE ? &b->old.site.pages[oi] : NULL;
 		if (o && o->loaded && git_oid_equal(&o->oid, &p->oid)) steal_meta(p, o);
-		else load_page(b, i);
+		else b->ps[i].render = 1;   /* to load; plan_pages resets it */
 	}
 	return 0;
 }
 
-static int date_pages(build *b)
+static int date_pages(build *b, git_repository *repo)
 {
 	sg_site *s = &b->site;
 	if (!b->src.repo || !b->src.have_commit) return 0;
@@ -298,16 +312,66 @@ static int date_pages(build *b)
 	for (size_t i = 0; i < s->npages; i++) paths[i] = sg_xasprintf("%s%s", b->src.content_prefix, s->pages[i].path);
 	if (b->have_old) { b->dates = b->old.dates; memset(&b->old.dates, 0, sizeof b->old.dates); }
 	char *err = NULL;
-	int rc = sg_gdates_update(&b->dates, b->src.repo, &b->src.commit_id, paths, s->npages, &b->d, &err);
+	int rc = sg_gdates_update(&b->dates, repo, &b->src.commit_id, paths, s->npages, &b->d, &err);
 	if (rc != 0) io_fail(b, err);
 	b->st->commits_walked = b->dates.walked;
 	for (size_t i = 0; i < s->npages && rc == 0; i++) {
 		const sg_gdate *g = sg_gdates_get(&b->dates, paths[i]);
-		if (g) { s->pages[i].date = g->time; s->pages[i].author = sg_xstrdup(g->author); }
+		if (g && g->time) { s->pages[i].date = g->time; s->pages[i].author = sg_xstrdup(g->author); }
 	}
 	for (size_t i = 0; i < s->npages; i++) free(paths[i]);
 	free(paths);
 	return rc;
+}
+
+/* Loading pages (blob inflate, YAML) and dating them (history walk) are
+ * independent: a second thread dates pages, then helps load.  Each thread
+ * reads git through its own repository handle. */
+struct loader {
+	build *b;
+	git_repository *repo;
+	int dates;             /* this thread dates pages first */
+	size_t parsed;
+	int rc;
+};
+
+static size_t load_next;
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *load_work(void *arg)
+{
+	struct loader *l = arg;
+	if (l->dates && date_pages(l->b, l->repo) != 0) l->rc = -1;
+	for (;;) {
+		pthread_mutex_lock(&load_lock);
+		size_t i = load_next;
+		while (i < l->b->site.npages && !l->b->ps[i].render) i++;
+		load_next = i + 1;
+		pthread_mutex_unlock(&load_lock);
+		if (i >= l->b->site.npages) break;
+		l->b->ps[i].render = 0;
+		if (load_page_in(l->b, l->repo, i, &l->parsed) != 0) l->rc = -1;
+	}
+	return NULL;
+}
+
+static int load_and_date(build *b)
+{
+	git_repository *r2 = NULL;
+	if (b->src.repo && git_repository_open(&r2, git_repository_path(b->src.repo)) != 0) {
+		const git_error *e = git_error_last();
+		return io_fail(b, sg_xasprintf("reopening repository: %s", e ? e->message : "?"));
+	}
+	load_next = 0;
+	struct loader main_l = { b, b->src.repo, 0, 0, 0 }, helper = { b, r2, 1, 0, 0 };
+	pthread_t th;
+	int started = pthread_create(&th, NULL, load_work, &helper) == 0;
+	load_work(&main_l);
+	if (started) pthread_join(th, NULL);
+	else load_work(&helper);
+	git_repository_free(r2);
+	b->st->parsed += main_l.parsed + helper.parsed;
+	return b->err ? -1 : 0;
 }
 
 static char *alias_output(const char *alias)
@@ -380,7 +444,8 @@ static void claim_all(build *b)
 		free(src);
 	}
 	static const char *const fixed[] = { "404.html", "sitemap.xml", "feed.xml", "robots.txt",
-	                                     "search/index.html", "tags/index.html", SG_MANIFEST_NAME };
+	                                     "search/index.html", "tags/index.html", SG_MANIFEST_NAME,
+	                                     SG_TEXT_NAME };
 	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) claim(b, fixed[i], "sitegen");
 	for (size_t i = 0; i < b->theme.nassets; i++) {
 		char *out = sg_xasprintf("assets/%s", b->theme.assets[i].name);
@@ -544,32 +609,47 @@ static int render_site_files(build *b)
 	sg_buf buf = {0};
 	int rc = 0;
 	/* Tag pages. */
-	qsort(b->tags, b->ntags, sizeof *b->tags, cmp_tag);
+	if (b->ntags > 1) qsort(b->tags, b->ntags, sizeof *b->tags, cmp_tag);
 	sg_tv *all = sg_tv_list();
 	title_site = s;
 	for (size_t t = 0; t < b->ntags && rc == 0; t++) {
 		tag *tg = &b->tags[t];
 		qsort(tg->pages, tg->npages, sizeof *tg->pages, cmp_by_title);
-		sg_tv *ctx = sg_tv_obj(), *pages = sg_tv_list();
-		for (size_t k = 0; k < tg->npages; k++) {
-			const sg_page *p = &s->pages[tg->pages[k]];
-			sg_tv *o = sg_tv_obj();
-			sg_tv_sets(o, "title", p->title);
-			sg_tv_sets(o, "description", p->description);
-			sg_tv_set(o, "url", sg_tv_str_own(sg_xasprintf("%s%s", b->base, p->url)));
-			sg_tv_push(pages, o);
-		}
-		sg_tv_set(ctx, "pages", pages);
 		char *url = sg_xasprintf("tags/%s/", tg->slug);
-		char *title = sg_xasprintf("Topic: %s", tg->name);
-		sg_render_special(&b->r, SG_T_TAG, title, url, ctx, &buf);
 		char *out = sg_xasprintf("%sindex.html", url);
-		rc = emit(b, out, &buf);
 		sg_tv *o = sg_tv_obj();
 		sg_tv_sets(o, "name", tg->name);
 		sg_tv_set(o, "url", sg_tv_str_own(sg_xasprintf("%s%s", b->base, url)));
 		sg_tv_set(o, "count", sg_tv_str_own(sg_xasprintf("%zu", tg->npages)));
 		sg_tv_push(all, o);
+		/* A tag page shows its pages' titles and descriptions: skip it
+		 * when none of that changed. */
+		uint64_t key = sg_hash(SG_HASH_SEED, &b->settings, sizeof b->settings);
+		key = sg_hash_str(key, tg->name);
+		for (size_t k = 0; k < tg->npages; k++) {
+			const sg_page *p = &s->pages[tg->pages[k]];
+			key = sg_hash_str(sg_hash_str(sg_hash_str(key, p->url), p->title), p->description);
+		}
+		sg_manifest_add_list(&b->lists, out, key);
+		if (b->incremental && sg_manifest_list_key(&b->old, out) == key && old_had_output(b, out)) {
+			sg_strs_push(&b->kept, out);
+			free(out);
+			free(url);
+			continue;
+		}
+		sg_tv *ctx = sg_tv_obj(), *pages = sg_tv_list();
+		for (size_t k = 0; k < tg->npages; k++) {
+			const sg_page *p = &s->pages[tg->pages[k]];
+			sg_tv *card = sg_tv_obj();
+			sg_tv_sets(card, "title", p->title);
+			sg_tv_sets(card, "description", p->description);
+			sg_tv_set(card, "url", sg_tv_str_own(sg_xasprintf("%s%s", b->base, p->url)));
+			sg_tv_push(pages, card);
+		}
+		sg_tv_set(ctx, "pages", pages);
+		char *title = sg_xasprintf("Topic: %s", tg->name);
+		sg_render_special(&b->r, SG_T_TAG, title, url, ctx, &buf);
+		rc = emit(b, out, &buf);
 		free(out);
 		free(title);
 		free(url);
@@ -623,9 +703,58 @@ static int render_site_files(build *b)
 	return rc;
 }
 
-static int write_search(build *b)
+/* Hash of every input of the search index. */
+static uint64_t search_hash(build *b)
 {
 	sg_site *s = &b->site;
+	uint64_t h = SG_HASH_SEED;
+	for (size_t i = 0; i < s->npages; i++) {
+		const sg_page *p = &s->pages[i];
+		if (p->draft) continue;
+		h = sg_hash_str(h, p->url);
+		h = sg_hash_str(h, p->title);
+		h = sg_hash_str(h, p->parent != SG_NONE ? s->pages[p->parent].title : "");
+		for (size_t k = 0; k < p->headings.n; k++) h = sg_hash_str(h, p->headings.v[k]);
+		h = sg_hash(h, &p->text_hash, sizeof p->text_hash);
+	}
+	return h;
+}
+
+static int write_search(build *b, const char *outdir)
+{
+	sg_site *s = &b->site;
+	uint64_t h = search_hash(b);
+	int same = b->incremental && b->old.search == h && old_had_output(b, SG_TEXT_NAME);
+	b->search = h;
+	if (same) {
+		/* Nothing the index is made of changed: keep its files. */
+		for (size_t i = 0; i < b->old.noutputs; i++)
+			if (!strncmp(b->old.outputs[i], "search/", 7) && strcmp(b->old.outputs[i], "search/index.html"))
+				sg_strs_push(&b->kept, b->old.outputs[i]);
+		sg_strs_push(&b->kept, SG_TEXT_NAME);
+		return 0;
+	}
+	/* Unchanged pages' text comes from the previous build's text file;
+	 * a page it lacks (file deleted by hand) is read again. */
+	int missing = 0;
+	for (size_t i = 0; i < s->npages; i++) missing |= !s->pages[i].draft && !s->pages[i].text;
+	if (missing) {
+		char *tp = sg_path_join(outdir, SG_TEXT_NAME);
+		sg_text_load(tp, s);
+		free(tp);
+	}
+	for (size_t i = 0; i < s->npages; i++) {
+		if (s->pages[i].draft || s->pages[i].text) continue;
+		if (!b->ps[i].have && load_page(b, i) != 0) return -1;
+		sg_mdpage md = {0};
+		char *file = sg_xasprintf("%s%s", b->src.content_prefix, s->pages[i].path);
+		int rc = sg_page_body(&s->pages[i], file, b->ps[i].data, b->ps[i].len, &b->ps[i].fm,
+		                      b->cfg.allow_html, b->base, &md, &b->d);
+		free(file);
+		sg_md_free(&md);
+		drop_source(b, i);
+		if (rc != 0) return -1;
+	}
 	sg_search *idx = sg_search_new();
 	sg_buf heads = {0};
 	for (size_t i = 0; i < s->npages; i++) {
@@ -646,7 +775,12 @@ static int write_search(build *b)
 	char *err = NULL;
 	int rc = sg_search_write(idx, b->out.stage, &err);
 	sg_search_free(idx);
-	return rc == 0 ? 0 : io_fail(b, err ? err : sg_xstrdup("search index: write failed"));
+	if (rc != 0) return io_fail(b, err ? err : sg_xstrdup("search index: write failed"));
+	sg_buf t = {0};
+	sg_text_format(s, &t);
+	rc = emit(b, SG_TEXT_NAME, &t);
+	sg_buf_free(&t);
+	return rc;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -659,12 +793,15 @@ static int finish(build *b)
 	char **staged = NULL, *err = NULL;
 	size_t nst = 0;
 	if (sg_out_list_staged(&b->out, &staged, &nst, &err) != 0) return io_fail(b, err);
+	stage("list");
 	sg_manifest m = {0};
 	m.settings = b->settings;
+	m.search = b->search;
 	m.commit = b->src.commit_id;
 	m.have_commit = b->src.have_commit;
 	m.site = b->site;
 	m.dates = b->dates;
+	m.lists = b->lists.lists, m.list_keys = b->lists.list_keys, m.nlists = b->lists.nlists;
 	for (size_t i = 0; i < nst; i++) {
 		sg_grow(&m.outputs, &m.ocap, m.noutputs, sizeof *m.outputs);
 		m.outputs[m.noutputs++] = staged[i];
@@ -673,11 +810,12 @@ static int finish(build *b)
 		sg_grow(&m.outputs, &m.ocap, m.noutputs, sizeof *m.outputs);
 		m.outputs[m.noutputs++] = b->kept.v[i];
 	}
-	qsort(m.outputs, m.noutputs, sizeof *m.outputs, cmp_str);
+	if (m.noutputs > 1) qsort(m.outputs, m.noutputs, sizeof *m.outputs, cmp_str);
 	sg_buf mb = {0};
 	sg_manifest_format(&m, &mb);
 	int rc = emit(b, SG_MANIFEST_NAME, &mb);
 	sg_buf_free(&mb);
+	stage("manifest");
 	if (rc == 0 && sg_out_commit(&b->out, b->old.outputs, b->old.noutputs, m.outputs, m.noutputs, &err) != 0)
 		rc = io_fail(b, err);
 	b->st->written = b->incremental ? b->out.written : nst + 1;
@@ -704,6 +842,7 @@ static void cleanup(build *b)
 	sg_site_free(&b->site);
 	sg_gdates_free(&b->dates);
 	if (b->have_old) sg_manifest_free(&b->old);
+	sg_manifest_free(&b->lists);
 	sg_theme_free(&b->theme);
 	sg_config_free(&b->cfg);
 	free(b->base), free(b->abs);
@@ -726,6 +865,7 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	stage(NULL);
 	if (sg_source_open(&b->src, o->repo ? o->repo : ".", o->ref, o->worktree, o->content, &b->d, &b->err) != 0)
 		goto io;
+	stage("source");
 	if (load_config(b) != 0) goto fail;
 	int trc = sg_theme_load(&b->theme, &b->src, &b->d, &b->err);
 	if (trc < 0) goto io;
@@ -742,10 +882,8 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	st->incremental = b->incremental;
 	stage("open");
 	list_content(b);
-	stage("parse");
-	if (b->err) goto io;
-	if (date_pages(b) != 0) goto io;
-	stage("git dates");
+	if (load_and_date(b) != 0) goto io;
+	stage("load+dates");
 	b->r = (sg_render){ &b->site, &b->cfg, &b->theme, b->base, b->abs, b->src.content_prefix };
 	if (b->d.errors == 0) {
 		sg_site_link(&b->site, b->src.content_prefix, &b->d);
@@ -769,7 +907,7 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	if (o->check_only) goto done;
 	if (render_site_files(b) != 0) goto check;
 	stage("site files");
-	if (write_search(b) != 0) goto check;
+	if (write_search(b, outdir) != 0) goto check;
 	stage("search");
 	if (finish(b) != 0) goto check;
 	stage("commit");

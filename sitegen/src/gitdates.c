@@ -198,6 +198,15 @@ int sg_gdates_update(sg_gdates *c, git_repository *repo, const git_oid *head,
 		rc = walk(&w, head, NULL, dir, err);
 	}
 	free(dir);
+	/* Paths with no history (uncommitted files in --worktree builds) are
+	 * remembered as undated, so the next build does not walk the whole
+	 * history again looking for them. */
+	for (size_t i = 0; i < npaths && rc == 0; i++) {
+		if (w.seen[i] || sg_gdates_get(c, paths[i])) continue;
+		git_oid zero;
+		memset(&zero, 0, sizeof zero);
+		sg_gdates_set(c, paths[i], &zero, 0, "");
+	}
 	/* Keep only wanted paths so the cache tracks the current tree. */
 	if (rc == 0) {
 		sg_gdates fresh = {0};

@@ -31,8 +31,8 @@ typedef struct {
 	size_t walked;     /* commits walked by the last update (for tests/bench) */
 } sg_gdates;
 
-/* Brings c up to date for head: afterwards every path in paths (repo-relative,
- * all present in head's tree) that has history has an entry.  Returns 0, or
+/* Brings c up to date for head: afterwards every path in paths has an entry;
+ * a path without history (not committed yet) has time 0.  Returns 0, or
  * -1 with *err malloc'd on git errors. */
 int sg_gdates_update(sg_gdates *c, git_repository *repo, const git_oid *head,
                      char *const *paths, size_t npaths, sg_diag *d, char **err);

@@ -6,9 +6,11 @@
  *   commit <oid>|-
  *   G path commit time author
  *   P path oid key draft section faq weight title description tags aliases
- *     ids headings links text
+ *     ids headings links text-hash
+ *   search <hex64>
  *   S path oid
- *   O output-path */
+ *   O output-path
+ *   L output-path key */
 #include "manifest.h"
 
 #include <errno.h>
@@ -21,7 +23,13 @@
 
 static void put_esc(sg_buf *b, const char *s)
 {
-	for (; s && *s; s++) {
+	if (!s) return;
+	/* Copy runs of plain bytes at once: most of the text needs no escape. */
+	for (;;) {
+		size_t n = strcspn(s, "\\\t\n\r\x1d\x1e\x1f");
+		sg_buf_put(b, s, n);
+		s += n;
+		if (!*s) return;
 		switch (*s) {
 		case '\\': sg_buf_puts(b, "\\\\"); break;
 		case '\t': sg_buf_puts(b, "\\t"); break;
@@ -32,6 +40,7 @@ static void put_esc(sg_buf *b, const char *s)
 		case PART_SEP: sg_buf_puts(b, "\\3"); break;
 		default: sg_buf_putc(b, *s);
 		}
+		s++;
 	}
 }
 
@@ -52,7 +61,8 @@ static void put_oid(sg_buf *b, const git_oid *oid)
 
 void sg_manifest_format(const sg_manifest *m, sg_buf *b)
 {
-	sg_buf_printf(b, "sitegen-manifest 1\nsettings %016" PRIx64 "\ncommit ", m->settings);
+	sg_buf_printf(b, "sitegen-manifest 2\nsettings %016" PRIx64 "\nsearch %016" PRIx64 "\ncommit ",
+	              m->settings, m->search);
 	if (m->have_commit) put_oid(b, &m->commit); else sg_buf_putc(b, '-');
 	sg_buf_putc(b, '\n');
 	for (size_t i = 0; i < m->dates.n; i++) {
@@ -91,9 +101,7 @@ void sg_manifest_format(const sg_manifest *m, sg_buf *b)
 			put_esc(b, p->links[k].anchor ? p->links[k].anchor : "");
 			sg_buf_printf(b, "%c%d", PART_SEP, p->links[k].line);
 		}
-		sg_buf_putc(b, '\t');
-		put_esc(b, p->text);
-		sg_buf_putc(b, '\n');
+		sg_buf_printf(b, "\t%016" PRIx64 "\n", p->text_hash);
 	}
 	for (size_t i = 0; i < m->site.nstatics; i++) {
 		sg_buf_puts(b, "S\t");
@@ -101,6 +109,11 @@ void sg_manifest_format(const sg_manifest *m, sg_buf *b)
 		sg_buf_putc(b, '\t');
 		put_oid(b, &m->site.statics[i].oid);
 		sg_buf_putc(b, '\n');
+	}
+	for (size_t i = 0; i < m->nlists; i++) {
+		sg_buf_puts(b, "L\t");
+		put_esc(b, m->lists[i]);
+		sg_buf_printf(b, "\t%016" PRIx64 "\n", m->list_keys[i]);
 	}
 	for (size_t i = 0; i < m->noutputs; i++) {
 		sg_buf_puts(b, "O\t");
@@ -195,7 +208,7 @@ static int parse_page(sg_manifest *m, char *line)
 		if (!e) break;
 		l = e + 1;
 	}
-	p->text = sg_xstrdup(unesc(f[15]));
+	p->text_hash = strtoull(f[15], NULL, 16);
 	p->loaded = 1;
 	sg_map_put(&s->by_path, p->path, s->npages - 1);
 	return 0;
@@ -214,7 +227,8 @@ int sg_manifest_load(sg_manifest *m, const char *path)
 		next = strchr(line, '\n');
 		if (next) *next++ = '\0';
 		lineno++;
-		if (lineno == 1) { if (strcmp(line, "sitegen-manifest 1")) rc = 1; continue; }
+		if (lineno == 1) { if (strcmp(line, "sitegen-manifest 2")) rc = 1; continue; }
+		if (!strncmp(line, "search ", 7)) { m->search = strtoull(line + 7, NULL, 16); continue; }
 		if (!strncmp(line, "settings ", 9)) { m->settings = strtoull(line + 9, NULL, 16); continue; }
 		if (!strncmp(line, "commit ", 7)) {
 			if (strcmp(line + 7, "-")) {
@@ -243,6 +257,10 @@ int sg_manifest_load(sg_manifest *m, const char *path)
 			s->nstatics++;
 			break;
 		}
+		case 'L':
+			if (split(line, '\t', f, 3) != 3) { rc = 1; break; }
+			sg_manifest_add_list(m, unesc(f[1]), strtoull(f[2], NULL, 16));
+			break;
 		case 'O':
 			if (split(line, '\t', f, 2) != 2) { rc = 1; break; }
 			sg_grow(&m->outputs, &m->ocap, m->noutputs, sizeof *m->outputs);
@@ -264,5 +282,56 @@ void sg_manifest_free(sg_manifest *m)
 	sg_gdates_free(&m->dates);
 	for (size_t i = 0; i < m->noutputs; i++) free(m->outputs[i]);
 	free(m->outputs);
+	for (size_t i = 0; i < m->nlists; i++) free(m->lists[i]);
+	free(m->lists);
+	free(m->list_keys);
 	memset(m, 0, sizeof *m);
+}
+
+void sg_text_format(const sg_site *s, sg_buf *out)
+{
+	for (size_t i = 0; i < s->npages; i++) {
+		const sg_page *p = &s->pages[i];
+		if (p->draft || !p->text) continue;
+		put_esc(out, p->path);
+		sg_buf_putc(out, '\t');
+		put_esc(out, p->text);
+		sg_buf_putc(out, '\n');
+	}
+}
+
+int sg_text_load(const char *path, sg_site *s)
+{
+	char *data = NULL;
+	size_t len = 0;
+	if (sg_read_file(path, &data, &len) != 0) return -1;
+	char *line = data, *next;
+	for (; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next) *next++ = '\0';
+		char *f[2];
+		if (split(line, '\t', f, 2) != 2) continue;
+		size_t i = sg_map_get(&s->by_path, unesc(f[0]));
+		if (i == (size_t)-1 || s->pages[i].text) continue;
+		unesc(f[1]);
+		if (sg_hash_str(SG_HASH_SEED, f[1]) == s->pages[i].text_hash) s->pages[i].text = sg_xstrdup(f[1]);
+	}
+	free(data);
+	return 0;
+}
+
+void sg_manifest_add_list(sg_manifest *m, const char *out, uint64_t key)
+{
+	size_t cap = m->lcap;
+	sg_grow(&m->list_keys, &cap, m->nlists, sizeof *m->list_keys);
+	sg_grow(&m->lists, &m->lcap, m->nlists, sizeof *m->lists);
+	m->lists[m->nlists] = sg_xstrdup(out);
+	m->list_keys[m->nlists++] = key;
+}
+
+uint64_t sg_manifest_list_key(const sg_manifest *m, const char *out)
+{
+	for (size_t i = 0; i < m->nlists; i++)   /* one per tag: a few dozen */
+		if (!strcmp(m->lists[i], out)) return m->list_keys[i];
+	return 0;
 }

@@ -7,7 +7,12 @@
  *     and the metadata other pages need, so unchanged pages are not read;
  *   - per static file: blob id;
  *   - the git-date cache (path -> commit, time, author) valid at the commit;
- *   - the list of output files, so files no longer produced are removed.
+ *   - the list of output files, so files no longer produced are removed;
+ *   - per tag listing page: the key of its inputs;
+ *   - a hash of everything the search index is built from, so an unchanged
+ *     index is not rebuilt.
+ * The pages' search text lives in a second file, <out>/.sitegen-text, read
+ * only when the search index must be rebuilt.
  * Ownership: sg_manifest owns everything; free with sg_manifest_free. */
 #ifndef SG_MANIFEST_H
 #define SG_MANIFEST_H
@@ -17,11 +22,20 @@
 
 typedef struct {
 	uint64_t settings;
+	uint64_t search;       /* hash of the search index's inputs */
 	git_oid commit; int have_commit;
 	sg_site site;          /* pages (with key, date) and statics */
 	sg_gdates dates;
 	char **outputs; size_t noutputs, ocap;   /* sorted */
+	/* Listing pages outside the content tree (tags/<slug>/, tags/) with
+	 * the key of their inputs, like pages: sorted by output path. */
+	char **lists; uint64_t *list_keys; size_t nlists, lcap;
 } sg_manifest;
+
+/* Adds a listing key (used while building the next manifest). */
+void sg_manifest_add_list(sg_manifest *m, const char *out, uint64_t key);
+/* Key recorded for a listing output, or 0 when none. */
+uint64_t sg_manifest_list_key(const sg_manifest *m, const char *out);
 
 /* Loads path.  Returns 0, 1 when absent or unreadable as a manifest (the
  * caller then builds in full), -1 on I/O errors. */
@@ -29,5 +43,12 @@ int  sg_manifest_load(sg_manifest *m, const char *path);
 /* Serialises m into out. */
 void sg_manifest_format(const sg_manifest *m, sg_buf *out);
 void sg_manifest_free(sg_manifest *m);
+
+#define SG_TEXT_NAME ".sitegen-text"
+/* The search text of every published page ("path TAB escaped-text" lines). */
+void sg_text_format(const sg_site *s, sg_buf *out);
+/* Fills p->text of pages whose text is NULL from the file at path, when its
+ * hash matches p->text_hash.  Returns 0, or -1 when the file is unreadable. */
+int  sg_text_load(const char *path, sg_site *s);
 
 #endif

@@ -11,11 +11,20 @@
 #include <cmark-gfm.h>
 #include <cmark-gfm-core-extensions.h>
 #include <cmark-gfm-extension_api.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const ext_names[] = { "table", "strikethrough", "autolink", "tasklist" };
+
+/* libcmark-gfm is not thread-safe while parsing: attaching extensions edits
+ * a process-wide table of special inline characters, which
+ * cmark_parser_finish sets and clears.  Two concurrent parses lose
+ * strikethrough and autolinks (seen in our golden test).  The inline pass
+ * is serialised; block parsing, tree walks and HTML rendering run in
+ * parallel. */
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void sg_md_global_init(void)
 {
@@ -210,8 +219,12 @@ int sg_md_render(sg_mdpage *pg, const char *file, const char *page, const char *
 		cmark_syntax_extension *e = cmark_find_syntax_extension(ext_names[i]);
 		if (e) cmark_parser_attach_syntax_extension(parser, e);
 	}
+	/* Block parsing (feed) keeps its state in the parser; the inline pass in
+	 * finish is the part that touches the shared table. */
 	cmark_parser_feed(parser, src, len);
+	pthread_mutex_lock(&parse_lock);
 	cmark_node *doc = cmark_parser_finish(parser);
+	pthread_mutex_unlock(&parse_lock);
 	cmark_consolidate_text_nodes(doc);
 
 	int rc = 0;

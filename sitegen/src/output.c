@@ -30,13 +30,16 @@ int sg_out_begin(sg_output *o, const char *out, int full, char **err)
 	return 0;
 }
 
+/* Creates path's folder.  One mkdir in the common case (the grandparent
+ * exists): a 10,000-page site creates 10,000 folders, and mkdir -p from the
+ * root would cost five system calls each. */
 static int ensure_parent(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	if (!slash) return 0;
 	char *dir = sg_xstrndup(path, (size_t)(slash - path));
-	struct stat st;
-	int rc = stat(dir, &st) == 0 ? 0 : sg_mkdir_p(dir);
+	int rc = 0;
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) rc = sg_mkdir_p(dir);
 	free(dir);
 	return rc;
 }
@@ -66,8 +69,14 @@ static int list_rec(const char *root, const char *rel, char ***v, size_t *n, siz
 		char *r = *rel ? sg_xasprintf("%s/%s", rel, e->d_name) : sg_xstrdup(e->d_name);
 		char *abs = sg_path_join(root, r);
 		struct stat st;
-		if (lstat(abs, &st) != 0) rc = -1;
-		else if (S_ISDIR(st.st_mode)) rc = list_rec(root, r, v, n, cap);
+		/* d_type saves a stat per file (21k in a 10k-page site). */
+		int isdir = e->d_type == DT_DIR;
+		if (e->d_type == DT_UNKNOWN) {
+			if (lstat(abs, &st) != 0) rc = -1;
+			else isdir = S_ISDIR(st.st_mode);
+		}
+		if (rc != 0) { /* reported below */ }
+		else if (isdir) rc = list_rec(root, r, v, n, cap);
 		else {
 			sg_grow(v, cap, *n, sizeof **v);
 			(*v)[(*n)++] = r;
@@ -94,7 +103,7 @@ int sg_out_list_staged(sg_output *o, char ***files, size_t *n, char **err)
 		*err = io_err("cannot list", o->stage);
 		return -1;
 	}
-	qsort(*files, *n, sizeof **files, cmp_str);
+	if (*n > 1) qsort(*files, *n, sizeof **files, cmp_str);
 	return 0;
 }
 

@@ -267,7 +267,7 @@ void sg_render_feed(const sg_render *r, sg_buf *out)
 	for (size_t i = 0; i < s->npages; i++)
 		if (!s->pages[i].draft && !s->pages[i].is_section) idx[n++] = i;
 	feed_site = s;
-	qsort(idx, n, sizeof *idx, cmp_recent);
+	if (n > 1) qsort(idx, n, sizeof *idx, cmp_recent);
 	if (n > FEED_ENTRIES) n = FEED_ENTRIES;
 	char iso[32];
 	/* The feed's own date is its newest entry's: never the build time. */

@@ -220,7 +220,7 @@ int sg_source_open(sg_source *s, const char *dir, const char *ref, int worktree,
 		git_tree_free(sub);
 		if (wrc < 0) { *err = git_err("tree walk"); return -1; }
 	}
-	qsort(s->files, s->nfiles, sizeof *s->files, cmp_file);
+	if (s->nfiles > 1) qsort(s->files, s->nfiles, sizeof *s->files, cmp_file);
 	return 0;
 }
 
@@ -261,6 +261,12 @@ int sg_source_read_repo(sg_source *s, const char *repo_path, char **data, size_t
 
 int sg_source_read(sg_source *s, const sg_srcfile *f, char **data, size_t *len, char **err)
 {
+	return sg_source_read_in(s, s->repo, f, data, len, err);
+}
+
+int sg_source_read_in(sg_source *s, git_repository *repo, const sg_srcfile *f, char **data,
+                      size_t *len, char **err)
+{
 	*err = NULL;
 	if (s->workdir) {
 		char *rel = sg_xasprintf("%s%s", s->content_prefix, f->path);
@@ -273,7 +279,7 @@ int sg_source_read(sg_source *s, const sg_srcfile *f, char **data, size_t *len, 
 		return rc == 0 ? 0 : -1;
 	}
 	git_blob *blob = NULL;
-	if (git_blob_lookup(&blob, s->repo, &f->oid) != 0) { *err = git_err("blob"); return -1; }
+	if (git_blob_lookup(&blob, repo, &f->oid) != 0) { *err = git_err("blob"); return -1; }
 	size_t n = (size_t)git_blob_rawsize(blob);
 	if (n > SG_MAX_FILE) {
 		git_blob_free(blob);

@@ -43,6 +43,10 @@ int sg_source_open(sg_source *s, const char *dir, const char *ref, int worktree,
 int sg_source_read_repo(sg_source *s, const char *repo_path, char **data, size_t *len);
 /* Reads a listed file.  Returns 0, or -1 with *err malloc'd. */
 int sg_source_read(sg_source *s, const sg_srcfile *f, char **data, size_t *len, char **err);
+/* Same, through another handle on the same repository (libgit2 objects must
+ * not be shared between threads: each thread opens its own handle). */
+int sg_source_read_in(sg_source *s, git_repository *repo, const sg_srcfile *f, char **data,
+                      size_t *len, char **err);
 void sg_source_close(sg_source *s);
 
 #endif

@@ -106,7 +106,7 @@ static void handle(int fd, const char *out, const char *base)
 	path[k] = '\0';
 	size_t bl = strlen(base);
 	const char *rel = !strncmp(path, base, bl) ? path + bl : (!strcmp(path, "/") || bl <= 1) ? path : NULL;
-	if (!rel || strstr(path, "..") || memchr(path, '\0', k) != path + k) rel = NULL;
+	if (!rel || strstr(path, "..") || memchr(path, '\0', k)) rel = NULL;
 	char *file = NULL, *data = NULL;
 	size_t len = 0;
 	if (rel) {

@@ -76,7 +76,6 @@ int sg_page_front(sg_page *p, const char *file, const char *data, size_t len, sg
 	p->is_faq = fm->nfaq > 0;
 	for (size_t i = 0; i < fm->ntags; i++) sg_strs_push(&p->tags, fm->tags[i]);
 	for (size_t i = 0; i < fm->naliases; i++) sg_strs_push(&p->aliases, fm->aliases[i]);
-	p->text = sg_xstrdup("");
 	p->loaded = 1;
 	p->parsed = 1;
 	return rc;
@@ -119,6 +118,7 @@ int sg_page_body(sg_page *p, const char *file, const char *data, size_t len, con
 	m->links = NULL, m->nlinks = m->lcap = 0;
 	free(p->text);
 	p->text = sg_xstrdup(m->text.data ? m->text.data : "");
+	p->text_hash = sg_hash_str(SG_HASH_SEED, p->text);
 	return rc;
 }
 

@@ -35,7 +35,8 @@ typedef struct {
 	sg_strs ids;         /* heading ids, for anchor checks */
 	sg_strs headings;    /* heading texts, for search */
 	sg_link *links; size_t nlinks;
-	char *text;          /* plain text, for search */
+	char *text;          /* plain text, for search; NULL until loaded */
+	uint64_t text_hash;  /* of text: tells whether the search index changed */
 	int64_t date;        /* last change (0 = unknown) */
 	char *author;
 	/* structure, filled by sg_site_link */

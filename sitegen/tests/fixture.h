@@ -27,7 +27,7 @@ typedef struct {
 	int have_head;
 } fx_repo;
 
-static void fx_check(int rc, const char *what)
+static inline void fx_check(int rc, const char *what)
 {
 	if (rc < 0) {
 		const git_error *e = git_error_last();
@@ -37,14 +37,14 @@ static void fx_check(int rc, const char *what)
 }
 
 /* A fresh temporary folder (caller frees the string). */
-static char *fx_tmpdir(const char *tag)
+static inline char *fx_tmpdir(const char *tag)
 {
 	char *t = sg_xasprintf("/tmp/sitegen-test-%s-XXXXXX", tag);
 	if (!mkdtemp(t)) { perror("mkdtemp"); abort(); }
 	return t;
 }
 
-static void fx_init(fx_repo *r, const char *dir, int bare)
+static inline void fx_init(fx_repo *r, const char *dir, int bare)
 {
 	memset(r, 0, sizeof *r);
 	r->dir = sg_xstrdup(dir);
@@ -52,7 +52,7 @@ static void fx_init(fx_repo *r, const char *dir, int bare)
 	fx_check(git_index_new(&r->idx), "index");
 }
 
-static void fx_put_mode(fx_repo *r, const char *path, const char *data, size_t len, unsigned mode)
+static inline void fx_put_mode(fx_repo *r, const char *path, const char *data, size_t len, unsigned mode)
 {
 	git_index_entry e;
 	memset(&e, 0, sizeof e);
@@ -68,17 +68,17 @@ static void fx_put_mode(fx_repo *r, const char *path, const char *data, size_t l
 	fx_check(git_index_add(r->idx, &e), path);
 }
 
-static void fx_put(fx_repo *r, const char *path, const char *text)
+static inline void fx_put(fx_repo *r, const char *path, const char *text)
 {
 	fx_put_mode(r, path, text, strlen(text), GIT_FILEMODE_BLOB);
 }
 
-static void fx_del(fx_repo *r, const char *path)
+static inline void fx_del(fx_repo *r, const char *path)
 {
 	fx_check(git_index_remove(r->idx, path, 0), path);
 }
 
-static git_oid fx_commit(fx_repo *r, const char *name, const char *email, git_time_t when, const char *msg)
+static inline git_oid fx_commit(fx_repo *r, const char *name, const char *email, git_time_t when, const char *msg)
 {
 	git_oid tree_id, id;
 	git_tree *tree = NULL;
@@ -98,7 +98,7 @@ static git_oid fx_commit(fx_repo *r, const char *name, const char *email, git_ti
 	return id;
 }
 
-static void fx_free(fx_repo *r)
+static inline void fx_free(fx_repo *r)
 {
 	git_index_free(r->idx);
 	git_repository_free(r->repo);
@@ -107,7 +107,7 @@ static void fx_free(fx_repo *r)
 }
 
 /* Runs a build with stderr captured into *log (caller frees). */
-static int fx_build(const sg_build_opts *o, sg_build_stats *st, char **log)
+static inline int fx_build(const sg_build_opts *o, sg_build_stats *st, char **log)
 {
 	fflush(stderr);
 	char path[] = "/tmp/sitegen-test-log-XXXXXX";
@@ -126,7 +126,7 @@ static int fx_build(const sg_build_opts *o, sg_build_stats *st, char **log)
 }
 
 /* Lists files under root (relative, sorted) into a '\n'-joined string. */
-static void fx_list_rec(const char *root, const char *rel, sg_buf *out)
+static inline void fx_list_rec(const char *root, const char *rel, sg_buf *out)
 {
 	char *dir = *rel ? sg_path_join(root, rel) : sg_xstrdup(root);
 	struct dirent **ents = NULL;
@@ -150,7 +150,7 @@ static void fx_list_rec(const char *root, const char *rel, sg_buf *out)
 
 /* Returns NULL when trees a and b hold the same files with the same bytes,
  * else a description of the first difference (caller frees). */
-static char *fx_tree_diff(const char *a, const char *b)
+static inline char *fx_tree_diff(const char *a, const char *b)
 {
 	sg_buf la = {0}, lb = {0};
 	fx_list_rec(a, "", &la);
@@ -176,7 +176,7 @@ static char *fx_tree_diff(const char *a, const char *b)
 	return res;
 }
 
-static ino_t fx_inode(const char *root, const char *rel)
+static inline ino_t fx_inode(const char *root, const char *rel)
 {
 	char *p = sg_path_join(root, rel);
 	struct stat st;
@@ -185,7 +185,7 @@ static ino_t fx_inode(const char *root, const char *rel)
 	return ino;
 }
 
-static void fx_rm(const char *dir)
+static inline void fx_rm(const char *dir)
 {
 	sg_rm_rf(dir);
 }

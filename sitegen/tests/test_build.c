@@ -348,6 +348,99 @@ static void test_failed_build_keeps_output(void **state)
 	free(dir), free(out), free(before);
 }
 
+static void test_theme_override_and_worktree(void **state)
+{
+	(void)state;
+	char *dir = fx_tmpdir("theme"), *out = fx_tmpdir("themeout");
+	fx_repo r;
+	fx_init(&r, dir, 0);
+	base_site(&r);
+	fx_put(&r, "theme/page.html", "<article><h1>{{title}}</h1><p>OVERRIDDEN</p>{{{body}}}</article>\n");
+	fx_put(&r, "theme/style.css", "body{color:red}\n");
+	fx_commit(&r, "Alice", "alice@example.net", T0, "theme");
+	sg_build_opts o = { 0 };
+	o.repo = dir;
+	o.out = out;
+	sg_build_stats st;
+	char *log, *data = NULL;
+	size_t len;
+	assert_int_equal(fx_build(&o, &st, &log), 0);
+	free(log);
+	char *p = sg_path_join(out, "billing/invoices/index.html");
+	assert_int_equal(sg_read_file(p, &data, &len), 0);
+	assert_non_null(strstr(data, "<p>OVERRIDDEN</p>"));
+	assert_non_null(strstr(data, "<h2 id=\"due-dates\">"));
+	free(data), free(p);
+	p = sg_path_join(out, "assets/style.css");
+	assert_int_equal(sg_read_file(p, &data, &len), 0);
+	assert_string_equal(data, "body{color:red}\n");
+	free(data), free(p);
+	/* A broken override is reported with its repository path. */
+	fx_put(&r, "theme/page.html", "{{#if title}}never closed\n");
+	fx_commit(&r, "Alice", "alice@example.net", T0 + DAY, "bad theme");
+	assert_int_equal(fx_build(&o, &st, &log), SG_EXIT_CONTENT);
+	assert_non_null(strstr(log, "theme/page.html"));
+	free(log);
+	/* Worktree of a plain folder (no git): files on disk, no dates. */
+	char *plain = fx_tmpdir("plain"), *pout = fx_tmpdir("plainout");
+	char *c = sg_path_join(plain, "content/billing");
+	assert_int_equal(sg_mkdir_p(c), 0);
+	free(c);
+	c = sg_path_join(plain, "content/_index.md");
+	assert_int_equal(sg_write_file(c, home_md, strlen(home_md)), 0);
+	free(c);
+	c = sg_path_join(plain, "content/billing/_index.md");
+	assert_int_equal(sg_write_file(c, billing_md, strlen(billing_md)), 0);
+	free(c);
+	sg_build_opts w = { 0 };
+	w.repo = plain;
+	w.out = pout;
+	w.worktree = 1;
+	assert_int_equal(fx_build(&w, &st, &log), 0);
+	free(log);
+	assert_int_equal(st.pages, 2);
+	p = sg_path_join(pout, "billing/index.html");
+	assert_int_equal(sg_read_file(p, &data, &len), 0);
+	assert_null(strstr(data, "Last updated"));
+	free(data), free(p);
+	/* Without --worktree a plain folder is a git error (exit 3). */
+	w.worktree = 0;
+	assert_int_equal(fx_build(&w, &st, &log), SG_EXIT_IO);
+	free(log);
+	fx_free(&r);
+	fx_rm(dir), fx_rm(out), fx_rm(plain), fx_rm(pout);
+	free(dir), free(out), free(plain), free(pout);
+}
+
+static void test_shallow_warning(void **state)
+{
+	(void)state;
+	char *dir = fx_tmpdir("shallow");
+	fx_repo r;
+	fx_init(&r, dir, 1);
+	base_site(&r);
+	git_oid first = fx_commit(&r, "Alice", "alice@example.net", T0, "one");
+	fx_commit(&r, "Bob", "bob@example.net", T0 + DAY, "two");
+	/* What `git clone --depth` leaves: the cut-off commits in "shallow". */
+	char hex[GIT_OID_HEXSZ + 2];
+	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, &first);
+	strcat(hex, "\n");
+	char *sh = sg_path_join(git_repository_path(r.repo), "shallow");
+	assert_int_equal(sg_write_file(sh, hex, strlen(hex)), 0);
+	free(sh);
+	sg_build_opts o = { 0 };
+	o.repo = dir;
+	o.check_only = 1;
+	sg_build_stats st;
+	char *log;
+	assert_int_equal(fx_build(&o, &st, &log), 0);
+	assert_non_null(strstr(log, "warning: shallow clone"));
+	free(log);
+	fx_free(&r);
+	fx_rm(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	git_libgit2_init();
@@ -359,6 +452,8 @@ int main(void)
 		cmocka_unit_test(test_front_matter_errors),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_failed_build_keeps_output),
+		cmocka_unit_test(test_theme_override_and_worktree),
+		cmocka_unit_test(test_shallow_warning),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	git_libgit2_shutdown();

@@ -12,12 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "imhost.h"
 
 #define T0 1795700000   /* 2026-11-26T13:33:20Z */
 
-typedef struct { char dir[64]; sqlite3 *db; } fixture;
+typedef struct { char dir[64]; sqlite3 *db; im_writer *w; int stop; } fixture;
 
 static void add(sqlite3 *db, int64_t ts, const char *from, const char *to, const char *room,
                 const char *kind, const char *body, const char *enc)
@@ -308,29 +309,215 @@ static void test_paging_stable_under_inserts(void **state)
 	}
 }
 
+/* A writer thread keeps logging (newer and older timestamps, same domain)
+ * while pages are read: keyset paging must still hand out every entry of the
+ * original set exactly once, in strictly descending (ts, id) order. */
+static void *keep_writing(void *arg)
+{
+	fixture *f = arg;
+	int i = 0;
+
+	while (!__atomic_load_n(&f->stop, __ATOMIC_SEQ_CST) && i < 3000) {
+		im_log_message m;
+		memset(&m, 0, sizeof m);
+		m.ts = T0 - 86400 + (i % 2 ? 500 + i : 30 - i % 60);
+		m.domain = "c.example";
+		m.from = "dave@c.example";
+		m.to = "erin@c.example";
+		m.kind = "chat";
+		m.body = "concurrent";
+		m.body_len = 10;
+		m.size = 10;
+		if (im_writer_message(f->w, &m) == IM_OK)
+			i++;
+		if (i % 50 == 0)
+			usleep(200);
+	}
+	return NULL;
+}
+
+static void test_paging_with_a_concurrent_writer(void **state)
+{
+	fixture *f = *state;
+	im_writer_opts o;
+	char path[128], cursor[64] = "";
+	im_search_q q = base();
+	static int64_t all[30000], keys[30000][2];
+	int total = 0, pages = 0, i, originals = 0;
+	pthread_t th;
+
+	snprintf(path, sizeof path, "%s/db.sqlite", f->dir);
+	memset(&o, 0, sizeof o);
+	o.path = path;
+	o.flush_ms = 5;
+	assert_int_equal(im_writer_open(&o, &f->w, NULL), IM_OK);
+	f->stop = 0;
+	assert_int_equal(pthread_create(&th, NULL, keep_writing, f), 0);
+	q.domain = "c.example";
+	q.limit = 5;
+	do {
+		json_t *res = NULL, *it;
+		size_t k;
+		char *err = NULL;
+		q.cursor = *cursor ? cursor : NULL;
+		assert_int_equal(im_logsearch(f->db, &q, &res, NULL, &err), IM_OK);
+		json_array_foreach(json_object_get(res, "items"), k, it) {
+			keys[total][0] = json_integer_value(json_object_get(it, "ts"));
+			keys[total][1] = json_integer_value(json_object_get(it, "id"));
+			all[total] = keys[total][1];
+			total++;
+		}
+		snprintf(cursor, sizeof cursor, "%s", json_is_string(json_object_get(res, "next_cursor"))
+		         ? json_string_value(json_object_get(res, "next_cursor")) : "");
+		json_decref(res);
+		pages++;
+		usleep(500);
+	} while (*cursor && total < 29000);
+	__atomic_store_n(&f->stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(th, NULL);
+	im_writer_close(f->w);
+	f->w = NULL;
+	assert_true(pages > 20);
+	assert_true(total > 120);      /* rows written meanwhile did show up */
+	for (i = 1; i < total; i++)   /* strictly descending: no repeats, no going back */
+		assert_true(keys[i][0] < keys[i - 1][0] || (keys[i][0] == keys[i - 1][0] && keys[i][1] < keys[i - 1][1]));
+	for (i = 0; i < total; i++)
+		originals += all[i] >= 9 && all[i] <= 128;
+	assert_int_equal(originals, 120);
+}
+
 static void test_plans_agree(void **state)
 {
-	static const char *const kws[] = { "common", "filler 7*", "invoice", "pizza", "message", "\"filler message 1\"" };
+	static const char *const kws[] = { "common", "filler 7*", "invoice", "pizza", "message",
+	                                   "\"filler message 1\"", "nothing" };
 	fixture *f = *state;
 	size_t i;
+	int k, p;
 
+	/* The same page whichever plan runs: SQL join (FTS), streamed merge, and
+	 * merge with per-candidate checks; first and second page. */
 	for (i = 0; i < sizeof kws / sizeof kws[0]; i++) {
-		int64_t a[200], b[200];
-		char ca[64], cb[64];
+		int64_t ids[3][200];
+		char cur[3][64], next[3][64];
+		int n[3];
 		im_search_q q = base();
-		int na, nb, k;
+		static const int plans[3] = { IM_PLAN_FTS, 0, IM_PLAN_MERGE_CHECK };
 		q.keyword = kws[i];
 		q.limit = 9;
 		q.user = i % 2 ? "dave@c.example" : NULL;
-		q.domain = i % 3 == 0 ? "c.example" : NULL;
-		q.force_plan = IM_PLAN_FTS;
-		na = run(f, &q, a, 200, ca, sizeof ca);
-		q.force_plan = IM_PLAN_INDEX_CHECK;
-		nb = run(f, &q, b, 200, cb, sizeof cb);
-		assert_int_equal(na, nb);
-		for (k = 0; k < na; k++)
-			assert_int_equal(a[k], b[k]);
-		assert_string_equal(ca, cb);
+		q.domain = i % 2 ? NULL : "c.example";
+		for (p = 0; p < 3; p++) {
+			q.force_plan = plans[p];
+			q.cursor = NULL;
+			n[p] = run(f, &q, ids[p], 200, cur[p], sizeof cur[p]);
+			if (*cur[p]) {   /* page two */
+				q.cursor = cur[p];
+				n[p] += run(f, &q, ids[p] + n[p], 200 - n[p], next[p], sizeof next[p]);
+			}
+		}
+		for (p = 1; p < 3; p++) {
+			assert_int_equal(n[0], n[p]);
+			for (k = 0; k < n[0]; k++)
+				assert_int_equal(ids[0][k], ids[p][k]);
+			assert_string_equal(cur[0], cur[p]);
+		}
+	}
+}
+
+static void test_merge_plan_is_chosen(void **state)
+{
+	fixture *f = *state;
+	im_search_q q = base();
+	im_search_info info;
+	json_t *res = NULL;
+
+	q.keyword = "common";
+	q.user = "dave@c.example";
+	assert_int_equal(im_logsearch(f->db, &q, &res, &info, NULL), IM_OK);
+	assert_int_equal(info.plan, IM_PLAN_MERGE);
+	assert_int_equal(info.candidates, 120);
+	assert_int_equal(json_array_size(json_object_get(res, "items")), 50);
+	json_decref(res);
+	q.user = NULL;
+	assert_int_equal(im_logsearch(f->db, &q, &res, &info, NULL), IM_OK);
+	assert_int_equal(info.plan, IM_PLAN_FTS);
+	json_decref(res);
+	q.keyword = NULL;
+	assert_int_equal(im_logsearch(f->db, &q, &res, &info, NULL), IM_OK);
+	assert_int_equal(info.plan, IM_PLAN_INDEX);
+	json_decref(res);
+}
+
+/* ts need not follow id: entries written late with old timestamps are still
+ * found in (ts, id) order by the merge's early stop. */
+static void test_merge_with_out_of_order_ts(void **state)
+{
+	fixture *f = *state;
+	im_search_q q = base();
+	int64_t a[20], b[20];
+	int na, nb, k;
+
+	add(f->db, T0 - 86400 + 100, "dave@c.example", "erin@c.example", NULL, "chat", "common late newest", NULL);
+	add(f->db, T0 - 2 * 86400, "dave@c.example", "erin@c.example", NULL, "chat", "common late oldest", NULL);
+	q.keyword = "common";
+	q.user = "dave@c.example";
+	q.limit = 3;
+	na = run(f, &q, a, 20, NULL, 0);
+	q.force_plan = IM_PLAN_FTS;
+	nb = run(f, &q, b, 20, NULL, 0);
+	assert_int_equal(na, 3);
+	assert_int_equal(na, nb);
+	for (k = 0; k < na; k++)
+		assert_int_equal(a[k], b[k]);
+	assert_int_equal(a[0], 129);   /* the late row with the newest ts comes first */
+}
+
+/* Ground truth straight from SQL: ids matching keyword (already an FTS query)
+ * with since <= ts < until, newest first. */
+static int truth(fixture *f, const char *fts, int64_t since, int64_t until, int64_t *ids, int max)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	assert_int_equal(sqlite3_prepare_v2(f->db, "SELECT id FROM log_message WHERE id IN (SELECT rowid FROM "
+	                 "log_message_fts WHERE log_message_fts MATCH ?1) AND ts >= ?2 AND ts < ?3 "
+	                 "ORDER BY ts DESC, id DESC LIMIT ?4", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, until);
+	sqlite3_bind_int(st, 4, max);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* A keyword with thousands of matches and a time window far in the past: the
+ * stream switches to the window's rowid range; a late row (new id, old ts)
+ * inside the window must still be found, in (ts, id) order. */
+static void test_fts_stream_window(void **state)
+{
+	fixture *f = *state;
+	int64_t got[60], want[60];
+	int i, ng, nw, pass;
+
+	sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL);
+	for (i = 0; i < 6000; i++)
+		add(f->db, T0 + 1000 + i * 10, "x@d.example", "y@d.example", NULL, "chat", "plenty words", NULL);
+	add(f->db, T0 + 1000 + 500 * 10 + 5, "x@d.example", "y@d.example", NULL, "chat", "plenty late", NULL);
+	sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
+	for (pass = 0; pass < 3; pass++) {
+		im_search_q q = base();
+		q.keyword = "plenty";
+		q.since = T0 + 1000 + (pass == 2 ? 0 : 400 * 10);
+		q.until = T0 + 1000 + (pass == 0 ? 520 : 5990) * 10;
+		q.limit = 50;
+		q.kind = "chat";              /* no indexed filter: IM_PLAN_FTS */
+		ng = run(f, &q, got, 60, NULL, 0);
+		nw = truth(f, "\"plenty\"", q.since, q.until, want, 50);
+		assert_int_equal(ng, nw);
+		for (i = 0; i < ng; i++)
+			assert_int_equal(got[i], want[i]);
 	}
 }
 
@@ -366,7 +553,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_in_time_zone_via_registry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paging_stable_under_inserts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paging_with_a_concurrent_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plans_agree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_plan_is_chosen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_with_out_of_order_ts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fts_stream_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_item_shape, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

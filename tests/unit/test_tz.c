@@ -77,6 +77,63 @@ static void test_invalid_zone(void **state)
 	assert_int_equal(im_time_parse("2026-01-01", "Mars/Olympus", 0, &t), IM_EINVAL);
 }
 
+static void test_gap_and_ambiguity(void **state)
+{
+	(void)state;
+	/* Berlin 2026-03-29 02:30 does not exist: read with CET, i.e. 01:30Z (03:30 CEST) */
+	assert_int_equal(to_utc("Europe/Berlin", 2026, 3, 29, 2, 30), 1774747800);
+	/* Berlin 2026-10-25 02:30 happens twice: the earlier (CEST, 00:30Z) */
+	assert_int_equal(to_utc("Europe/Berlin", 2026, 10, 25, 2, 30), 1792888200);
+	/* far beyond the TZif table: the POSIX rule in the footer (CEST in July 2080) */
+	assert_int_equal(to_utc("Europe/Berlin", 2080, 7, 1, 12, 0), 3487053600);
+	/* southern hemisphere: Sydney is UTC+11 in January, UTC+10 in July */
+	assert_int_equal(to_utc("Australia/Sydney", 2026, 1, 15, 12, 0), 1768438800);
+	assert_int_equal(to_utc("Australia/Sydney", 2026, 7, 15, 12, 0), 1784080800);
+	assert_int_equal(to_utc("Asia/Kolkata", 2026, 1, 1, 0, 0), 1767205800);
+}
+
+/* The same answers as the C library's own tz code, in a single thread where
+ * switching TZ is safe: many instants, zones with odd rules. */
+static void test_agrees_with_libc(void **state)
+{
+	static const char *const zones[] = { "Europe/Berlin", "America/New_York", "Australia/Sydney",
+		"Asia/Kolkata", "America/Sao_Paulo", "Europe/Dublin", "Pacific/Chatham", "UTC",
+		"Asia/Tehran", "America/St_Johns", "Africa/Casablanca", "Australia/Lord_Howe" };
+	uint64_t x = 12345;
+	size_t zi;
+	int i;
+
+	(void)state;
+	for (zi = 0; zi < sizeof zones / sizeof zones[0]; zi++) {
+		setenv("TZ", zones[zi], 1);
+		tzset();
+		for (i = 0; i < 3000; i++) {
+			struct tm a, b;
+			time_t t;
+			int64_t back;
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			t = (time_t)((x >> 33) % 4102444800ULL);          /* 1970 .. 2100 */
+			assert_non_null(localtime_r(&t, &a));
+			assert_int_equal(im_tz_from_utc(zones[zi], (int64_t)t, &b), IM_OK);
+			if (a.tm_gmtoff != b.tm_gmtoff || a.tm_hour != b.tm_hour || a.tm_mday != b.tm_mday ||
+			    a.tm_year != b.tm_year || a.tm_wday != b.tm_wday || a.tm_yday != b.tm_yday ||
+			    (a.tm_isdst > 0) != (b.tm_isdst > 0))
+				fail_msg("%s at %lld: libc %+ld, ours %+ld", zones[zi], (long long)t,
+				         a.tm_gmtoff, b.tm_gmtoff);
+			assert_int_equal(im_tz_to_utc(zones[zi], &b, &back), IM_OK);
+			assert_true(back <= (int64_t)t && back >= (int64_t)t - 3 * 3600);   /* ambiguous: earlier */
+			if (back != (int64_t)t) {     /* only in a repeated hour */
+				struct tm c;
+				assert_int_equal(im_tz_from_utc(zones[zi], back, &c), IM_OK);
+				assert_int_equal(c.tm_hour, b.tm_hour);
+				assert_int_equal(c.tm_min, b.tm_min);
+			}
+		}
+	}
+	unsetenv("TZ");
+	tzset();
+}
+
 static void *convert_many(void *arg)
 {
 	const char *zone = arg;
@@ -115,6 +172,8 @@ int main(void)
 		cmocka_unit_test(test_berlin_dst),
 		cmocka_unit_test(test_new_york_and_utc),
 		cmocka_unit_test(test_invalid_zone),
+		cmocka_unit_test(test_gap_and_ambiguity),
+		cmocka_unit_test(test_agrees_with_libc),
 		cmocka_unit_test(test_threads_do_not_mix_zones),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

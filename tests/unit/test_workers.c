@@ -1,0 +1,116 @@
+/*
+ * test_workers.c — the thread pool: many jobs in, every completion out once,
+ * the eventfd readable exactly while completions wait.
+ */
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "imhost.h"
+
+#define JOBS 300
+
+static int readable(int fd, int timeout_ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+static void test_submit_many_drain_all(void **state)
+{
+	char dir[] = "/tmp/imhost-workers-XXXXXX", path[64], cmd[80];
+	static int seen[JOBS];
+	im_workers_opts o;
+	im_workers *w = NULL;
+	const char *ctx = "{\"surface\":\"cli\",\"tz\":\"UTC\"}";
+	int i, got = 0, rounds = 0;
+
+	(void)state;
+	memset(seen, 0, sizeof seen);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/db.sqlite", dir);
+	memset(&o, 0, sizeof o);
+	o.path = path;
+	o.threads = 3;
+	o.queue_max = JOBS;
+	assert_int_equal(im_workers_open(&o, &w, NULL), IM_OK);
+	assert_false(readable(im_workers_fd(w), 0));
+	for (i = 0; i < JOBS; i++) {
+		const char *op = i % 3 == 0 ? "logs.status" : i % 3 == 1 ? "logs.search" : "logs.nope";
+		assert_int_equal(im_workers_submit(w, 1000 + i, op, "{\"limit\":\"5\"}", ctx) == IM_OK ||
+		                 strcmp(op, "logs.status") == 0, 1);   /* status takes no limit: error result */
+	}
+	while (got < JOBS && rounds++ < 1000) {
+		im_completion *list, *c;
+		if (!readable(im_workers_fd(w), 5000))
+			break;
+		list = im_workers_drain(w);
+		for (c = list; c; c = c->next) {
+			int k = (int)(c->id - 1000);
+			assert_true(k >= 0 && k < JOBS);
+			assert_int_equal(seen[k], 0);
+			seen[k] = 1;
+			got++;
+			if (k % 3 == 1) {
+				assert_true(c->ok);
+				assert_non_null(strstr(c->result, "\"items\""));
+			} else {
+				assert_false(c->ok);   /* unknown param "limit" / unknown op */
+				assert_non_null(strstr(c->result, k % 3 ? "not_found" : "\"param\":\"limit\""));
+			}
+		}
+		im_completions_free(list);
+	}
+	assert_int_equal(got, JOBS);
+	assert_int_equal(im_workers_busy(w), 0);
+	assert_false(readable(im_workers_fd(w), 0));
+	assert_null(im_workers_drain(w));
+
+	im_workers_kick(w);                      /* a writer notification */
+	assert_true(readable(im_workers_fd(w), 0));
+	assert_null(im_workers_drain(w));
+	assert_false(readable(im_workers_fd(w), 0));
+
+	assert_int_equal(im_workers_submit(w, 1, NULL, "{}", ctx), IM_EINVAL);
+	/* jobs still queued at close are finished, their results freed */
+	for (i = 0; i < 20; i++)
+		assert_int_equal(im_workers_submit(w, i, "logs.search", NULL, ctx), IM_OK);
+	im_workers_close(w);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_open_errors(void **state)
+{
+	im_workers_opts o;
+	im_workers *w = NULL;
+	char *err = NULL;
+
+	(void)state;
+	memset(&o, 0, sizeof o);
+	o.path = "/nonexistent-dir/x/db.sqlite";
+	assert_int_not_equal(im_workers_open(&o, &w, &err), IM_OK);
+	assert_null(w);
+	free(err);
+	err = NULL;
+	o.threads = 99;
+	assert_int_equal(im_workers_open(&o, &w, &err), IM_EINVAL);
+	free(err);
+	im_workers_close(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_submit_many_drain_all),
+		cmocka_unit_test(test_open_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
