@@ -7,8 +7,9 @@
  *       5,000 users, 200 rooms, timestamps spread over the last DAYS (30)
  *       days, bodies of 3-25 words drawn Zipf-like from a 3,000-word
  *       vocabulary; 80% chat, 20% groupchat.  Deterministic (fixed seed).
- *   logfill search -p HTTP_PORT -a USER@HOST:PASS [-H HOST] [-n REQUESTS] [-D DAYS]
+ *   logfill search -p HTTP_PORT -a USER@HOST:PASS [-H HOST] [-n REQUESTS] [-D DAYS] [-s SEED]
  *       Sends REQUESTS (default 400) sequential keyword+user+range searches
+ *       (a different set per SEED)
  *       (GET /imhost/api/v1/logs/search) over loopback, with words and users
  *       that exist in the filled data, and prints p50/p95/max latency.
  *
@@ -278,7 +279,7 @@ static int cmpd(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int search(int port, const char *host, const char *cred, int n, int days)
+static int search(int port, const char *host, const char *cred, int n, int days, unsigned seed)
 {
 	char *auth = b64(cred), req[2048], user[64];
 	double *lat = malloc((size_t)n * sizeof *lat);
@@ -290,7 +291,7 @@ static int search(int port, const char *host, const char *cred, int n, int days)
 	if (auth == NULL || lat == NULL)
 		return 1;
 	make_vocab();
-	rng_state = 0x2545f4914f6cdd1dULL;	/* not the fill's sequence */
+	rng_state = 0x2545f4914f6cdd1dULL + seed * 0x9e3779b97f4a7c15ULL;	/* not the fill's */
 	for (i = 0; i < n; i++) {
 		/* a moderately common word, a user, and the last 1-30 days */
 		const char *w = vocab[20 + below(280)];
@@ -330,7 +331,7 @@ static int search(int port, const char *host, const char *cred, int n, int days)
 static void usage(void)
 {
 	fprintf(stderr, "usage: logfill fill DB [-n ENTRIES] [-D DAYS]\n"
-		"       logfill search -p HTTP_PORT -a USER@HOST:PASS [-H HOST] [-n REQUESTS] [-D DAYS]\n");
+		"       logfill search -p HTTP_PORT -a USER@HOST:PASS [-H HOST] [-n REQUESTS] [-D DAYS] [-s SEED]\n");
 	exit(2);
 }
 
@@ -339,6 +340,7 @@ int main(int argc, char **argv)
 	const char *host = "a.test", *cred = NULL;
 	long n = -1;
 	int port = 0, days = 30, opt;
+	unsigned seed = 0;
 
 	if (argc < 2)
 		usage();
@@ -351,13 +353,14 @@ int main(int argc, char **argv)
 	} else {
 		usage();
 	}
-	while ((opt = getopt(argc, argv, "n:D:p:a:H:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:D:p:a:H:s:")) != -1) {
 		switch (opt) {
 		case 'n': n = atol(optarg); break;
 		case 'D': days = atoi(optarg); break;
 		case 'p': port = atoi(optarg); break;
 		case 'a': cred = optarg; break;
 		case 'H': host = optarg; break;
+		case 's': seed = (unsigned)strtoul(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
@@ -375,5 +378,5 @@ int main(int argc, char **argv)
 	if (port <= 0 || port > 65535 || !cred || n < 1 || n > 100000 || strlen(host) > 200 ||
 	    strlen(cred) > 300)
 		usage();
-	return search(port, host, cred, (int)n, days);
+	return search(port, host, cred, (int)n, days, seed);
 }

@@ -11,8 +11,10 @@
 #   BENCH_SEARCHES keyword+user+range searches go over the HTTP API while
 #   bench/pingstall measures ping round trips (event-loop stall) vs. idle.
 #
+# Part 3, core: the core's own benchmarks (build/bench/logwrite, logsearch).
+#
 # Knobs: BENCH_SECONDS (10) BENCH_PAIRS (25) BENCH_ENTRIES (1000000)
-#        BENCH_SEARCHES (400) BENCH_PARTS ("routing search") KEEP=1
+#        BENCH_SEARCHES (400) BENCH_PARTS ("routing search core") KEEP=1
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 IMHOST_REPO=$(cd "$HERE/.." && pwd)
@@ -88,6 +90,10 @@ routing() {
 		if ! start_with "bench-$s" "$s" || ! add_accounts; then
 			echo "bench: could not start the $s server" >&2; env_stop; continue
 		fi
+		if [ "$s" = plain ]; then	# the event loop's own jitter, for scale
+			"$BIN/pingstall" -p "$ENV_C2S_PORT" -j pinger@a.test -x "$PW" -t 3 -l idle-plain |
+				tee "$ENV_ROOT/idle-plain.out"
+		fi
 		"$BIN/loadgen" -p "$ENV_C2S_PORT" -n "$PAIRS" -w 50 -t "$SECONDS_EACH" -x "$PW" \
 			-P "$(cat "$ENV_DIR/started.pid")" | tee "$ENV_ROOT/$s.out"
 		module_check "$s"
@@ -116,7 +122,7 @@ search() {
 		> "$ENV_ROOT/busy.out" &
 	ping_pid=$!
 	sleep 0.5	# logged in and pinging before the first search
-	"$BIN/logfill" search -p "$ENV_HTTP_PORT" -a "admin@a.test:$PW" -n "$SEARCHES" |
+	"$BIN/logfill" search -p "$ENV_HTTP_PORT" -a "admin@a.test:$PW" -n "$SEARCHES" -s 2 |
 		tee "$ENV_ROOT/search-busy.out"
 	kill -TERM "$ping_pid" 2>/dev/null
 	wait "$ping_pid"
@@ -124,11 +130,22 @@ search() {
 	env_stop
 }
 
+# The core's own micro-benchmarks (bench/logwrite.c, bench/logsearch.c, by the
+# core's authors), when built: printed as they come.
+core() {
+	for b in logwrite logsearch; do
+		[ -x "$BIN/$b" ] || continue
+		echo "== core: $b"
+		( cd "$ENV_ROOT" && "$BIN/$b" )
+	done
+}
+
 started=$(date +%s)
-for part in ${BENCH_PARTS:-routing search}; do
+for part in ${BENCH_PARTS:-routing search core}; do
 	case "$part" in
 	routing) routing ;;
 	search) search ;;
+	core) core ;;
 	*) echo "bench: unknown part '$part'" >&2 ;;
 	esac
 done
@@ -164,6 +181,8 @@ if [ -f "$R/search.out" ]; then
 	printf '%-34s %12s ms\n' "search max" "$(na "$(result "$R/search.out" max_ms)")"
 	printf '%-34s %12s ms  (max %s ms)\n' "search p95 while pinged" \
 		"$(na "$(result "$R/search-busy.out" p95_ms)")" "$(na "$(result "$R/search-busy.out" max_ms)")"
+	[ -f "$R/idle-plain.out" ] && printf '%-34s %12s ms  (p99 %s ms)\n' "ping RTT max, idle plain Prosody" \
+		"$(na "$(result "$R/idle-plain.out" max_ms)")" "$(na "$(result "$R/idle-plain.out" p99_ms)")"
 	printf '%-34s %12s ms  (p99 %s ms)\n' "ping RTT max, idle" \
 		"$(na "$(result "$R/idle.out" max_ms)")" "$(na "$(result "$R/idle.out" p99_ms)")"
 	printf '%-34s %12s ms  (p99 %s ms)   goal stall <= 5 ms\n' "ping RTT max, during searches" \

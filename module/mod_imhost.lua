@@ -243,7 +243,7 @@ function module.add_host(host_module)
 			local encrypted = encryption_of(stanza, body);
 			if not body and not encrypted then return; end
 			db:log_message {
-				ts = os.time(); domain = domain; from = jid_bare(event.from);
+				domain = domain; from = jid_bare(event.from);
 				room = event.room.jid; kind = "groupchat"; stanza_id = stanza_id(stanza);
 				size = body and #body or 0;
 				body = (log_bodies and not encrypted) and body or nil; encrypted = encrypted;
@@ -260,7 +260,7 @@ function module.add_host(host_module)
 			if not body and not encrypted then return; end -- chat states, receipts, ...
 			local from = event.origin.username and (event.origin.username .. "@" .. host) or jid_bare(stanza.attr.from);
 			db:log_message {
-				ts = os.time(); domain = host; from = from; to = jid_bare(stanza.attr.to);
+				domain = host; from = from; to = jid_bare(stanza.attr.to);
 				kind = kind; stanza_id = stanza_id(stanza); size = body and #body or 0;
 				body = (log_bodies and not encrypted) and body or nil; encrypted = encrypted;
 			};
@@ -275,7 +275,7 @@ function module.add_host(host_module)
 			local encrypted = encryption_of(stanza, body);
 			if not body and not encrypted then return; end
 			db:log_message {
-				ts = os.time(); domain = host; from = jid_bare(stanza.attr.from); to = jid_bare(stanza.attr.to);
+				domain = host; from = jid_bare(stanza.attr.from); to = jid_bare(stanza.attr.to);
 				kind = kind; stanza_id = stanza_id(stanza); size = body and #body or 0;
 				body = (log_bodies and not encrypted) and body or nil; encrypted = encrypted;
 			};
@@ -288,13 +288,13 @@ function module.add_host(host_module)
 
 		host_module:hook("resource-bind", function (event)
 			local session = event.session;
-			db:log_session { ts = os.time(); domain = host; user = session.username .. "@" .. host;
+			db:log_session { domain = host; user = session.username .. "@" .. host;
 				resource = session.resource; client = client_of(session.resource); event = "login" };
 		end);
 		host_module:hook("resource-unbind", function (event)
 			local session = event.session;
 			if not session.resource then return; end
-			db:log_session { ts = os.time(); domain = host; user = session.username .. "@" .. host;
+			db:log_session { domain = host; user = session.username .. "@" .. host;
 				resource = session.resource; client = client_of(session.resource); event = "logout" };
 		end);
 

@@ -9,7 +9,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 IMHOST_REPO=$(cd "$HERE/../.." && pwd)
-BIN="$IMHOST_REPO/build/integration"
+BIN="${IT_BIN:-$IMHOST_REPO/build/integration}"	# IT_BIN: e.g. sanitizer builds
 ENV_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/imhost-it.XXXXXX") || exit 1
 export IMHOST_REPO ENV_ROOT
 . "$HERE/prosody-env.sh"

@@ -833,6 +833,87 @@ static void reconciliation(void)
 	      "everyone else's are still there (%ld)", n);
 }
 
+/* logs.erase by an admin: pseudonymize keeps the entries without the person,
+ * delete removes them. */
+static void erase(void)
+{
+	const char *carol[] = { "user", "carol@a.test", NULL };
+	const char *alice[] = { "user", "alice@a.test", NULL };
+	const char *room[] = { "room", "garden@rooms.a.test", NULL };
+	const char *kw[] = { "keyword", "quokka", NULL };
+	json_t *res = NULL;
+	long n;
+	int st;
+
+	n = count(carol);
+	CHECK(n >= 1, "carol has entries (%ld)", n);
+	st = api("POST", auth_admin, "logs.erase", NULL,
+		 "{\"user\":\"carol@a.test\",\"mode\":\"pseudonymize\"}", &res);
+	CHECK(st == 200, "logs.erase carol mode=pseudonymize (%d %s)", st, err_code(res));
+	json_decref(res);
+	n = count(carol);
+	CHECK(n == 0, "carol's JID is no longer found (%ld)", n);
+	n = count(room);
+	CHECK(n == 2, "but the room still counts both messages (%ld)", n);
+	res = NULL;
+	st = api("POST", auth_admin, "logs.erase", NULL, "{\"user\":\"alice@a.test\",\"mode\":\"delete\"}",
+		 &res);
+	CHECK(st == 200, "logs.erase alice mode=delete (%d %s)", st, err_code(res));
+	json_decref(res);
+	n = count(alice);
+	CHECK(n == 0, "alice's entries are gone (%ld)", n);
+	n = count(kw);
+	CHECK(n == 0, "including the chats she had with bob (%ld)", n);
+	res = NULL;
+	st = api("POST", auth_admin, "logs.erase", NULL, "{\"user\":\"alice@a.test\",\"mode\":\"shred\"}",
+		 &res);
+	CHECK(st == 400 && strcmp(err_param(res), "mode") == 0, "an unknown mode is invalid (%d)", st);
+	json_decref(res);
+}
+
+/* Every metric and granularity answers; an unknown granularity is invalid. */
+static void trend_metrics(void)
+{
+	static const char *const metrics[] = { "messages", "active_users", "peak_sessions",
+					       "top_users", "top_rooms" };
+	static const char *const grains[] = { "hour", "day", "week" };
+	json_t *res;
+	size_t m, g;
+	int st;
+
+	for (m = 0; m < sizeof metrics / sizeof *metrics; m++)
+		for (g = 0; g < sizeof grains / sizeof *grains; g++) {
+			const char *kv[] = { "domain", "a.test", "metric", metrics[m], "granularity",
+					     grains[g], "since", "-7d", "limit", "10", NULL };
+
+			res = NULL;
+			st = api("GET", auth_admin, "logs.trends", kv, NULL, &res);
+			CHECK(st == 200 && json_is_object(res) && !json_object_get(res, "error"),
+			      "trends %s per %s (%d %s)", metrics[m], grains[g], st, err_code(res));
+			json_decref(res);
+		}
+	{
+		const char *kv[] = { "domain", "a.test", "metric", "messages", "granularity", "fortnight", NULL };
+
+		res = NULL;
+		st = api("GET", auth_admin, "logs.trends", kv, NULL, &res);
+		CHECK(st == 400 && strcmp(err_param(res), "granularity") == 0,
+		      "granularity=fortnight is invalid (%d)", st);
+		json_decref(res);
+	}
+	{
+		const char *kv[] = { "domain", "a.test", "metric", "top_users", "since", "-1d", NULL };
+		char *dump;
+
+		res = NULL;
+		api("GET", auth_admin, "logs.trends", kv, NULL, &res);
+		dump = json_dumps(res, 0);
+		CHECK(dump && strstr(dump, "alice@a.test"), "top_users names alice, the busiest");
+		free(dump);
+		json_decref(res);
+	}
+}
+
 int main(void)
 {
 	h_client *alice, *bob, *carol, *admin, *dave, *erin, *frank, *gina;
@@ -864,6 +945,7 @@ int main(void)
 	metadata_only();
 	truncated();
 	trends_users_export_status();
+	trend_metrics();
 	bad_input();
 	refusals(bob);
 	tokens();
@@ -880,6 +962,7 @@ int main(void)
 	h_disconnect(erin);
 	h_disconnect(gina);
 	reconciliation();
+	erase();
 	free(auth_admin);
 	free(auth_bob);
 	return h_finish();
