@@ -76,9 +76,9 @@ $(BUILD)/unit-asan/%: tests/unit/%.c $(BUILD)/libimhost-asan.a
 	@mkdir -p $(@D)
 	$(CC) $(CORE_CFLAGS) -O1 $(SANITIZE) -o $@ $< $(BUILD)/libimhost-asan.a $(CORE_LIBS) $(TEST_LIBS)
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) module
 	@sh tests/run-unit.sh "C unit tests" $(UNIT_BIN)
-unit-asan: $(UNIT_ASAN)
+unit-asan: $(UNIT_ASAN) module
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh tests/run-unit.sh "C unit tests (ASan+UBSan)" $(UNIT_ASAN)
 

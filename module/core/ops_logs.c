@@ -247,7 +247,7 @@ const im_op im_op_logs_erase = {
 
 static const im_param retention_params[] = {
 	{ "domain", IM_PT_DOMAIN, 1, 0, 0, NULL, NULL, "host whose old entries to delete" },
-	{ "days", IM_PT_INT, 1, 1, 36500, NULL, NULL, "keep this many days" },
+	{ "days", IM_PT_INT, 1, 0, 36500, NULL, NULL, "keep this many days (0: delete everything older than now)" },
 };
 
 static int logs_retention(im_op_ctx *c, json_t *p, json_t **result)
