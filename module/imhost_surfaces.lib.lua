@@ -16,7 +16,7 @@ local usermanager = require "core.usermanager";
 local jid_util = require "util.jid";
 
 local M = {};
-local core, registry, registry_by_name, context_for, submit, call_sync, verify_token;
+local core, registry, registry_by_name, context_for, submit, call_sync, verify_token, accounts;
 
 
 
@@ -38,14 +38,37 @@ local function error_of(result_json)
 	return err;
 end
 
+-- Completes an operation after C answered: a live operation ({"live":true,
+-- "params":{...}}) is handed to its Lua live handler, whose result replaces C's;
+-- then the after-hooks (events, kicks, reminder delivery) run.  res and the
+-- return value are { ok = bool, json = text }.
+local function complete(opname, params, ctx, res)
+	if not res.ok then return res; end
+	local ok, answer = pcall(json.decode, res.json);
+	if not ok or type(answer) ~= "table" then return res; end
+	if answer.live == true then
+		res = accounts.run_live(opname, answer, ctx);
+		if not res.ok then return res; end
+		ok, answer = pcall(json.decode, res.json);
+		if not ok then return res; end
+	end
+	if prosody.process_type == "prosody" then
+		accounts.after(opname, params, answer, ctx);
+	end
+	return res;
+end
+
 -- Waits for an off-loop result when inside an async runner (stanza handlers and the
 -- admin shell are); otherwise runs the operation synchronously.
 local function run(op, params, ctx)
+	local res;
+	accounts.before(op);
 	if async.ready() then
-		local res = async.wait_for(submit(op, params, ctx));
-		return res;
+		res = async.wait_for(submit(op, params, ctx));
+	else
+		res = call_sync(op, params, ctx);
 	end
-	return call_sync(op, params, ctx);
+	return complete(op, params, ctx, res);
 end
 
 local function has_time_param(op)
@@ -111,7 +134,12 @@ function M.cli(arg)
 	local tz;
 	params, tz = split_tz(params);
 	local ctx = context_for("prosodyctl", "cli", tz);
-	local res = call_sync(op.name, params, ctx);
+	if accounts.server_only[op.name] then
+		io.stderr:write("imhost: ", op.name, " needs the running server: use prosodyctl shell imhost ",
+			(op.name:gsub("%.", "_")), "\n");
+		return 1;
+	end
+	local res = complete(op.name, params, ctx, call_sync(op.name, params, ctx));
 	if not res.ok then
 		io.stderr:write("imhost: ", error_of(res.json).message or "failed", "\n");
 		if as_json then print(res.json); end
@@ -140,6 +168,7 @@ local function install_shell_commands()
 			return true, core.format_text(op.name, res.json);
 		end;
 	end
+	for name, fn in pairs(M.extra_shell or {}) do shell_section[name] = fn; end
 	function shell_section:help() -- luacheck: ignore 212/self
 		local lines = { "imhost operations (key=value arguments):" };
 		for _, op in ipairs(registry) do
@@ -248,7 +277,11 @@ local function openapi_document(base_url)
 		local errors = { description = "Error", content = { ["application/json"] = { schema = error_schema } } };
 		local item = {
 			operationId = op.name; summary = op.summary;
-			description = "Requires permission `" .. op.permission .. "`.";
+			description = "Requires permission `" .. op.permission .. "`"
+				.. (op.scope and (" (customer roles count on the customer owning `" .. op.scope .. "`)") or "") .. ".";
+			["x-imhost-permission"] = op.permission;
+			["x-imhost-scope"] = op.scope or nil;
+			["x-imhost-live"] = op.live or nil;
 			responses = {
 				["200"] = { description = "Result", content = { ["application/json"] = { schema = { type = "object" } } } };
 				["400"] = errors; ["401"] = errors; ["403"] = errors;
@@ -370,7 +403,9 @@ local function handle_api(host_module, event, path)
 	local tz;
 	params, tz = split_tz(params);
 	local ctx = context_for(actor, "http", tz);
+	accounts.before(op.name);
 	return submit(op.name, params, ctx):next(function (res)
+		res = complete(op.name, params, ctx, res);
 		if res.ok then return respond(response, 200, res.json); end
 		return respond(response, status_of[error_of(res.json).code] or 500, res.json);
 	end);
@@ -397,7 +432,8 @@ end
 function M.init(deps)
 	core, registry, registry_by_name = deps.core, deps.registry, deps.registry_by_name;
 	context_for, submit, call_sync = deps.context_for, deps.submit, deps.call_sync;
-	verify_token = deps.verify_token;
+	verify_token, accounts = deps.verify_token, deps.accounts;
+	M.extra_shell = deps.extra_shell;
 	if prosody.process_type == "prosody" then
 		install_shell_commands();
 		build_adhoc_commands();

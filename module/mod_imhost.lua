@@ -72,7 +72,10 @@ end
 
 local registry = json.decode(core.operations()).operations;
 local registry_by_name = {};
-for _, op in ipairs(registry) do registry_by_name[op.name] = op; end
+for _, op in ipairs(registry) do
+	registry_by_name[op.name] = op;
+	if op.scope == json.null then op.scope = nil; end -- JSON null: no scope
+end
 
 local db; -- the open core (set in the server process, or by the CLI)
 local pending = {}; -- id -> { resolve, reject }
@@ -125,8 +128,36 @@ local function context_for(actor, surface, tz)
 		prosody_admin = roles[1] == "server_admin" or roles[1] == "operator" };
 end
 
+local accounts = module:require("imhost_accounts");
+accounts.init {
+	module = module;
+	call_sync = function (...) return call_sync(...); end;
+	submit = function (...) return submit(...); end;
+	fire = function (name, data) return module:fire_event(name, data); end;
+};
+
+-- Test-only: imhost_test_clock = <epoch> fixes the core's clock at start and adds
+-- the admin-shell command `imhost:test_set_clock(epoch)`.  Never set it in
+-- production: every expiry, reminder and token then runs on the fixed time.
+local test_clock = module:get_option_number("imhost_test_clock");
+local extra_shell;
+if test_clock then
+	core.set_clock(math.floor(test_clock));
+	module:log(prosody.process_type == "prosody" and "warn" or "debug", "imhost_test_clock is set: the clock is fixed at %d (tests only)", test_clock);
+	extra_shell = {
+		test_set_clock = function (_, epoch)
+			local t = tonumber(epoch);
+			if not t then return nil, "usage: imhost:test_set_clock(epoch)"; end
+			core.set_clock(math.floor(t));
+			return true, "clock set to " .. math.floor(t);
+		end;
+	};
+end
+
 local surfaces = module:require("imhost_surfaces");
 surfaces.init {
+	accounts = accounts;
+	extra_shell = extra_shell;
 	core = core;
 	registry = registry;
 	registry_by_name = registry_by_name;
@@ -299,7 +330,9 @@ function module.add_host(host_module)
 		end);
 
 		surfaces.add_host(host_module);
+		accounts.add_host(host_module);
 	end
+	if is_muc then accounts.add_muc_host(host_module); end
 end
 
 --- Privacy: erase a deleted user's entries -------------------------------------------
@@ -367,6 +400,14 @@ local function apply_retention()
 	end
 end
 module:daily("imhost log retention", apply_retention);
+
+--- Accounts: reconcile seats, read certificates, send reminders: at start and daily ---
+
+module:hook_global("server-started", function () accounts.start(); end);
+if prosody.start_time and prosody.lock_globals then -- module (re)loaded into a running server
+	module:add_timer(0, function () accounts.start(); end);
+end
+module:daily("imhost expiry reminders", function () accounts.daily(); end);
 
 --- Shutdown: flush what is queued ----------------------------------------------------
 

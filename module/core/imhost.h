@@ -33,5 +33,7 @@
 #include "trends.h"
 #include "workers.h"
 #include "render.h"
+#include "accounts.h"
+#include "reminders.h"
 
 #endif

@@ -79,6 +79,7 @@ static int auth_token(im_op_ctx *c, json_t *p, json_t **result)
 const im_op im_op_auth_token = {
 	"auth.token", "Issue a bearer token for the HTTP API (for yourself)", "auth.token", 1, 0,
 	token_params, sizeof token_params / sizeof token_params[0], auth_token,
+	NULL, 0,   /* scope: none (server-wide); not live */
 };
 
 char *im_verify_token(sqlite3 *db, const char *token)

@@ -77,6 +77,7 @@ static int logs_search(im_op_ctx *c, json_t *p, json_t **result)
 const im_op im_op_logs_search = {
 	"logs.search", "Search interaction logs", "logs.read", 0, 1,
 	search_params, sizeof search_params / sizeof search_params[0], logs_search,
+	NULL, 0,   /* scope: none (server-wide); not live */
 };
 
 /* --- logs.trends ----------------------------------------------------------------- */
@@ -113,6 +114,7 @@ static int logs_trends(im_op_ctx *c, json_t *p, json_t **result)
 const im_op im_op_logs_trends = {
 	"logs.trends", "Usage trends from the rollups", "logs.read", 0, 1,
 	trends_params, sizeof trends_params / sizeof trends_params[0], logs_trends,
+	NULL, 0,   /* scope: none (server-wide); not live */
 };
 
 /* --- logs.users --------------------------------------------------------------------- */
@@ -149,6 +151,7 @@ fail:
 const im_op im_op_logs_users = {
 	"logs.users", "Users the log has seen on a host (for reconciliation)", "logs.read", 0, 1,
 	users_params, sizeof users_params / sizeof users_params[0], logs_users,
+	NULL, 0,   /* scope: none (server-wide); not live */
 };
 
 /* --- logs.status ------------------------------------------------------------------------ */
@@ -182,6 +185,7 @@ static int logs_status(im_op_ctx *c, json_t *p, json_t **result)
 const im_op im_op_logs_status = {
 	"logs.status", "Log writer and database status", "logs.read", 0, 0,
 	NULL, 0, logs_status,
+	NULL, 0,   /* scope: none (server-wide); not live */
 };
 
 /* --- logs.export ------------------------------------------------------------------------- */
@@ -205,6 +209,7 @@ static int logs_export(im_op_ctx *c, json_t *p, json_t **result)
 const im_op im_op_logs_export = {
 	"logs.export", "Export one user's log entries (GDPR access)", "logs.read", 0, 1,
 	export_params, sizeof export_params / sizeof export_params[0], logs_export,
+	NULL, 0,   /* scope: none (server-wide); not live */
 };
 
 /* --- logs.erase ------------------------------------------------------------------------------ */
@@ -241,6 +246,7 @@ static int logs_erase(im_op_ctx *c, json_t *p, json_t **result)
 const im_op im_op_logs_erase = {
 	"logs.erase", "Erase one user's log entries (GDPR erasure)", "logs.manage", 1, 1,
 	erase_params, sizeof erase_params / sizeof erase_params[0], logs_erase,
+	NULL, 0,   /* scope: none (server-wide); not live */
 };
 
 /* --- logs.retention ------------------------------------------------------------------------------ */
@@ -271,4 +277,5 @@ static int logs_retention(im_op_ctx *c, json_t *p, json_t **result)
 const im_op im_op_logs_retention = {
 	"logs.retention", "Delete a host's entries older than N days", "logs.manage", 1, 1,
 	retention_params, sizeof retention_params / sizeof retention_params[0], logs_retention,
+	NULL, 0,   /* scope: none (server-wide); not live */
 };

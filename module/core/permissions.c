@@ -5,9 +5,12 @@
  * surface (ad-hoc, HTTP, shell, CLI).  Add a permission here when adding an
  * operation that needs a new one; "*" grants everything.
  *
- * For now: logs.* are for server admins and operators only; auth.token (a bearer
- * token for oneself) for any authenticated actor.  Scoping by domain (a
- * domain_admin seeing only their domain) will live in the handlers, not here.
+ * Global roles (operator, server_admin, billing, technician, user) hold
+ * everywhere.  Customer roles (owner, domain_admin, member) are added by the
+ * registry per call, only for the customer owning the op's scope (registry.c
+ * resolve_scope), so a grant below to a customer role means "on its own
+ * customer's domains".  "internal" (glue -> core facts) is granted to no role
+ * but operator/server_admin through "*".
  */
 #include <string.h>
 
@@ -20,12 +23,16 @@ static const struct {
 } table[] = {
 	{ IM_ROLE_OPERATOR,     "operator",     (const char *const[]){ "*", NULL } },
 	{ IM_ROLE_SERVER_ADMIN, "server_admin", (const char *const[]){ "*", NULL } },
-	{ IM_ROLE_BILLING,      "billing",      (const char *const[]){ "auth.token", NULL } },
-	{ IM_ROLE_TECHNICIAN,   "technician",   (const char *const[]){ "auth.token", NULL } },
-	{ IM_ROLE_OWNER,        "owner",        (const char *const[]){ "auth.token", NULL } },
-	{ IM_ROLE_DOMAIN_ADMIN, "domain_admin", (const char *const[]){ "auth.token", NULL } },
-	{ IM_ROLE_MEMBER,       "member",       (const char *const[]){ "auth.token", NULL } },
-	{ IM_ROLE_USER,         "user",         (const char *const[]){ "auth.token", NULL } },
+	{ IM_ROLE_BILLING,      "billing",      (const char *const[]){ "auth.token", "customers.admin",
+		"customers.read", "members.manage", "domains.suspend", "domains.expiry", NULL } },
+	{ IM_ROLE_TECHNICIAN,   "technician",   (const char *const[]){ "auth.token", "customers.read",
+		"users.read", "users.manage", "channels.read", "channels.manage", NULL } },
+	{ IM_ROLE_OWNER,        "owner",        (const char *const[]){ "auth.token", "customers.read",
+		"members.manage", "users.read", "users.manage", "channels.read", "channels.manage", NULL } },
+	{ IM_ROLE_DOMAIN_ADMIN, "domain_admin", (const char *const[]){ "auth.token", "customers.read",
+		"users.read", "users.manage", "channels.read", "channels.manage", NULL } },
+	{ IM_ROLE_MEMBER,       "member",       (const char *const[]){ "auth.token", "channels.read", NULL } },
+	{ IM_ROLE_USER,         "user",         (const char *const[]){ "auth.token", "customers.self", NULL } },
 };
 
 #define NROLES (sizeof table / sizeof table[0])
@@ -53,6 +60,8 @@ unsigned im_roles_from_ctx(json_t *ctx)
 		for (j = 0; name && j < NROLES; j++)
 			if (strcmp(table[j].name, name) == 0)
 				bits |= table[j].role;
+		/* Customer roles are per customer: never taken from ctx. */
+		bits &= ~(unsigned)IM_CUSTOMER_ROLES;
 	}
 	/* Whoever can run prosodyctl or the admin shell owns the server. */
 	if (surface && (strcmp(surface, "cli") == 0 || strcmp(surface, "shell") == 0))

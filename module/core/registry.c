@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accounts.h"
 #include "clock.h"
 #include "imhost_err.h"
 #include "registry.h"
@@ -19,6 +20,42 @@ static const im_op *const ops[] = {
 	&im_op_logs_erase,
 	&im_op_logs_retention,
 	&im_op_auth_token,
+	&im_op_customers_create,
+	&im_op_customers_list,
+	&im_op_customers_mine,
+	&im_op_customers_show,
+	&im_op_domains_attach,
+	&im_op_domains_detach,
+	&im_op_domains_set_seats,
+	&im_op_domains_suspend,
+	&im_op_domains_unsuspend,
+	&im_op_domains_set_expiry,
+	&im_op_domains_renew,
+	&im_op_domains_status,
+	&im_op_members_set,
+	&im_op_members_remove,
+	&im_op_staff_set,
+	&im_op_users_list,
+	&im_op_users_create,
+	&im_op_users_delete,
+	&im_op_users_lock,
+	&im_op_users_unlock,
+	&im_op_users_reset_password,
+	&im_op_users_set_role,
+	&im_op_users_sessions,
+	&im_op_users_kick,
+	&im_op_users_record,
+	&im_op_users_reconcile,
+	&im_op_users_may_login,
+	&im_op_users_may_create,
+	&im_op_channels_list,
+	&im_op_channels_create,
+	&im_op_channels_configure,
+	&im_op_channels_set_affiliation,
+	&im_op_channels_destroy,
+	&im_op_channels_cleanup,
+	&im_op_certs_record,
+	&im_op_reminders_run,
 };
 
 #define NOPS (sizeof ops / sizeof ops[0])
@@ -77,8 +114,10 @@ char *im_registry_json(void)
 	for (i = 0; i < NOPS; i++) {
 		const im_op *op = ops[i];
 		json_t *params = json_array();
-		json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:b}", "name", op->name, "summary", op->summary,
-		                      "permission", op->permission, "write", op->write, "async", op->async);
+		json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:b,s:b}", "name", op->name, "summary", op->summary,
+		                      "permission", op->permission, "write", op->write, "async", op->async,
+		                      "live", op->live);
+		json_object_set_new(o, "scope", op->scope ? json_string(op->scope) : json_null());
 		for (j = 0; j < op->nparams; j++)
 			json_array_append_new(params, param_json(&op->params[j]));
 		json_object_set_new(o, "params", params);
@@ -169,6 +208,42 @@ static json_t *read_ctx(json_t *ctx, im_op_ctx *c)
 	return NULL;
 }
 
+/* The refusal; refused writes are audited too, best effort: the refusal
+ * stands whether or not the row could be written. */
+static json_t *forbidden(const im_op_ctx *c, const im_op *op)
+{
+	if (op->write && c->env && c->env->db)
+		(void)audit_begin(c, op->name, NULL, "forbidden");
+	return im_error_new("forbidden", NULL, "%s needs permission %s", op->name, op->permission);
+}
+
+/* Checks the op's scope param and adds the actor's customer roles for the
+ * customer that owns it (c->customer), and only for that one.  NULL, or a new
+ * error (invalid scope value / database failure). */
+static json_t *resolve_scope(im_op_ctx *c, const im_op *op, json_t *clean)
+{
+	json_t *v = json_object_get(clean, op->scope);
+	const char *why;
+	int rc;
+
+	if (v == NULL)   /* optional scope absent: global roles only */
+		return NULL;
+	if (json_is_integer(v)) {   /* a customer id */
+		c->customer = json_integer_value(v);
+	} else {
+		if (im_acct_domain_check(json_string_value(v), &why) != IM_OK)
+			return im_error_new("invalid", op->scope, "%s %s", op->scope, why);
+		rc = im_acct_scope_customer(c->env->db, json_string_value(v), &c->customer);
+		if (rc == IM_ERR)
+			return im_error_new("unavailable", NULL, "database: %s", sqlite3_errmsg(c->env->db));
+		if (rc != IM_OK)
+			c->customer = -1;
+	}
+	if (c->customer >= 0)
+		c->roles |= im_acct_customer_roles(c->env->db, c->customer, c->actor);
+	return NULL;
+}
+
 json_t *im_registry_call_json(const im_env *env, const char *opname, json_t *params,
                               json_t *ctx, int *ok)
 {
@@ -176,7 +251,7 @@ json_t *im_registry_call_json(const im_env *env, const char *opname, json_t *par
 	im_op_ctx c;
 	json_t *res = NULL, *clean = NULL;
 	int64_t audit_id = -1;
-	int rc;
+	int rc, global_ok;
 
 	if (ok)
 		*ok = 0;
@@ -186,18 +261,34 @@ json_t *im_registry_call_json(const im_env *env, const char *opname, json_t *par
 	c.env = env;
 	if ((res = read_ctx(ctx, &c)) != NULL)
 		return res;
-	if (!im_permission_allowed(c.roles, op->permission)) {
-		/* Refused writes are audited too, best effort: the refusal stands
-		 * whether or not the row could be written. */
-		if (op->write && env && env->db)
-			(void)audit_begin(&c, op->name, NULL, "forbidden");
-		return im_error_new("forbidden", NULL, "%s needs permission %s", op->name, op->permission);
-	}
-	if (im_params_check(op->params, op->nparams, params, c.tz, &clean, &res) != IM_OK)
+	c.customer = -1;
+	if (env && env->db)
+		c.roles |= im_acct_staff_roles(env->db, c.actor);
+	/* Params are read before the scoped check (the scope is a param), but
+	 * only when a customer role could grant the permission at all: otherwise
+	 * a refused caller learns nothing about the params' validity. */
+	global_ok = im_permission_allowed(c.roles, op->permission);
+	if (!global_ok && !(op->scope && im_permission_allowed(c.roles | IM_CUSTOMER_ROLES, op->permission)))
+		return forbidden(&c, op);
+	if (im_params_check(op->params, op->nparams, params, c.tz, &clean, &res) != IM_OK) {
+		/* Someone with no customer role anywhere is refused, not coached. */
+		if (!global_ok && env && env->db && !im_acct_is_member_anywhere(env->db, c.actor)) {
+			json_decref(res);
+			return forbidden(&c, op);
+		}
 		return res;
+	}
 	if (env == NULL || env->db == NULL) {
 		json_decref(clean);
 		return im_error_new("unavailable", NULL, "no database");
+	}
+	if (op->scope && (res = resolve_scope(&c, op, clean)) != NULL) {
+		json_decref(clean);
+		return res;
+	}
+	if (!im_permission_allowed(c.roles, op->permission)) {
+		json_decref(clean);
+		return forbidden(&c, op);
 	}
 	if (op->write && (audit_id = audit_begin(&c, op->name, clean, "started")) < 0) {
 		json_decref(clean);

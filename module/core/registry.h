@@ -35,6 +35,8 @@ enum {
 	IM_ROLE_MEMBER       = 1 << 6,
 	IM_ROLE_USER         = 1 << 7    /* any authenticated actor */
 };
+/* The customer-side roles: granted per customer, from the member table only. */
+#define IM_CUSTOMER_ROLES (IM_ROLE_OWNER | IM_ROLE_DOMAIN_ADMIN | IM_ROLE_MEMBER)
 
 /* Who asks, for one call.  Strings point into the ctx JSON; valid for the call. */
 typedef struct im_op_ctx {
@@ -44,6 +46,7 @@ typedef struct im_op_ctx {
 	const char *tz;        /* IANA zone for reading and showing times */
 	unsigned roles;        /* IM_ROLE_* bits */
 	int64_t now;           /* im_now() at the start of the call */
+	int64_t customer;      /* customer owning the op's scope, or -1 (none/unscoped) */
 } im_op_ctx;
 
 /* A handler returns IM_OK with *result a new object, or an IM_* error code with
@@ -60,6 +63,18 @@ typedef struct {
 	const im_param *params;
 	size_t nparams;
 	im_op_fn handler;
+	/* Appended for issue 4 (positional initializers above stay valid).
+	 * scope: name of the param that says whose data this is, or NULL.  Its value
+	 * is a domain, a JID (its domain counts; a MUC component host a.b counts as
+	 * its parent b when a.b is not itself attached), or for an int param a
+	 * customer id.  The registry grants the actor's customer roles (member
+	 * table) only for the customer owning that scope: never elsewhere. */
+	const char *scope;
+	/* live: the op acts on the running Prosody.  The registry does everything
+	 * it does for any op (params, roles, permission, C rules, audit), then the
+	 * handler returns {"live":true,"params":{normalized},...} and the glue runs
+	 * its Lua live handler with those params (docs/core-api.md). */
+	int live;
 } im_op;
 
 /* The registry as JSON (docs/core-api.md).  Malloc'd; caller frees. */
@@ -85,9 +100,11 @@ char *im_registry_call(const im_env *env, const char *op, const char *params_jso
 
 /* --- permissions.c ----------------------------------------------------------- */
 
-/* Role bits from ctx: "roles" names, plus operator for surfaces cli/shell,
- * server_admin for "prosody_admin":true, user for a non-empty actor.  Unknown
- * role names are ignored. */
+/* Global role bits from ctx: "roles" names, plus operator for surfaces
+ * cli/shell, server_admin for "prosody_admin":true, user for a non-empty actor.
+ * Unknown role names are ignored, and so are the customer roles owner,
+ * domain_admin and member: those only come from imhost's member table, per
+ * customer, resolved by the registry for the op's scope (accounts.h). */
 unsigned im_roles_from_ctx(json_t *ctx);
 
 /* 1 if any of roles grants permission. */
@@ -100,6 +117,20 @@ const char *im_role_name(unsigned bit);
 extern const im_op im_op_logs_search, im_op_logs_trends, im_op_logs_export,
 	im_op_logs_erase, im_op_logs_retention, im_op_logs_users, im_op_logs_status,
 	im_op_auth_token;
+
+/* --- ops_accounts.c: customers, domains, users, channels, certs, reminders --- */
+extern const im_op im_op_customers_create, im_op_customers_list, im_op_customers_mine,
+	im_op_customers_show, im_op_domains_attach, im_op_domains_detach,
+	im_op_domains_set_seats, im_op_domains_suspend, im_op_domains_unsuspend,
+	im_op_domains_set_expiry, im_op_domains_renew, im_op_domains_status,
+	im_op_members_set, im_op_members_remove, im_op_staff_set,
+	im_op_users_list, im_op_users_create, im_op_users_delete, im_op_users_lock,
+	im_op_users_unlock, im_op_users_reset_password, im_op_users_set_role,
+	im_op_users_sessions, im_op_users_kick, im_op_users_record, im_op_users_reconcile,
+	im_op_users_may_login, im_op_users_may_create,
+	im_op_channels_list, im_op_channels_create, im_op_channels_configure,
+	im_op_channels_set_affiliation, im_op_channels_destroy, im_op_channels_cleanup,
+	im_op_certs_record, im_op_reminders_run;
 
 /* --- ops_auth.c ------------------------------------------------------------------ */
 

@@ -96,6 +96,7 @@ typedef struct {
 	tag *tags; size_t ntags, tcap;
 	sg_map tag_by_slug;
 	sg_render r;
+	sg_search *sidx;                 /* pages indexed while rendering */
 	pthread_mutex_t lock;            /* guards err during parallel rendering */
 	char *err;                       /* I/O or git error message */
 } build;
@@ -444,8 +445,7 @@ static void claim_all(build *b)
 		free(src);
 	}
 	static const char *const fixed[] = { "404.html", "sitemap.xml", "feed.xml", "robots.txt",
-	                                     "search/index.html", "tags/index.html", SG_MANIFEST_NAME,
-	                                     SG_TEXT_NAME };
+	                                     "search/index.html", "tags/index.html", SG_MANIFEST_NAME };
 	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) claim(b, fixed[i], "sitegen");
 	for (size_t i = 0; i < b->theme.nassets; i++) {
 		char *out = sg_xasprintf("assets/%s", b->theme.assets[i].name);
@@ -512,8 +512,29 @@ static int plan_pages(build *b)
 	return rc;
 }
 
-/* Renders page i: Markdown, then (unless checking) template and file. */
-static int render_one(build *b, size_t i, sg_buf *buf)
+/* Feeds page i's search text to idx and frees the text: the index keeps
+ * only terms and an excerpt, so no build holds every page's text. */
+static void index_page(build *b, sg_search *idx, size_t i)
+{
+	sg_page *p = &b->site.pages[i];
+	sg_buf heads = {0};
+	for (size_t k = 0; k < p->headings.n; k++) {
+		if (k) sg_buf_putc(&heads, '\n');
+		sg_buf_puts(&heads, p->headings.v[k]);
+	}
+	char *url = sg_xasprintf("/%s", p->url);
+	const char *section = p->parent != SG_NONE ? b->site.pages[p->parent].title : "";
+	sg_search_add(idx, url, p->title, section, heads.data ? heads.data : "", p->text);
+	free(url);
+	sg_buf_free(&heads);
+	free(p->text);
+	p->text = NULL;
+}
+
+/* Renders page i: Markdown, then (unless checking) template and file.
+ * A page whose source changed goes to the search index idx (pages whose
+ * source did not change keep their entries: see write_search). */
+static int render_one(build *b, size_t i, sg_buf *buf, sg_search *idx)
 {
 	sg_page *p = &b->site.pages[i];
 	struct pstate *ps = &b->ps[i];
@@ -536,6 +557,7 @@ static int render_one(build *b, size_t i, sg_buf *buf)
 			rc = emit(b, ao, buf);
 			free(ao);
 		}
+		if (rc == 0 && p->parsed && idx) index_page(b, idx, i);
 	}
 	sg_md_free(&md);
 	drop_source(b, i);
@@ -546,6 +568,7 @@ struct worker {
 	build *b;
 	size_t first, step;
 	size_t rendered;
+	sg_search *idx;   /* this thread's part of the search index */
 	int rc;
 };
 
@@ -555,7 +578,7 @@ static void *work(void *arg)
 	sg_buf buf = {0};
 	for (size_t i = w->first; i < w->b->site.npages; i += w->step) {
 		if (!w->b->ps[i].render) continue;
-		if (render_one(w->b, i, &buf) != 0) w->rc = -1;
+		if (render_one(w->b, i, &buf, w->idx) != 0) w->rc = -1;
 		w->rendered++;
 	}
 	sg_buf_free(&buf);
@@ -573,7 +596,8 @@ static int render_pages(build *b)
 	pthread_t th[SG_THREADS];
 	int started[SG_THREADS] = { 0 };
 	for (int k = 0; k < SG_THREADS; k++) {
-		w[k] = (struct worker){ b, (size_t)k, SG_THREADS, 0, 0 };
+		w[k] = (struct worker){ b, (size_t)k, SG_THREADS, 0, NULL, 0 };
+		if (!b->o->check_only) w[k].idx = sg_search_new();
 		if (k > 0) started[k] = pthread_create(&th[k], NULL, work, &w[k]) == 0;
 	}
 	work(&w[0]);
@@ -584,7 +608,9 @@ static int render_pages(build *b)
 		else work(&w[k]);   /* no thread: do its share here */
 		if (w[k].rc) rc = -1;
 		b->st->rendered += w[k].rendered;
+		sg_search_merge(w[0].idx, w[k].idx);
 	}
+	b->sidx = w[0].idx;
 	if (b->o->check_only) b->st->rendered = 0;
 	return rc;
 }
@@ -720,67 +746,59 @@ static uint64_t search_hash(build *b)
 	return h;
 }
 
+/* Writes the search index.  Pages parsed in this build were indexed while
+ * rendering (b->sidx).  In an incremental build the previous index is read
+ * back from <out>/search and every other page keeps its entry there, so
+ * only changed pages are tokenized and only shards whose bytes change are
+ * written; a page the old index lacks (or a missing index) has its text
+ * rendered again. */
 static int write_search(build *b, const char *outdir)
 {
 	sg_site *s = &b->site;
 	uint64_t h = search_hash(b);
-	int same = b->incremental && b->old.search == h && old_had_output(b, SG_TEXT_NAME);
+	int same = b->incremental && b->old.search == h && old_had_output(b, "search/meta.json");
 	b->search = h;
 	if (same) {
 		/* Nothing the index is made of changed: keep its files. */
 		for (size_t i = 0; i < b->old.noutputs; i++)
 			if (!strncmp(b->old.outputs[i], "search/", 7) && strcmp(b->old.outputs[i], "search/index.html"))
 				sg_strs_push(&b->kept, b->old.outputs[i]);
-		sg_strs_push(&b->kept, SG_TEXT_NAME);
 		return 0;
 	}
-	/* Unchanged pages' text comes from the previous build's text file;
-	 * a page it lacks (file deleted by hand) is read again. */
-	int missing = 0;
-	for (size_t i = 0; i < s->npages; i++) missing |= !s->pages[i].draft && !s->pages[i].text;
-	if (missing) {
-		char *tp = sg_path_join(outdir, SG_TEXT_NAME);
-		sg_text_load(tp, s);
-		free(tp);
-	}
+	char *err = NULL;
+	sg_search *idx = b->incremental ? sg_search_load(outdir, &err) : NULL;
+	if (err) { sg_warn(&b->d, NULL, 0, "%s; indexing every page", err); free(err); err = NULL; }
+	if (idx) { sg_search_merge(idx, b->sidx); b->sidx = idx; }
+	idx = b->sidx;
 	for (size_t i = 0; i < s->npages; i++) {
-		if (s->pages[i].draft || s->pages[i].text) continue;
+		sg_page *p = &s->pages[i];
+		if (p->draft || p->parsed) continue;
+		char *url = sg_xasprintf("/%s", p->url);
+		const char *section = p->parent != SG_NONE ? s->pages[p->parent].title : "";
+		int kept = sg_search_keep(idx, url, p->title, section);
+		free(url);
+		if (kept == 0) continue;
 		if (!b->ps[i].have && load_page(b, i) != 0) return -1;
 		sg_mdpage md = {0};
-		char *file = sg_xasprintf("%s%s", b->src.content_prefix, s->pages[i].path);
-		int rc = sg_page_body(&s->pages[i], file, b->ps[i].data, b->ps[i].len, &b->ps[i].fm,
+		char *file = sg_xasprintf("%s%s", b->src.content_prefix, p->path);
+		int rc = sg_page_body(p, file, b->ps[i].data, b->ps[i].len, &b->ps[i].fm,
 		                      b->cfg.allow_html, b->base, &md, &b->d);
 		free(file);
 		sg_md_free(&md);
 		drop_source(b, i);
 		if (rc != 0) return -1;
+		index_page(b, idx, i);
 	}
-	sg_search *idx = sg_search_new();
-	sg_buf heads = {0};
-	for (size_t i = 0; i < s->npages; i++) {
-		const sg_page *p = &s->pages[i];
-		if (p->draft) continue;
-		heads.len = 0;
-		if (heads.data) heads.data[0] = '\0';
-		for (size_t k = 0; k < p->headings.n; k++) {
-			if (k) sg_buf_putc(&heads, '\n');
-			sg_buf_puts(&heads, p->headings.v[k]);
-		}
-		char *url = sg_xasprintf("/%s", p->url);
-		const char *section = p->parent != SG_NONE ? s->pages[p->parent].title : "";
-		sg_search_add(idx, url, p->title, section, heads.data ? heads.data : "", p->text);
-		free(url);
+	char **kept = NULL;
+	size_t nkept = 0;
+	int rc = sg_search_write_kept(idx, b->out.stage, &kept, &nkept, &err);
+	for (size_t i = 0; i < nkept; i++) {
+		sg_strs_push(&b->kept, kept[i]);
+		free(kept[i]);
 	}
-	sg_buf_free(&heads);
-	char *err = NULL;
-	int rc = sg_search_write(idx, b->out.stage, &err);
-	sg_search_free(idx);
+	free(kept);
 	if (rc != 0) return io_fail(b, err ? err : sg_xstrdup("search index: write failed"));
-	sg_buf t = {0};
-	sg_text_format(s, &t);
-	rc = emit(b, SG_TEXT_NAME, &t);
-	sg_buf_free(&t);
-	return rc;
+	return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -843,6 +861,7 @@ static void cleanup(build *b)
 	sg_gdates_free(&b->dates);
 	if (b->have_old) sg_manifest_free(&b->old);
 	sg_manifest_free(&b->lists);
+	sg_search_free(b->sidx);
 	sg_theme_free(&b->theme);
 	sg_config_free(&b->cfg);
 	free(b->base), free(b->abs);

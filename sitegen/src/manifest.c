@@ -288,37 +288,6 @@ void sg_manifest_free(sg_manifest *m)
 	memset(m, 0, sizeof *m);
 }
 
-void sg_text_format(const sg_site *s, sg_buf *out)
-{
-	for (size_t i = 0; i < s->npages; i++) {
-		const sg_page *p = &s->pages[i];
-		if (p->draft || !p->text) continue;
-		put_esc(out, p->path);
-		sg_buf_putc(out, '\t');
-		put_esc(out, p->text);
-		sg_buf_putc(out, '\n');
-	}
-}
-
-int sg_text_load(const char *path, sg_site *s)
-{
-	char *data = NULL;
-	size_t len = 0;
-	if (sg_read_file(path, &data, &len) != 0) return -1;
-	char *line = data, *next;
-	for (; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next) *next++ = '\0';
-		char *f[2];
-		if (split(line, '\t', f, 2) != 2) continue;
-		size_t i = sg_map_get(&s->by_path, unesc(f[0]));
-		if (i == (size_t)-1 || s->pages[i].text) continue;
-		unesc(f[1]);
-		if (sg_hash_str(SG_HASH_SEED, f[1]) == s->pages[i].text_hash) s->pages[i].text = sg_xstrdup(f[1]);
-	}
-	free(data);
-	return 0;
-}
 
 void sg_manifest_add_list(sg_manifest *m, const char *out, uint64_t key)
 {

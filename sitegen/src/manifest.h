@@ -11,8 +11,8 @@
  *   - per tag listing page: the key of its inputs;
  *   - a hash of everything the search index is built from, so an unchanged
  *     index is not rebuilt.
- * The pages' search text lives in a second file, <out>/.sitegen-text, read
- * only when the search index must be rebuilt.
+ * The search index under <out>/search/ is its own state: an incremental
+ * build reads it back (sg_search_load) instead of keeping pages' text.
  * Ownership: sg_manifest owns everything; free with sg_manifest_free. */
 #ifndef SG_MANIFEST_H
 #define SG_MANIFEST_H
@@ -43,12 +43,5 @@ int  sg_manifest_load(sg_manifest *m, const char *path);
 /* Serialises m into out. */
 void sg_manifest_format(const sg_manifest *m, sg_buf *out);
 void sg_manifest_free(sg_manifest *m);
-
-#define SG_TEXT_NAME ".sitegen-text"
-/* The search text of every published page ("path TAB escaped-text" lines). */
-void sg_text_format(const sg_site *s, sg_buf *out);
-/* Fills p->text of pages whose text is NULL from the file at path, when its
- * hash matches p->text_hash.  Returns 0, or -1 when the file is unreadable. */
-int  sg_text_load(const char *path, sg_site *s);
 
 #endif

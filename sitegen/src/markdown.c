@@ -11,6 +11,8 @@
 #include <cmark-gfm.h>
 #include <cmark-gfm-core-extensions.h>
 #include <cmark-gfm-extension_api.h>
+/* struct cmark_syntax_extension: its special_inline_chars list (see below). */
+#include <cmark-gfm/syntax_extension.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,17 +20,40 @@
 
 static const char *const ext_names[] = { "table", "strikethrough", "autolink", "tasklist" };
 
-/* libcmark-gfm is not thread-safe while parsing: attaching extensions edits
- * a process-wide table of special inline characters, which
- * cmark_parser_finish sets and clears.  Two concurrent parses lose
- * strikethrough and autolinks (seen in our golden test).  The inline pass
- * is serialised; block parsing, tree walks and HTML rendering run in
- * parallel. */
-static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+/* libcmark-gfm keeps the table of special inline characters in a process
+ * global.  Each cmark_parser_finish adds its extensions' characters ('~'
+ * for strikethrough, ':' and 'w' for autolinks) and removes them again at
+ * the end, so two concurrent parses could remove each other's characters
+ * mid-parse (strikethrough and autolinks were lost in our golden test).
+ * Every parser here attaches the same extensions, so we register their
+ * characters once and then empty the extensions' lists: later parses add
+ * and remove nothing, and the table is read-only while threads render.
+ * The original lists stay reachable in ext_chars (never freed: the
+ * extensions live as long as the process). */
+static cmark_llist *ext_chars[sizeof ext_names / sizeof *ext_names];
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+	cmark_gfm_core_extensions_ensure_registered();
+	cmark_parser *p = cmark_parser_new(CMARK_OPT_DEFAULT);
+	for (size_t i = 0; i < sizeof ext_names / sizeof *ext_names; i++) {
+		cmark_syntax_extension *e = cmark_find_syntax_extension(ext_names[i]);
+		if (e) cmark_parser_attach_syntax_extension(p, e);
+	}
+	cmark_manage_extensions_special_characters(p, 1);
+	cmark_parser_free(p);
+	for (size_t i = 0; i < sizeof ext_names / sizeof *ext_names; i++) {
+		cmark_syntax_extension *e = cmark_find_syntax_extension(ext_names[i]);
+		if (!e) continue;
+		ext_chars[i] = e->special_inline_chars;
+		cmark_syntax_extension_set_special_inline_chars(e, NULL);
+	}
+}
 
 void sg_md_global_init(void)
 {
-	cmark_gfm_core_extensions_ensure_registered();
+	pthread_once(&init_once, global_init);
 }
 
 static int is_external(const char *url)
@@ -213,18 +238,15 @@ static void finish_html(sg_buf *out, const char *html, sg_heading *heads, size_t
 int sg_md_render(sg_mdpage *pg, const char *file, const char *page, const char *src,
                  size_t len, int first_line, int allow_html, const char *base, sg_diag *d)
 {
+	sg_md_global_init();   /* idempotent; makes parsing thread-safe */
 	int opts = CMARK_OPT_SOURCEPOS | CMARK_OPT_GITHUB_PRE_LANG | (allow_html ? CMARK_OPT_UNSAFE : 0);
 	cmark_parser *parser = cmark_parser_new(opts);
 	for (size_t i = 0; i < sizeof ext_names / sizeof *ext_names; i++) {
 		cmark_syntax_extension *e = cmark_find_syntax_extension(ext_names[i]);
 		if (e) cmark_parser_attach_syntax_extension(parser, e);
 	}
-	/* Block parsing (feed) keeps its state in the parser; the inline pass in
-	 * finish is the part that touches the shared table. */
 	cmark_parser_feed(parser, src, len);
-	pthread_mutex_lock(&parse_lock);
 	cmark_node *doc = cmark_parser_finish(parser);
-	pthread_mutex_unlock(&parse_lock);
 	cmark_consolidate_text_nodes(doc);
 
 	int rc = 0;

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE 1 /* vasprintf */
 #endif
 #include "searchidx.h"
+#include "searchidx_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -629,39 +630,6 @@ size_t sg_search_tokenize(const char *text,
 
 /* ---- the index ------------------------------------------------------------ */
 
-typedef struct {
-	uint32_t page; /* insertion index until write, then page id */
-	uint32_t v;    /* tf << 2 | heading << 1 | title */
-} posting;
-
-typedef struct {
-	char *s;
-	posting *p;
-	size_t n, cap;
-} term;
-
-typedef struct {
-	char *url, *title, *section, *excerpt;
-} page;
-
-typedef struct {
-	char *w;       /* folded word, NUL-terminated; NULL = empty slot */
-	uint32_t term; /* index + 1 into terms, 0 = stopword */
-} cache_ent;
-
-struct sg_search {
-	page *pages;
-	size_t npages, pcap;
-	term *terms;
-	size_t nterms, tcap;
-	uint32_t *slots; /* open addressing: term index + 1, 0 = empty */
-	size_t nslots;
-	/* Stem cache: a folded word -> its term (index + 1), or 0 for a
-	 * stopword.  Words repeat, so this saves most stemming and lookups. */
-	cache_ent *cache;
-	size_t ncache, cslots;
-};
-
 sg_search *sg_search_new(void)
 {
 	sg_search *s = xrealloc(NULL, sizeof *s);
@@ -688,6 +656,11 @@ void sg_search_free(sg_search *s)
 	}
 	for (size_t i = 0; i < s->cslots; i++)
 		free(s->cache[i].w);
+	for (size_t i = 0; i < s->nfiles; i++) {
+		free(s->files[i].name);
+		free(s->files[i].data);
+	}
+	free(s->files);
 	free(s->cache);
 	free(s->pages);
 	free(s->terms);
@@ -720,7 +693,7 @@ static void rehash(sg_search *s)
 	s->nslots = ns;
 }
 
-static term *term_get(sg_search *s, const char *w, size_t n)
+term *sg_si_term(sg_search *s, const char *w, size_t n)
 {
 	size_t j = hash(w, n) & (s->nslots - 1);
 	while (s->slots[j]) {
@@ -739,6 +712,8 @@ static term *term_get(sg_search *s, const char *w, size_t n)
 	t->s[n] = '\0';
 	t->p = NULL;
 	t->n = t->cap = 0;
+	t->raw = NULL;
+	t->rawlen = 0;
 	s->slots[j] = (uint32_t)++s->nterms;
 	if (s->nterms * 2 > s->nslots)
 		rehash(s);
@@ -784,7 +759,7 @@ static term *word_term(sg_search *s, char *w, size_t n)
 	key[n] = '\0';
 	term *t = NULL;
 	if (!is_stopword(w, n))
-		t = term_get(s, w, sg_stem(w, n));
+		t = sg_si_term(s, w, sg_stem(w, n));
 	s->cache[j].w = key;
 	s->cache[j].term = t ? (uint32_t)(t - s->terms) + 1 : 0;
 	s->ncache++;
@@ -844,16 +819,51 @@ static char *make_excerpt(const char *clean)
 	return b.p;
 }
 
-void sg_search_add(sg_search *s, const char *url, const char *title,
-                   const char *section, const char *headings, const char *text)
+/* The loaded page with this (clean) URL, or NULL.  Loaded pages are in
+ * URL order, so a binary search finds it. */
+static page *find_old(sg_search *s, const char *url)
+{
+	size_t lo = 0, hi = s->nold;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->pages[mid].url, url);
+		if (!c)
+			return &s->pages[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* A new, zeroed page slot at the end of s->pages. */
+page *sg_si_page(sg_search *s)
 {
 	if (s->npages == s->pcap) {
 		s->pcap = s->pcap ? s->pcap * 2 : 64;
 		s->pages = xrealloc(s->pages, s->pcap * sizeof *s->pages);
 	}
 	page *pg = &s->pages[s->npages];
+	memset(pg, 0, sizeof *pg);
+	return pg;
+}
+
+/* A new page with url supersedes the loaded page of that URL, if any. */
+static void supersede(sg_search *s, const char *url)
+{
+	page *o = s->nold ? find_old(s, url) : NULL;
+	if (o)
+		o->replaced = 1;
+}
+
+void sg_search_add(sg_search *s, const char *url, const char *title,
+                   const char *section, const char *headings, const char *text)
+{
+	page *pg = sg_si_page(s);
 	char *body = utf8_clean(text);
 	pg->url = utf8_clean(url);
+	supersede(s, pg->url);
 	pg->title = utf8_clean(title);
 	pg->section = utf8_clean(section);
 	pg->excerpt = make_excerpt(body);
@@ -866,6 +876,56 @@ void sg_search_add(sg_search *s, const char *url, const char *title,
 	tokenize_raw(body, add_term, &c);
 	free(body);
 	s->npages++;
+}
+
+int sg_search_keep(sg_search *s, const char *url, const char *title, const char *section)
+{
+	char *u = utf8_clean(url);
+	page *o = s->nold ? find_old(s, u) : NULL;
+	free(u);
+	if (!o || o->replaced)
+		return -1;
+	o->used = 1;
+	/* The section's title may have changed without the page: only its
+	 * chunk entry changes, its postings do not. */
+	char *t = utf8_clean(title), *sec = utf8_clean(section);
+	if (strcmp(t, o->title))
+		free(o->title), o->title = t;
+	else
+		free(t);
+	if (strcmp(sec, o->section))
+		free(o->section), o->section = sec;
+	else
+		free(sec);
+	return 0;
+}
+
+void sg_search_merge(sg_search *dst, sg_search *src)
+{
+	if (!src)
+		return;
+	uint32_t off = (uint32_t)dst->npages;
+	for (size_t i = 0; i < src->npages; i++) {
+		page *pg = sg_si_page(dst);
+		*pg = src->pages[i];
+		pg->old = pg->used = pg->replaced = 0;
+		supersede(dst, pg->url);
+		dst->npages++;
+	}
+	src->npages = 0;
+	for (size_t i = 0; i < src->nterms; i++) {
+		term *from = &src->terms[i];
+		term *t = sg_si_term(dst, from->s, strlen(from->s));
+		if (t->n + from->n > t->cap) {
+			t->cap = t->n + from->n;
+			t->p = xrealloc(t->p, t->cap * sizeof *t->p);
+		}
+		for (size_t j = 0; j < from->n; j++) {
+			t->p[t->n].page = from->p[j].page + off;
+			t->p[t->n++].v = from->p[j].v;
+		}
+	}
+	sg_search_free(src);
 }
 
 /* ---- writing -------------------------------------------------------------- */
@@ -916,11 +976,14 @@ static void key_file(buf *b, const char *key, size_t n)
 	buf_puts(b, ".json");
 }
 
-typedef struct {
-	char *name;  /* relative to <out>/search, e.g. "t/in.json" */
-	char *data;
-	size_t len;
-} outfile;
+char *sg_si_shard_name(const char *key)
+{
+	buf b = { 0 };
+	key_file(&b, key, strlen(key));
+	return b.p;
+}
+
+typedef oldfile outfile;   /* same shape: name, bytes */
 
 typedef struct {
 	outfile *f;
@@ -1042,6 +1105,13 @@ static int cmp_outfile(const void *a, const void *b)
 	return strcmp(((const outfile *)a)->name, ((const outfile *)b)->name);
 }
 
+/* Does the loaded index hold a file of this name with exactly these bytes? */
+static int same_as_loaded(const sg_search *s, const outfile *f)
+{
+	const oldfile *o = s->nfiles ? bsearch(f, s->files, s->nfiles, sizeof *s->files, cmp_outfile) : NULL;
+	return o && o->len == f->len && memcmp(o->data, f->data ? f->data : "", f->len) == 0;
+}
+
 /* Removes the .json files of <dir>/<sub> that the new index does not list. */
 static int remove_stale(const char *dir, const char *sub, const plan *pl, char **err)
 {
@@ -1075,17 +1145,76 @@ static int remove_stale(const char *dir, const char *sub, const plan *pl, char *
 	return rc;
 }
 
-int sg_search_write(sg_search *s, const char *outdir, char **err)
+/* Does the encoded posting array raw ("[d,v,...]", old ids) list a page
+ * whose flag is set in dirty? */
+static int raw_touches(const char *raw, size_t len, const unsigned char *dirty, size_t ndirty)
 {
-	*err = NULL;
-	size_t np = s->npages, i, j;
+	unsigned long id = 0, num = 0;
+	int even = 1;
+	for (size_t i = 1; i < len; i++) {
+		char c = raw[i];
+		if (c >= '0' && c <= '9') {
+			num = num * 10 + (unsigned long)(c - '0');
+			continue;
+		}
+		if (even) {
+			id += num;
+			if (id < ndirty && dirty[id])
+				return 1;
+		}
+		even = !even;
+		num = 0;
+	}
+	return 0;
+}
 
-	/* Page ids in URL order; remap[insertion index] = id. */
+/* Decodes t's raw postings (page = old id = loaded page index) into t->p. */
+static void raw_decode(term *t)
+{
+	unsigned long num = 0, id = 0;
+	int even = 1;
+	for (size_t i = 1; i < t->rawlen; i++) {
+		char c = t->raw[i];
+		if (c >= '0' && c <= '9') {
+			num = num * 10 + (unsigned long)(c - '0');
+			continue;
+		}
+		if (even) {
+			id += num;
+		} else {
+			if (t->n == t->cap) {
+				t->cap = t->cap ? t->cap * 2 : 4;
+				t->p = xrealloc(t->p, t->cap * sizeof *t->p);
+			}
+			t->p[t->n].page = (uint32_t)id;
+			t->p[t->n++].v = (uint32_t)num;
+		}
+		even = !even;
+		num = 0;
+	}
+	t->raw = NULL;
+	t->rawlen = 0;
+}
+
+static int is_included(const page *pg)
+{
+	return !pg->old || (pg->used && !pg->replaced);
+}
+
+/* Gives pages their ids (URL order), drops loaded pages nobody kept, and
+ * brings every term's postings to those ids.  Terms of a loaded index stay
+ * encoded when no page they list changed id or content (the usual one-page
+ * edit): only the terms of changed pages are decoded. */
+static int assign_ids(sg_search *s, char **err)
+{
+	size_t n = s->npages, np = 0, i, j;
 	typedef struct { page pg; uint32_t ins; } ord; /* pg first: cmp_page_url */
-	ord *o = xrealloc(NULL, np * sizeof *o);
-	for (i = 0; i < np; i++) {
-		o[i].pg = s->pages[i];
-		o[i].ins = (uint32_t)i;
+	ord *o = xrealloc(NULL, (n ? n : 1) * sizeof *o);
+	for (i = 0; i < n; i++) {
+		if (!is_included(&s->pages[i]))
+			continue;
+		o[np].pg = s->pages[i];
+		o[np++].ins = (uint32_t)i;
 	}
 	qsort(o, np, sizeof *o, cmp_page_url);
 	for (i = 1; i < np; i++)
@@ -1094,19 +1223,80 @@ int sg_search_write(sg_search *s, const char *outdir, char **err)
 			free(o);
 			return -1;
 		}
-	uint32_t *remap = xrealloc(NULL, np * sizeof *remap);
-	for (i = 0; i < np; i++) {
-		remap[o[i].ins] = (uint32_t)i;
-		s->pages[i] = o[i].pg;
-	}
-	free(o);
+	/* Same URLs at the same ids as the loaded index: old ids stay valid,
+	 * and only terms listing a replaced page need decoding. */
+	int same_ids = s->nold > 0 && np == s->nold;
+	for (i = 0; same_ids && i < np; i++)
+		same_ids = !strcmp(o[i].pg.url, s->pages[i].url);
+	unsigned char *dirty = xrealloc(NULL, s->nold + 1);
+	for (i = 0; i < s->nold; i++)
+		dirty[i] = !is_included(&s->pages[i]);
 	for (i = 0; i < s->nterms; i++) {
 		term *t = &s->terms[i];
-		for (j = 0; j < t->n; j++)
-			t->p[j].page = remap[t->p[j].page];
-		qsort(t->p, t->n, sizeof *t->p, cmp_posting);
+		if (t->raw && (t->n || !same_ids || raw_touches(t->raw, t->rawlen, dirty, s->nold)))
+			raw_decode(t);
 	}
+	free(dirty);
+
+	uint32_t *remap = xrealloc(NULL, (n ? n : 1) * sizeof *remap);
+	for (i = 0; i < n; i++)
+		remap[i] = UINT32_MAX;
+	for (i = 0; i < np; i++)
+		remap[o[i].ins] = (uint32_t)i;
+	for (i = 0; i < n; i++)
+		if (remap[i] == UINT32_MAX) {
+			free(s->pages[i].url);
+			free(s->pages[i].title);
+			free(s->pages[i].section);
+			free(s->pages[i].excerpt);
+		}
+	for (i = 0; i < np; i++) {
+		s->pages[i] = o[i].pg;
+		s->pages[i].old = s->pages[i].used = s->pages[i].replaced = 0;
+	}
+	s->npages = np;
+	s->nold = 0;
+	free(o);
+	/* Postings to ids; a term left without pages disappears. */
+	size_t nt = 0;
+	for (i = 0; i < s->nterms; i++) {
+		term *t = &s->terms[i];
+		size_t k = 0;
+		for (j = 0; j < t->n; j++)
+			if (remap[t->p[j].page] != UINT32_MAX) {
+				t->p[k].page = remap[t->p[j].page];
+				t->p[k++].v = t->p[j].v;
+			}
+		t->n = k;
+		if (!t->n && !t->raw) {
+			free(t->s);
+			free(t->p);
+			continue;
+		}
+		qsort(t->p, t->n, sizeof *t->p, cmp_posting);
+		s->terms[nt++] = *t;
+	}
+	s->nterms = nt;
 	free(remap);
+	return 0;
+}
+
+int sg_search_write(sg_search *s, const char *outdir, char **err)
+{
+	return sg_search_write_kept(s, outdir, NULL, NULL, err);
+}
+
+int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t *nkept, char **err)
+{
+	*err = NULL;
+	if (kept) {
+		*kept = NULL;
+		*nkept = 0;
+	}
+	size_t np, i, j;
+	if (assign_ids(s, err) != 0)
+		return -1;
+	np = s->npages;
 	/* Pages are in final order and insertion index == id from here on, so
 	 * later sg_search_add calls (and a second write) still work. */
 	qsort(s->terms, s->nterms, sizeof *s->terms, cmp_term);
@@ -1131,6 +1321,11 @@ int sg_search_write(sg_search *s, const char *outdir, char **err)
 		const term *t = &s->terms[i];
 		off[i] = frag.n;
 		buf_json(&frag, t->s);
+		if (t->raw) {   /* unchanged since the loaded index */
+			buf_put(&frag, ":", 1);
+			buf_put(&frag, t->raw, t->rawlen);
+			continue;
+		}
 		buf_put(&frag, ":[", 2);
 		uint32_t prev = 0;
 		for (j = 0; j < t->n; j++) {
@@ -1204,20 +1399,19 @@ int sg_search_write(sg_search *s, const char *outdir, char **err)
 	free(sub);
 	/* Shards and chunks before meta.json, so a reader that sees the new
 	 * meta finds every file it lists. */
-	for (i = 0; rc == 0 && i < pl.n; i++) {
-		if (!strcmp(pl.f[i].name, "meta.json"))
-			continue;
-		char *path = fmt("%s/%s", dir, pl.f[i].name);
-		rc = write_if_changed(path, pl.f[i].data ? pl.f[i].data : "", pl.f[i].len, err);
-		free(path);
-	}
-	for (i = 0; rc == 0 && i < pl.n; i++) {
-		if (strcmp(pl.f[i].name, "meta.json"))
-			continue;
-		char *path = fmt("%s/%s", dir, pl.f[i].name);
-		rc = write_if_changed(path, pl.f[i].data, pl.f[i].len, err);
-		free(path);
-	}
+	for (int last = 0; last < 2; last++)
+		for (i = 0; rc == 0 && i < pl.n; i++) {
+			if ((strcmp(pl.f[i].name, "meta.json") == 0) != last)
+				continue;
+			if (kept && same_as_loaded(s, &pl.f[i])) {
+				*kept = xrealloc(*kept, (*nkept + 1) * sizeof **kept);
+				(*kept)[(*nkept)++] = fmt("search/%s", pl.f[i].name);
+				continue;
+			}
+			char *path = fmt("%s/%s", dir, pl.f[i].name);
+			rc = write_if_changed(path, pl.f[i].data ? pl.f[i].data : "", pl.f[i].len, err);
+			free(path);
+		}
 	if (rc == 0)
 		rc = remove_stale(dir, "t", &pl, err);
 	if (rc == 0)

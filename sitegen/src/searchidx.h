@@ -36,6 +36,32 @@ int sg_search_write(sg_search *s, const char *outdir, char **err);
 
 void sg_search_free(sg_search *s);
 
+/* --- incremental builds ---------------------------------------------------- */
+
+/* Reads the index written under <outdir>/search/ back into a builder, so a
+ * build that changed a few pages re-tokenizes only those.  Returns NULL
+ * when there is no readable index of this format (err set when a file was
+ * present but malformed; the caller frees it): then build from scratch.
+ * Pages of a loaded index are dropped at write time unless kept
+ * (sg_search_keep) or replaced (sg_search_add of the same URL). */
+sg_search *sg_search_load(const char *outdir, char **err);
+
+/* Keeps the loaded page url (its postings are unchanged); title and
+ * section update its chunk entry.  Returns 0, or -1 when the loaded index
+ * has no such page (the caller must sg_search_add it). */
+int sg_search_keep(sg_search *s, const char *url, const char *title, const char *section);
+
+/* Moves every page and term of src into dst and frees src (per-thread
+ * builders are merged this way).  A page of src replaces a loaded page of
+ * dst with the same URL. */
+void sg_search_merge(sg_search *dst, sg_search *src);
+
+/* As sg_search_write; when the index was loaded, files whose bytes equal
+ * the loaded ones are not written and their names ("search/t/a.json") are
+ * returned in *kept (the caller frees each and the array).  After writing
+ * a loaded index, only sg_search_free may follow. */
+int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t *nkept, char **err);
+
 /* --- the text pipeline, shared with tests and the support desk ------------ */
 
 /* Porter2 (Snowball English) stem of one lowercase token, in place; returns

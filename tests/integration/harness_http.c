@@ -134,10 +134,20 @@ int h_http(const char *method, const char *path, const char *host,
 	*hdr_end = '\0';
 	p = hdr_end + 4;
 	out->len = rawlen - (size_t)(p - raw);
-	/* header names are case-insensitive */
-	for (char *h = strstr(raw, "\r\n"); h; h = strstr(h + 2, "\r\n"))
-		if (strncasecmp(h + 2, "Transfer-Encoding:", 18) == 0 && strstr(h + 20, "chunked"))
+	/* header names are case-insensitive; the headers end at hdr_end (now NUL) */
+	for (char *h = strstr(raw, "\r\n"); h; h = strstr(h + 2, "\r\n")) {
+		char *eol = strstr(h + 2, "\r\n"), *v = h + 2 + 18;
+
+		if (strncasecmp(h + 2, "Transfer-Encoding:", 18) != 0)
+			continue;
+		if (eol)
+			*eol = '\0';
+		if (strstr(v, "chunked"))
 			out->len = dechunk(p, out->len);
+		if (eol)
+			*eol = '\r';
+		break;
+	}
 	out->body = malloc(out->len + 1);
 	if (out->body == NULL)
 		goto out;

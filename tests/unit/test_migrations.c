@@ -38,6 +38,14 @@ static const struct sample {
 	  "SELECT count(*) FROM api_token WHERE actor='a@example.com'" },
 	{ 1, "INSERT INTO audit(ts,actor,surface,op,outcome) VALUES(1,'a','cli','x','ok')",
 	  "SELECT count(*) FROM audit" },
+	{ 2, "INSERT INTO customer(id,name,created) VALUES(7,'Acme',1);"
+	     "INSERT INTO domain(name,customer_id,seats,created) VALUES('example.com',7,5,1);"
+	     "INSERT INTO member VALUES(7,'a@example.com','owner');",
+	  "SELECT count(*) FROM member JOIN domain USING(customer_id) WHERE role='owner' AND seats=5" },
+	{ 2, "INSERT INTO account(jid,domain,created) VALUES('a@example.com','example.com',1)",
+	  "SELECT count(*) FROM account WHERE version=1" },
+	{ 2, "INSERT INTO reminder_sent VALUES('domain','example.com','30d','1800000000',1,2)",
+	  "SELECT count(*) FROM reminder_sent" },
 };
 
 static const char *const v1_tables[] = {

@@ -1,0 +1,73 @@
+/* searchidx_int.h — the inside of an sg_search, shared by searchidx.c (the
+ * builder and writer) and searchload.c (which reads a written index back
+ * for incremental builds).  Not for other users: the file format in
+ * docs/search-index.md is the public interface. */
+#ifndef SG_SEARCHIDX_INT_H
+#define SG_SEARCHIDX_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "searchidx.h"
+
+typedef struct {
+	uint32_t page; /* insertion index until write, then page id */
+	uint32_t v;    /* tf << 2 | heading << 1 | title */
+} posting;
+
+typedef struct {
+	char *s;
+	posting *p;
+	size_t n, cap;
+	/* A term read back from a previous index (sg_search_load) keeps its
+	 * encoded postings "[d,v,...]" as they were in the old shard (old
+	 * page ids) until write decodes them; NULL otherwise. */
+	const char *raw;
+	size_t rawlen;
+} term;
+
+typedef struct {
+	char *url, *title, *section, *excerpt;
+	unsigned char old;      /* from a loaded index: old id == its index */
+	unsigned char used;     /* old page kept by sg_search_keep */
+	unsigned char replaced; /* old page superseded by sg_search_add */
+} page;
+
+typedef struct {
+	char *name;  /* relative to <out>/search, e.g. "t/in.json" */
+	char *data;
+	size_t len;
+} oldfile;
+
+typedef struct {
+	char *w;       /* folded word, NUL-terminated; NULL = empty slot */
+	uint32_t term; /* index + 1 into terms, 0 = stopword */
+} cache_ent;
+
+struct sg_search {
+	page *pages;
+	size_t npages, pcap;
+	term *terms;
+	size_t nterms, tcap;
+	uint32_t *slots; /* open addressing: term index + 1, 0 = empty */
+	size_t nslots;
+	/* Stem cache: a folded word -> its term (index + 1), or 0 for a
+	 * stopword.  Words repeat, so this saves most stemming and lookups. */
+	cache_ent *cache;
+	size_t ncache, cslots;
+	/* A loaded index (sg_search_load): pages [0, nold) are its pages, in
+	 * id (= URL) order; files holds its files, sorted by name, so write
+	 * can leave byte-identical files alone. */
+	size_t nold;
+	oldfile *files;
+	size_t nfiles;
+};
+
+/* The term w (n bytes), created empty when new. */
+term *sg_si_term(sg_search *s, const char *w, size_t n);
+/* A zeroed page slot at s->pages[s->npages]; the caller fills it and
+ * increments npages. */
+page *sg_si_page(sg_search *s);
+/* "t/<escaped key>.json" for a shard key; caller frees. */
+char *sg_si_shard_name(const char *key);
+
+#endif
