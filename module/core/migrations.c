@@ -145,6 +145,7 @@ static const char *const steps[] = {
 	"  idem TEXT,"                           /* stanza id / idempotency key */
 	"  UNIQUE(ticket_id, idem));"
 	"CREATE INDEX desk_post_ticket ON desk_post(ticket_id, id);"
+	"CREATE INDEX desk_post_idem ON desk_post(author, idem) WHERE idem IS NOT NULL;"
 	"CREATE VIRTUAL TABLE desk_fts USING fts5("   /* subjects and posts; rowid = post id, subject: -ticket id */
 	"  text, ticket UNINDEXED, public UNINDEXED, tokenize='unicode61 remove_diacritics 2');"
 	"CREATE TABLE desk_event("
