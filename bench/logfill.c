@@ -3,7 +3,7 @@
  *   logfill fill DB [-n ENTRIES] [-D DAYS]
  *       Writes ENTRIES (default 1,000,000) message entries, plus one session
  *       event per 50 messages, straight through the core's writer API
- *       (im_writer_*), into DB: 50 domains (a.test, d01.test ... d49.test),
+ *       (im_writer_*), into DB: 50 domains (d00.test ... d49.test),
  *       5,000 users, 200 rooms, timestamps spread over the last DAYS (30)
  *       days, bodies of 3-25 words drawn Zipf-like from a 3,000-word
  *       vocabulary; 80% chat, 20% groupchat.  Deterministic (fixed seed).
@@ -86,12 +86,12 @@ static const char *word(void)
 	return vocab[(unsigned)(VOCAB * u * u * u)];
 }
 
+/* None of these is a VirtualHost of the bench server: imhost's start-up
+ * reconciliation (entries of accounts that no longer exist) must not touch
+ * the filled data while it is being measured. */
 static void domain_of(unsigned i, char *buf, size_t size)
 {
-	if (i % DOMAINS == 0)
-		snprintf(buf, size, "a.test");
-	else
-		snprintf(buf, size, "d%02u.test", i % DOMAINS);
+	snprintf(buf, size, "d%02u.test", i % DOMAINS);
 }
 
 static void user_of(unsigned i, char *buf, size_t size)

@@ -161,6 +161,7 @@ core() {
 }
 
 started=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for part in ${BENCH_PARTS:-routing search core}; do
 	case "$part" in
 	routing) routing ;;
@@ -196,6 +197,8 @@ if [ -f "$R/imhost.out" ]; then
 fi
 if [ -f "$R/search.out" ]; then
 	[ -f "$R/search.invalid" ] && echo "  search numbers VOID: a module failed to load"
+	sr=$(result "$R/search.out" requests); so=$(result "$R/search.out" ok)
+	[ "${sr:-0}" = "${so:-x}" ] || echo "  search numbers VOID: only ${so:-0} of ${sr:-?} searches answered 200"
 	printf '%-34s %12s\n' "fill (writer API, entries/s)" "$(na "$(result "$R/fill.out" rate)")"
 	printf '%-34s %12s ms   goal <= 20 ms\n' "search p50 ($(result "$R/search.out" requests) requests)" \
 		"$(na "$(result "$R/search.out" p50_ms)")"
@@ -210,4 +213,5 @@ if [ -f "$R/search.out" ]; then
 	printf '%-34s %12s ms  (p99 %s ms)   goal stall <= 5 ms\n' "ping RTT max, during searches" \
 		"$(na "$(result "$R/busy.out" max_ms)")" "$(na "$(result "$R/busy.out" p99_ms)")"
 fi
-echo "bench: $(( $(date +%s) - started )) s"
+echo "bench: $(( $(date +%s) - started )) s; load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "(other work on this machine skews every number above: a load above ~1 before start means a busy box)"

@@ -11,7 +11,7 @@
  * JSON handed back is a new reference.  Money is int64 minor units of the
  * row's currency (money.h); time is UTC epoch seconds.
  *
- * Documented rules (docs/billing.md repeats them for humans):
+ * Documented rules (the help articles should say exactly this):
  *  - Periods come from the subscription's anchor (billing_calendar.h).
  *  - Invoices are issued in arrears, when a period has ended: the fixed fee per
  *    plan segment prorated by seconds (one line per segment), extra seats,

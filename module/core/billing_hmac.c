@@ -160,3 +160,52 @@ int im_webhook_verify(const char *header, const void *body, size_t bodylen,
 	}
 	return match ? IM_WH_OK : IM_WH_MISMATCH;
 }
+
+/* The link MAC of path and expires. */
+static int link_mac(const char *secret, const char *path, int64_t expires, uint8_t mac[32])
+{
+	char *msg = NULL;
+	int len, rc;
+
+	if (!secret || !*secret || !path || (len = asprintf(&msg, "%s\n%lld", path, (long long)expires)) < 0)
+		return IM_ERR;
+	rc = im_hmac_sha256(secret, strlen(secret), msg, (size_t)len, mac);
+	free(msg);
+	return rc;
+}
+
+int im_link_sign(const char *secret, const char *path, int64_t expires, char *buf, size_t n)
+{
+	uint8_t mac[32];
+	int len, i;
+
+	if (link_mac(secret, path, expires, mac) != IM_OK)
+		return IM_ERR;
+	len = snprintf(buf, n, "exp=%lld&sig=", (long long)expires);
+	if (len < 0 || (size_t)len + 65 > n)
+		return IM_ERR;
+	for (i = 0; i < 32; i++)
+		snprintf(buf + len + 2 * i, 3, "%02x", mac[i]);
+	return IM_OK;
+}
+
+int im_link_check(const char *secret, const char *path, int64_t expires, const char *sig_hex,
+                  int64_t now)
+{
+	uint8_t mac[32], sig[32];
+	size_t i;
+
+	if (!sig_hex || strlen(sig_hex) != 64)
+		return IM_WH_MALFORMED;
+	for (i = 0; i < 32; i++) {
+		int hi = hexval(sig_hex[2 * i]), lo = hexval(sig_hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return IM_WH_MALFORMED;
+		sig[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (link_mac(secret, path, expires, mac) != IM_OK)
+		return IM_WH_MALFORMED;
+	if (!im_ct_equal(mac, sig, 32))
+		return IM_WH_MISMATCH;
+	return now < expires ? IM_WH_OK : IM_WH_STALE;
+}

@@ -43,4 +43,13 @@ int im_webhook_verify(const char *header, const void *body, size_t bodylen,
 int im_webhook_sign(const char *secret, int64_t t, const void *body, size_t bodylen,
                     char *buf, size_t n);
 
+/* Signed, expiring links (statements sent over XMPP): sig = hex HMAC-SHA256
+ * under secret of "<path>\n<expires>".  im_link_sign writes
+ * "exp=<expires>&sig=<hex>" into buf (the glue appends it to the URL);
+ * im_link_check returns IM_WH_OK, IM_WH_STALE (now >= expires) or
+ * IM_WH_MISMATCH / IM_WH_MALFORMED.  IM_OK/IM_ERR for sign. */
+int im_link_sign(const char *secret, const char *path, int64_t expires, char *buf, size_t n);
+int im_link_check(const char *secret, const char *path, int64_t expires, const char *sig_hex,
+                  int64_t now);
+
 #endif

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sqlite3.h>
 
+#include "billing.h"
+
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  IM_OK or IM_ERR (+ *err). */
 int im_bill_begin(sqlite3 *db, char **err);
 int im_bill_commit(sqlite3 *db, char **err);
@@ -36,5 +38,11 @@ int im_bill_apply_credit(sqlite3 *db, int64_t invoice, int64_t now, char **err);
 
 /* Invoice status after a change of paid/credited: paid when the balance is 0. */
 int im_bill_settle(sqlite3 *db, int64_t invoice, int64_t now, char **err);
+
+/* The usage query (billing_usage.c), for callers that prepare it once (the
+ * run), and one execution of it. */
+extern const char im_bill_usage_sql[];
+int im_bill_usage_step(sqlite3 *db, sqlite3_stmt *st, int64_t customer, int64_t from, int64_t until,
+                       im_bill_usage *u, char **err);
 
 #endif

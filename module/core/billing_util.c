@@ -96,9 +96,12 @@ int im_bill_exec(sqlite3 *db, const char *sql, int nbind, int64_t a, int64_t b, 
 int im_bill_credit_add(sqlite3 *db, int64_t customer, const char *currency, int64_t delta,
                        char **err)
 {
-	static const char sql[] =
-		"INSERT INTO bill_credit(customer_id, currency, balance) VALUES(?1, ?2, ?3) "
-		"ON CONFLICT(customer_id, currency) DO UPDATE SET balance = balance + ?3";
+	/* CHECK constraints are tested on the row an upsert would insert, so a
+	 * debit is a plain UPDATE (no row: no credit to take). */
+	const char *sql = delta >= 0
+		? "INSERT INTO bill_credit(customer_id, currency, balance) VALUES(?1, ?2, ?3) "
+		  "ON CONFLICT(customer_id, currency) DO UPDATE SET balance = balance + ?3"
+		: "UPDATE bill_credit SET balance = balance + ?3 WHERE customer_id = ?1 AND currency = ?2";
 	sqlite3_stmt *st = NULL;
 	int rc = IM_OK;
 
@@ -108,6 +111,8 @@ int im_bill_credit_add(sqlite3 *db, int64_t customer, const char *currency, int6
 	    sqlite3_bind_int64(st, 3, delta) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
 		rc = im_bill_fail(err, sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_CHECK ? IM_EINVAL : IM_ERR,
 		                  "credit: %s", sqlite3_errmsg(db));
+	else if (delta < 0 && sqlite3_changes(db) != 1)
+		rc = im_bill_fail(err, IM_EINVAL, "credit: no credit to take");
 	sqlite3_finalize(st);
 	return rc;
 }

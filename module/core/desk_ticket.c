@@ -4,6 +4,7 @@
  * check, write must not interleave with another connection) and appends a
  * desk_event row per change.  SLA clocks are kept here (sla_refresh).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -263,7 +264,7 @@ static int insert_fts(sqlite3 *db, int64_t rowid, int64_t tk, int public_, const
 
 /* Inserts a post; IM_EBUSY when (ticket, idem) exists already. */
 static int insert_post(sqlite3 *db, int64_t tk, const char *author, int note, const char *body,
-                       const char *idem, int64_t now, int64_t *post)
+                       const char *fts_text, const char *idem, int64_t now, int64_t *post)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = IM_ERR, s;
@@ -285,7 +286,7 @@ static int insert_post(sqlite3 *db, int64_t tk, const char *author, int note, co
 		goto out;
 	}
 	*post = sqlite3_last_insert_rowid(db);
-	rc = insert_fts(db, *post, tk, !note, body);
+	rc = insert_fts(db, *post, tk, !note, fts_text ? fts_text : body);
 out:
 	sqlite3_finalize(st);
 	return rc;
@@ -339,6 +340,7 @@ static int open_locked(sqlite3 *db, const im_desk_conf *conf, const im_desk_new 
 	sqlite3_stmt *st = NULL;
 	ticket t;
 	int64_t cust, post;
+	char *fts;
 	int rc;
 
 	if (n->idem && *n->idem && (rc = find_idem(db, n->requester, n->idem, ticket_out)) != IM_ENOTFOUND) {
@@ -364,9 +366,14 @@ static int open_locked(sqlite3 *db, const im_desk_conf *conf, const im_desk_new 
 	if (rc != IM_OK)
 		return rc;
 	*ticket_out = sqlite3_last_insert_rowid(db);
-	if (insert_fts(db, -*ticket_out, *ticket_out, 1, n->subject) != IM_OK ||
-	    insert_post(db, *ticket_out, n->requester, 0, n->body, n->idem, now, &post) != IM_OK ||
-	    load(db, *ticket_out, &t) != IM_OK || sla_refresh(db, conf, &t) != IM_OK)
+	/* The opening post is indexed with the subject: one FTS row per post,
+	 * rowids ascending with time (desk_query.c streams them newest first). */
+	if ((fts = malloc(strlen(n->subject) + strlen(n->body) + 2)) == NULL)
+		return IM_ERR;
+	sprintf(fts, "%s\n%s", n->subject, n->body);
+	rc = insert_post(db, *ticket_out, n->requester, 0, n->body, fts, n->idem, now, &post);
+	free(fts);
+	if (rc != IM_OK || load(db, *ticket_out, &t) != IM_OK || sla_refresh(db, conf, &t) != IM_OK)
 		return IM_ERR;
 	return event(db, *ticket_out, now, n->requester, "created", NULL, "new", post, ev);
 }
@@ -409,7 +416,7 @@ static int post_locked(sqlite3 *db, const im_desk_conf *conf, int64_t *tk, const
 		*why = "this ticket is closed; please open a new ticket";
 		return IM_EBUSY;
 	}
-	rc = insert_post(db, t.id, author, note, body, idem, now, &post);
+	rc = insert_post(db, t.id, author, note, body, NULL, idem, now, &post);
 	if (rc == IM_EBUSY) {   /* the same stanza again: stored once */
 		*dup = 1;
 		return IM_OK;

@@ -146,7 +146,7 @@ static const char *const steps[] = {
 	"  UNIQUE(ticket_id, idem));"
 	"CREATE INDEX desk_post_ticket ON desk_post(ticket_id, id);"
 	"CREATE INDEX desk_post_idem ON desk_post(author, idem) WHERE idem IS NOT NULL;"
-	"CREATE VIRTUAL TABLE desk_fts USING fts5("   /* subjects and posts; rowid = post id, subject: -ticket id */
+	"CREATE VIRTUAL TABLE desk_fts USING fts5("   /* rowid = post id; the opening post carries the subject */
 	"  text, ticket UNINDEXED, public UNINDEXED, tokenize='unicode61 remove_diacritics 2');"
 	"CREATE TABLE desk_event("
 	"  id INTEGER PRIMARY KEY,"
@@ -166,6 +166,117 @@ static const char *const steps[] = {
 	"  key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE desk_rate("                /* fixed one-minute windows per sender */
 	"  sender TEXT PRIMARY KEY, window INTEGER NOT NULL, count INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 4: billing (issue 5): plans, subscriptions, usage, invoices, payments.
+	 * Money is INTEGER minor units with a currency on every money row. */
+	"CREATE TABLE bill_plan("
+	"  id INTEGER PRIMARY KEY, code TEXT NOT NULL, version INTEGER NOT NULL,"
+	"  name TEXT NOT NULL, currency TEXT NOT NULL,"
+	"  cycle_months INTEGER NOT NULL CHECK (cycle_months IN (1, 12)),"
+	"  price INTEGER NOT NULL CHECK (price >= 0),"
+	"  seats_included INTEGER NOT NULL DEFAULT 0, seat_price INTEGER NOT NULL DEFAULT 0,"
+	"  msg_price_k INTEGER NOT NULL DEFAULT 0,"         /* per 1000 messages */
+	"  storage_price_gb INTEGER NOT NULL DEFAULT 0,"    /* per 10^9 bytes of peak storage */
+	"  retention_days INTEGER NOT NULL DEFAULT 0, max_seats INTEGER NOT NULL DEFAULT 0,"
+	"  trial_days INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+	"  UNIQUE(code, version));"
+	"CREATE TABLE bill_account("              /* billing information per customer */
+	"  customer_id INTEGER PRIMARY KEY REFERENCES customer(id),"
+	"  name TEXT NOT NULL DEFAULT '', address TEXT NOT NULL DEFAULT '',"
+	"  email TEXT NOT NULL DEFAULT '', tax_id TEXT NOT NULL DEFAULT '',"
+	"  tax_rate_bp INTEGER NOT NULL DEFAULT 0 CHECK (tax_rate_bp BETWEEN 0 AND 10000),"
+	"  reverse_charge INTEGER NOT NULL DEFAULT 0, terms_days INTEGER NOT NULL DEFAULT 14,"
+	"  zone TEXT NOT NULL DEFAULT 'UTC',"
+	"  overdue_state TEXT NOT NULL DEFAULT 'ok', updated INTEGER NOT NULL);"
+	"CREATE TABLE bill_info_log("             /* append-only: every billing-info change */
+	"  id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, ts INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL, before TEXT, after TEXT NOT NULL);"
+	"CREATE TRIGGER bill_info_log_no_update BEFORE UPDATE ON bill_info_log"
+	"  BEGIN SELECT RAISE(ABORT, 'bill_info_log is append-only'); END;"
+	"CREATE TRIGGER bill_info_log_no_delete BEFORE DELETE ON bill_info_log"
+	"  BEGIN SELECT RAISE(ABORT, 'bill_info_log is append-only'); END;"
+	"CREATE TABLE bill_credit("
+	"  customer_id INTEGER NOT NULL REFERENCES customer(id), currency TEXT NOT NULL,"
+	"  balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),"
+	"  PRIMARY KEY(customer_id, currency)) WITHOUT ROWID;"
+	"CREATE TABLE bill_subscription("
+	"  id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customer(id),"
+	"  zone TEXT NOT NULL, anchor_y INTEGER NOT NULL, anchor_m INTEGER NOT NULL,"
+	"  anchor_d INTEGER NOT NULL, cycle_months INTEGER NOT NULL, currency TEXT NOT NULL,"
+	"  start INTEGER NOT NULL, trial_end INTEGER NOT NULL DEFAULT 0,"
+	"  ends INTEGER,"                         /* service end after a cancel, or NULL */
+	"  next_k INTEGER NOT NULL DEFAULT 0,"    /* first period not yet invoiced */
+	"  billed_until INTEGER NOT NULL,"        /* start of period next_k */
+	"  next_end INTEGER NOT NULL,"            /* when period next_k is due; 2^62 when none */
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX bill_subscription_due ON bill_subscription(next_end);"
+	"CREATE INDEX bill_subscription_customer ON bill_subscription(customer_id);"
+	"CREATE TABLE bill_sub_plan("             /* plan history: rows are only added */
+	"  sub_id INTEGER NOT NULL REFERENCES bill_subscription(id),"
+	"  from_ts INTEGER NOT NULL, plan_id INTEGER NOT NULL REFERENCES bill_plan(id),"
+	"  PRIMARY KEY(sub_id, from_ts)) WITHOUT ROWID;"
+	"CREATE TABLE bill_usage_event(event_id TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE bill_usage("                /* 15-minute buckets: every zone offset aligns */
+	"  domain TEXT NOT NULL, metric TEXT NOT NULL CHECK (metric IN ('messages','storage','seats')),"
+	"  bucket INTEGER NOT NULL, value INTEGER NOT NULL,"
+	"  PRIMARY KEY(domain, metric, bucket)) WITHOUT ROWID;"
+	"CREATE TABLE bill_active("                /* logins: unique users per period */
+	"  domain TEXT NOT NULL, bucket INTEGER NOT NULL, user TEXT NOT NULL,"
+	"  PRIMARY KEY(domain, bucket, user)) WITHOUT ROWID;"
+	"CREATE TABLE bill_series(name TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE bill_invoice("
+	"  id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customer(id),"
+	"  sub_id INTEGER REFERENCES bill_subscription(id),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('period','manual')),"
+	"  period_start INTEGER NOT NULL, period_end INTEGER NOT NULL, currency TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN ('draft','open','paid','void','uncollectible')),"
+	"  series TEXT, number INTEGER, number_text TEXT UNIQUE,"
+	"  subtotal INTEGER NOT NULL DEFAULT 0, tax INTEGER NOT NULL DEFAULT 0,"
+	"  total INTEGER NOT NULL DEFAULT 0, tax_rate_bp INTEGER NOT NULL DEFAULT 0,"
+	"  reverse_charge INTEGER NOT NULL DEFAULT 0, active_users INTEGER NOT NULL DEFAULT 0,"
+	"  paid INTEGER NOT NULL DEFAULT 0, credited INTEGER NOT NULL DEFAULT 0,"
+	"  bill_to TEXT, created INTEGER NOT NULL, finalized INTEGER, due INTEGER, paid_at INTEGER,"
+	"  UNIQUE(sub_id, kind, period_start, period_end), UNIQUE(series, number),"
+	"  CHECK (credited >= 0 AND credited <= total), CHECK (paid >= 0));"
+	"CREATE INDEX bill_invoice_customer ON bill_invoice(customer_id, id);"
+	"CREATE INDEX bill_invoice_status ON bill_invoice(status, due);"
+	/* Finalized invoices are never edited or deleted: only status, paid,
+	 * credited and paid_at move. */
+	"CREATE TRIGGER bill_invoice_frozen BEFORE UPDATE OF customer_id, sub_id, kind,"
+	"  period_start, period_end, currency, series, number, number_text, subtotal, tax, total,"
+	"  tax_rate_bp, reverse_charge, bill_to, finalized, due ON bill_invoice"
+	"  WHEN OLD.status <> 'draft'"
+	"  BEGIN SELECT RAISE(ABORT, 'finalized invoices are immutable'); END;"
+	"CREATE TRIGGER bill_invoice_keep BEFORE DELETE ON bill_invoice WHEN OLD.status <> 'draft'"
+	"  BEGIN SELECT RAISE(ABORT, 'finalized invoices are never deleted'); END;"
+	"CREATE TABLE bill_line("
+	"  invoice_id INTEGER NOT NULL REFERENCES bill_invoice(id), pos INTEGER NOT NULL,"
+	"  description TEXT NOT NULL, quantity INTEGER NOT NULL, unit_price INTEGER NOT NULL,"
+	"  amount INTEGER NOT NULL, tax INTEGER NOT NULL,"
+	"  PRIMARY KEY(invoice_id, pos)) WITHOUT ROWID;"
+	"CREATE TABLE bill_credit_note("
+	"  id INTEGER PRIMARY KEY, invoice_id INTEGER NOT NULL REFERENCES bill_invoice(id),"
+	"  series TEXT NOT NULL, number INTEGER NOT NULL, number_text TEXT NOT NULL UNIQUE,"
+	"  amount INTEGER NOT NULL CHECK (amount > 0), reason TEXT NOT NULL, created INTEGER NOT NULL,"
+	"  UNIQUE(series, number));"
+	"CREATE TABLE bill_payment("
+	"  id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customer(id),"
+	"  invoice_id INTEGER REFERENCES bill_invoice(id),"
+	"  method TEXT NOT NULL CHECK (method IN ('bank','card','processor','manual','credit','refund')),"
+	"  ext_ref TEXT NOT NULL UNIQUE, amount INTEGER NOT NULL, currency TEXT NOT NULL,"
+	"  applied INTEGER NOT NULL, to_credit INTEGER NOT NULL,"
+	"  refund_of INTEGER REFERENCES bill_payment(id), ts INTEGER NOT NULL);"
+	"CREATE INDEX bill_payment_customer ON bill_payment(customer_id, ts);"
+	"CREATE TABLE bill_alloc("                /* which invoices a payment paid, and how much */
+	"  payment_id INTEGER NOT NULL REFERENCES bill_payment(id),"
+	"  invoice_id INTEGER NOT NULL REFERENCES bill_invoice(id), amount INTEGER NOT NULL,"
+	"  PRIMARY KEY(payment_id, invoice_id)) WITHOUT ROWID;"
+	"CREATE TABLE bill_event("                /* processed webhook events */
+	"  provider TEXT NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,"
+	"  received INTEGER NOT NULL, outcome TEXT NOT NULL,"
+	"  PRIMARY KEY(provider, event_id)) WITHOUT ROWID;"
+	"CREATE TABLE bill_reminder("             /* each overdue reminder once */
+	"  invoice_id INTEGER NOT NULL REFERENCES bill_invoice(id), kind TEXT NOT NULL,"
+	"  sent INTEGER NOT NULL, PRIMARY KEY(invoice_id, kind)) WITHOUT ROWID;",
 };
 
 int im_migration_count(void)

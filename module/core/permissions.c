@@ -24,15 +24,18 @@ static const struct {
 	{ IM_ROLE_OPERATOR,     "operator",     (const char *const[]){ "*", NULL } },
 	{ IM_ROLE_SERVER_ADMIN, "server_admin", (const char *const[]){ "*", NULL } },
 	{ IM_ROLE_BILLING,      "billing",      (const char *const[]){ "auth.token", "customers.admin",
-		"customers.read", "members.manage", "domains.suspend", "domains.expiry", NULL } },
+		"customers.read", "members.manage", "domains.suspend", "domains.expiry",
+		"desk.use", "desk.report", "billing.read", "billing.manage", "billing.self", NULL } },
 	{ IM_ROLE_TECHNICIAN,   "technician",   (const char *const[]){ "auth.token", "customers.read",
-		"users.read", "users.manage", "channels.read", "channels.manage", NULL } },
+		"users.read", "users.manage", "channels.read", "channels.manage",
+		"desk.use", "desk.work", "desk.report", NULL } },
 	{ IM_ROLE_OWNER,        "owner",        (const char *const[]){ "auth.token", "customers.read",
-		"members.manage", "users.read", "users.manage", "channels.read", "channels.manage", NULL } },
+		"members.manage", "users.read", "users.manage", "channels.read", "channels.manage",
+		"billing.self", NULL } },
 	{ IM_ROLE_DOMAIN_ADMIN, "domain_admin", (const char *const[]){ "auth.token", "customers.read",
 		"users.read", "users.manage", "channels.read", "channels.manage", NULL } },
 	{ IM_ROLE_MEMBER,       "member",       (const char *const[]){ "auth.token", "channels.read", NULL } },
-	{ IM_ROLE_USER,         "user",         (const char *const[]){ "auth.token", "customers.self", NULL } },
+	{ IM_ROLE_USER,         "user",         (const char *const[]){ "auth.token", "customers.self", "desk.use", NULL } },
 };
 
 #define NROLES (sizeof table / sizeof table[0])

@@ -132,6 +132,22 @@ extern const im_op im_op_customers_create, im_op_customers_list, im_op_customers
 	im_op_channels_set_affiliation, im_op_channels_destroy, im_op_channels_cleanup,
 	im_op_certs_record, im_op_reminders_run;
 
+/* --- ops_desk.c: the support desk (issue 6) --- */
+extern const im_op im_op_desk_open, im_op_desk_mine, im_op_desk_view, im_op_desk_reply, im_op_desk_close,
+	im_op_desk_queue, im_op_desk_claim, im_op_desk_assign, im_op_desk_note, im_op_desk_status,
+	im_op_desk_priority, im_op_desk_merge, im_op_desk_canned, im_op_desk_search, im_op_desk_report,
+	im_op_desk_incoming, im_op_desk_configure;
+
+/* --- ops_billing.c: billing (issue 5) --- */
+extern const im_op im_op_billing_overview, im_op_billing_invoices, im_op_billing_statement,
+	im_op_billing_info, im_op_billing_payment_methods, im_op_billing_run,
+	im_op_billing_plan_create, im_op_billing_subscribe, im_op_billing_change_plan,
+	im_op_billing_cancel, im_op_billing_usage, im_op_billing_payment, im_op_billing_refund,
+	im_op_billing_credit_note, im_op_billing_invoice_set, im_op_billing_invoice_create,
+	im_op_billing_account, im_op_billing_webhook, im_op_billing_overdue,
+	im_op_billing_report_revenue, im_op_billing_report_mrr, im_op_billing_report_open,
+	im_op_billing_report_usage;
+
 /* --- ops_auth.c ------------------------------------------------------------------ */
 
 /* The actor a bearer token was issued to, if the token is known and unexpired

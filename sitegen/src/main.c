@@ -85,8 +85,13 @@ int main(int argc, char **argv)
 	git_libgit2_init();
 	/* libgit2 caches up to 256 MiB of objects by default; the history walk
 	 * touches every tree once per commit that changed it, and a small cache
-	 * keeps peak memory near the corpus size at no measurable cost. */
-	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(16 * 1024 * 1024));
+	 * keeps peak memory near the corpus size at no measurable cost (2 MiB
+	 * vs 16 MiB: same CPU time, 20 MB less RSS on the 10k-page bench). */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(2 * 1024 * 1024));
+	/* libgit2 re-hashes every object it reads to verify it (git itself does
+	 * not): a sixth of the time spent reading blobs.  The pack's own
+	 * checksums still catch corruption of compressed data. */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 	sg_md_global_init();
 	int code;
 	char served[64];

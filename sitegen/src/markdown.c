@@ -11,9 +11,9 @@
 #include <cmark-gfm.h>
 #include <cmark-gfm-core-extensions.h>
 #include <cmark-gfm-extension_api.h>
-/* struct cmark_syntax_extension: its special_inline_chars list (see below). */
-#include <cmark-gfm/syntax_extension.h>
+#include <dlfcn.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,34 +21,61 @@
 static const char *const ext_names[] = { "table", "strikethrough", "autolink", "tasklist" };
 
 /* libcmark-gfm keeps the table of special inline characters in a process
- * global.  Each cmark_parser_finish adds its extensions' characters ('~'
- * for strikethrough, ':' and 'w' for autolinks) and removes them again at
- * the end, so two concurrent parses could remove each other's characters
- * mid-parse (strikethrough and autolinks were lost in our golden test).
- * Every parser here attaches the same extensions, so we register their
- * characters once and then empty the extensions' lists: later parses add
- * and remove nothing, and the table is read-only while threads render.
- * The original lists stay reachable in ext_chars (never freed: the
- * extensions live as long as the process). */
-static cmark_llist *ext_chars[sizeof ext_names / sizeof *ext_names];
+ * global.  Each cmark_parser_finish calls
+ * cmark_manage_extensions_special_characters to add its extensions'
+ * characters ('~' for strikethrough, ':' and 'w' for autolinks) and again
+ * at the end to remove them, so two concurrent parses remove each other's
+ * characters mid-parse (strikethrough and autolinks were lost in our golden
+ * test).  Every parser here attaches the same extensions, so the
+ * characters can stay registered for the life of the process: we register
+ * them once through the library's own function (found with RTLD_NEXT) and
+ * define a do-nothing function of the same name, which the library's call
+ * (through its PLT) reaches instead.  Then the table is read-only while
+ * threads parse.  Emptying the extensions' character lists instead does
+ * not work: the inline parser also uses them to pick an extension, and
+ * loops forever without them.
+ *
+ * Whether the interposition took effect depends on how the library was
+ * linked, so global_init checks it with one probe parse; when it did not,
+ * parses are serialised with parse_lock as before. */
+typedef void (*manage_fn)(cmark_parser *, int);
+static manage_fn real_manage;
+static int probing;          /* set while global_init's probe parse runs */
+static int probe_hit;        /* the probe reached our function */
+static int serialise = 1;    /* cleared once interposition is proven */
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
-static void global_init(void)
+void cmark_manage_extensions_special_characters(cmark_parser *parser, int add)
 {
-	cmark_gfm_core_extensions_ensure_registered();
-	cmark_parser *p = cmark_parser_new(CMARK_OPT_DEFAULT);
+	if (probing) probe_hit = 1;
+	/* Not interposed after all: behave like the library (under the lock). */
+	if (serialise && !probing && real_manage) real_manage(parser, add);
+}
+
+static cmark_parser *new_parser(int opts)
+{
+	cmark_parser *p = cmark_parser_new(opts);
 	for (size_t i = 0; i < sizeof ext_names / sizeof *ext_names; i++) {
 		cmark_syntax_extension *e = cmark_find_syntax_extension(ext_names[i]);
 		if (e) cmark_parser_attach_syntax_extension(p, e);
 	}
-	cmark_manage_extensions_special_characters(p, 1);
+	return p;
+}
+
+static void global_init(void)
+{
+	cmark_gfm_core_extensions_ensure_registered();
+	real_manage = (manage_fn)(uintptr_t)dlsym(RTLD_NEXT, "cmark_manage_extensions_special_characters");
+	if (!real_manage) return;   /* keep serialising; the library's own calls reach us */
+	cmark_parser *p = new_parser(CMARK_OPT_DEFAULT);
+	real_manage(p, 1);   /* registered for good */
+	probing = 1;
+	cmark_parser_feed(p, "~~x~~\n", 6);
+	cmark_node_free(cmark_parser_finish(p));
+	probing = 0;
 	cmark_parser_free(p);
-	for (size_t i = 0; i < sizeof ext_names / sizeof *ext_names; i++) {
-		cmark_syntax_extension *e = cmark_find_syntax_extension(ext_names[i]);
-		if (!e) continue;
-		ext_chars[i] = e->special_inline_chars;
-		cmark_syntax_extension_set_special_inline_chars(e, NULL);
-	}
+	serialise = !probe_hit;
 }
 
 void sg_md_global_init(void)
@@ -240,13 +267,11 @@ int sg_md_render(sg_mdpage *pg, const char *file, const char *page, const char *
 {
 	sg_md_global_init();   /* idempotent; makes parsing thread-safe */
 	int opts = CMARK_OPT_SOURCEPOS | CMARK_OPT_GITHUB_PRE_LANG | (allow_html ? CMARK_OPT_UNSAFE : 0);
-	cmark_parser *parser = cmark_parser_new(opts);
-	for (size_t i = 0; i < sizeof ext_names / sizeof *ext_names; i++) {
-		cmark_syntax_extension *e = cmark_find_syntax_extension(ext_names[i]);
-		if (e) cmark_parser_attach_syntax_extension(parser, e);
-	}
+	cmark_parser *parser = new_parser(opts);
 	cmark_parser_feed(parser, src, len);
+	if (serialise) pthread_mutex_lock(&parse_lock);
 	cmark_node *doc = cmark_parser_finish(parser);
+	if (serialise) pthread_mutex_unlock(&parse_lock);
 	cmark_consolidate_text_nodes(doc);
 
 	int rc = 0;

@@ -40,19 +40,19 @@ uint64_t sg_page_key(const sg_render *r, size_t i, uint64_t settings)
 static sg_tv *link_obj(const sg_render *r, const sg_page *p)
 {
 	sg_tv *o = sg_tv_obj();
-	sg_tv_sets(o, "title", p->title);
+	sg_tv_setr(o, "title", p->title);
 	sg_tv_set(o, "url", sg_tv_str_own(page_href(r, p)));
-	sg_tv_sets(o, "description", p->description);
-	sg_tv_sets(o, "is_section", p->is_section ? "1" : "");
+	sg_tv_setr(o, "description", p->description);
+	sg_tv_setr(o, "is_section", p->is_section ? "1" : "");
 	return o;
 }
 
 static sg_tv *site_obj(const sg_render *r)
 {
 	sg_tv *o = sg_tv_obj();
-	sg_tv_sets(o, "title", r->cfg->title);
-	sg_tv_sets(o, "description", r->cfg->description);
-	sg_tv_sets(o, "lang", r->cfg->language);
+	sg_tv_setr(o, "title", r->cfg->title);
+	sg_tv_setr(o, "description", r->cfg->description);
+	sg_tv_setr(o, "lang", r->cfg->language);
 	return o;
 }
 
@@ -60,14 +60,14 @@ static sg_tv *site_obj(const sg_render *r)
 static void layout_vars(const sg_render *r, sg_tv *ctx, const char *title, const char *url)
 {
 	sg_tv_set(ctx, "site", site_obj(r));
-	sg_tv_sets(ctx, "base", r->base);
-	sg_tv_sets(ctx, "title", title);
+	sg_tv_setr(ctx, "base", r->base);
+	sg_tv_setr(ctx, "title", title);
 	sg_tv_set(ctx, "canonical", sg_tv_str_own(sg_xasprintf("%s%s", r->abs, url)));
 }
 
 static void render_layout(const sg_render *r, sg_tv *ctx, const sg_buf *inner, sg_buf *out)
 {
-	sg_tv_set(ctx, "page_content", sg_tv_str(inner->data ? inner->data : ""));
+	sg_tv_setr(ctx, "page_content", inner->data);
 	sg_tpl_render(r->theme->tpl[SG_T_BASE], ctx, out);
 }
 
@@ -97,10 +97,10 @@ void sg_render_page(const sg_render *r, size_t i, const char *body, const char *
 	const sg_page *p = &s->pages[i];
 	sg_tv *ctx = sg_tv_obj();
 	layout_vars(r, ctx, p->title, p->url);
-	sg_tv_sets(ctx, "description", p->description);
-	sg_tv_sets(ctx, "is_home", i == s->home ? "1" : "");
-	sg_tv_sets(ctx, "body", body);
-	sg_tv_sets(ctx, "toc", toc);
+	sg_tv_setr(ctx, "description", p->description);
+	sg_tv_setr(ctx, "is_home", i == s->home ? "1" : "");
+	sg_tv_setr(ctx, "body", body);
+	sg_tv_setr(ctx, "toc", toc);
 
 	/* Navigation: the page's own section only (a section shows its children;
 	 * an article its siblings), never the whole site. */
@@ -110,11 +110,11 @@ void sg_render_page(const sg_render *r, size_t i, const char *body, const char *
 		sg_tv *nav = sg_tv_list();
 		for (size_t k = 0; k < ns->nkids; k++) {
 			sg_tv *o = link_obj(r, &s->pages[ns->kids[k]]);
-			sg_tv_sets(o, "current", ns->kids[k] == i ? "1" : "");
+			sg_tv_setr(o, "current", ns->kids[k] == i ? "1" : "");
 			sg_tv_push(nav, o);
 		}
 		sg_tv_set(ctx, "nav", nav);
-		sg_tv_sets(ctx, "nav_title", ns->title);
+		sg_tv_setr(ctx, "nav_title", ns->title);
 		sg_tv_set(ctx, "nav_url", sg_tv_str_own(page_href(r, ns)));
 	}
 	size_t chain[256], n = 0;
@@ -130,13 +130,13 @@ void sg_render_page(const sg_render *r, size_t i, const char *body, const char *
 	} else {
 		if (p->prev != SG_NONE) sg_tv_set(ctx, "prev", link_obj(r, &s->pages[p->prev]));
 		if (p->next != SG_NONE) sg_tv_set(ctx, "next", link_obj(r, &s->pages[p->next]));
-		sg_tv_sets(ctx, "has_pager", p->prev != SG_NONE || p->next != SG_NONE ? "1" : "");
+		sg_tv_setr(ctx, "has_pager", p->prev != SG_NONE || p->next != SG_NONE ? "1" : "");
 	}
 	sg_tv *tags = sg_tv_list();
 	for (size_t k = 0; k < p->tags.n; k++) {
 		sg_tv *o = sg_tv_obj();
 		char *slug = sg_slugify(p->tags.v[k]);
-		sg_tv_sets(o, "name", p->tags.v[k]);
+		sg_tv_setr(o, "name", p->tags.v[k]);
 		sg_tv_set(o, "url", sg_tv_str_own(sg_xasprintf("%stags/%s/", r->base, slug)));
 		free(slug);
 		sg_tv_push(tags, o);
@@ -146,9 +146,9 @@ void sg_render_page(const sg_render *r, size_t i, const char *body, const char *
 	if (p->date) {
 		sg_fmt_date(p->date, 0, date, sizeof date);
 		sg_fmt_date(p->date, 1, iso, sizeof iso);
-		sg_tv_sets(ctx, "date", date);
-		sg_tv_sets(ctx, "date_iso", iso);
-		sg_tv_sets(ctx, "author", p->author);
+		sg_tv_setr(ctx, "date", date);
+		sg_tv_setr(ctx, "date_iso", iso);
+		sg_tv_setr(ctx, "author", p->author);
 	}
 	if (r->cfg->edit_url && *r->cfg->edit_url) {
 		sg_buf e = {0};

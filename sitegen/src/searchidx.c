@@ -87,6 +87,31 @@ static void buf_put(buf *b, const void *s, size_t n)
 
 static void buf_puts(buf *b, const char *s) { buf_put(b, s, strlen(s)); }
 
+/* Makes room for n more bytes (and the NUL) without changing b->n. */
+static void buf_reserve(buf *b, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+}
+
+/* Decimal digits of v at o; returns the count.  o needs 10 bytes. */
+static size_t put_u32(char *o, uint32_t v)
+{
+	char t[10];
+	size_t i = sizeof t;
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(o, t + i, sizeof t - i);
+	return sizeof t - i;
+}
+
 /* Decimal, by hand: the writer emits millions of numbers (snprintf was a
  * third of the write time at 10,000 pages). */
 static void buf_putu(buf *b, unsigned long v)
@@ -105,6 +130,15 @@ static void buf_json(buf *b, const char *s)
 {
 	buf_put(b, "\"", 1);
 	for (; *s; s++) {
+		/* Copy the run of bytes that need no escape at once. */
+		size_t run = 0;
+		while (s[run] && s[run] != '"' && s[run] != '\\' && (unsigned char)s[run] >= 0x20)
+			run++;
+		if (run) {
+			buf_put(b, s, run);
+			s += run - 1;
+			continue;
+		}
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\') {
 			char e[2] = { '\\', (char)c };
@@ -190,6 +224,29 @@ static char *utf8_clean(const char *s)
 	}
 	buf_put(&b, "", 0);
 	return b.p;
+}
+
+/* s itself when it is already what utf8_clean would make of it (the usual
+ * case: page text comes from cmark, which only passes valid UTF-8), else a
+ * cleaned copy stored in *owned (caller frees).  Saves copying every
+ * page's text. */
+static const char *utf8_clean_view(const char *s, char **owned)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	*owned = NULL;
+	size_t n = strlen((const char *)p);
+	for (size_t i = 0; i < n;) {
+		if (p[i] >= 0x20 && p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		uint32_t cp;
+		size_t k = utf8_dec(p + i, n - i, &cp);
+		if ((cp == 0xFFFD && k == 1) || (cp < 0x20 && cp != '\n' && cp != '\t'))
+			return *owned = utf8_clean(s);
+		i += k;
+	}
+	return (const char *)p;
 }
 
 /* ---- Porter2 stemmer -------------------------------------------------------
@@ -559,6 +616,19 @@ static size_t tokenize_raw(const char *text,
 	int overflow = 0;
 
 	for (;;) {
+		/* Plain ASCII letters and digits (nearly all of a help page) go
+		 * straight into the word; everything else takes the general path. */
+		if (n && tl < SG_SEARCH_MAX_TERM) {
+			unsigned char a = p[0];
+			if (a >= 'A' && a <= 'Z')
+				a += 32;
+			if ((a >= 'a' && a <= 'z') || (a >= '0' && a <= '9')) {
+				tok[tl++] = (char)a;
+				p++;
+				n--;
+				continue;
+			}
+		}
 		uint32_t c = 0;
 		size_t k = n ? utf8_dec(p, n, &c) : 0;
 		char o[4];
@@ -861,7 +931,8 @@ void sg_search_add(sg_search *s, const char *url, const char *title,
                    const char *section, const char *headings, const char *text)
 {
 	page *pg = sg_si_page(s);
-	char *body = utf8_clean(text);
+	char *owned;
+	const char *body = utf8_clean_view(text, &owned);
 	pg->url = utf8_clean(url);
 	supersede(s, pg->url);
 	pg->title = utf8_clean(title);
@@ -874,7 +945,7 @@ void sg_search_add(sg_search *s, const char *url, const char *title,
 	tokenize_raw(headings, add_term, &c);
 	c.field = 4;
 	tokenize_raw(body, add_term, &c);
-	free(body);
+	free(owned);
 	s->npages++;
 }
 
@@ -986,31 +1057,66 @@ char *sg_si_shard_name(const char *key)
 typedef oldfile outfile;   /* same shape: name, bytes */
 
 typedef struct {
-	outfile *f;
+	outfile *f;     /* every file of the new index; data freed once written */
 	size_t n, cap;
 	buf keys;       /* the meta "shards" array body */
 	size_t nkeys;
 	const char *frag;      /* encoded terms, back to back */
 	const size_t *fragoff; /* term i is frag[fragoff[i] .. fragoff[i+1]) */
 	const term *terms;
+	/* Where files go as they are made (one at a time: holding the whole
+	 * index's bytes at once was the build's peak memory). */
+	const sg_search *s;
+	const char *dir;       /* <outdir>/search */
+	char ***kept;          /* see sg_search_write_kept */
+	size_t *nkept;
+	char **err;
+	int rc;
 } plan;
 
+static int same_as_loaded(const sg_search *s, const outfile *f);
+static int write_if_changed(const char *path, const char *data, size_t len, char **err);
+
+/* Writes f (or records it as kept when the loaded index has the same
+ * bytes) and frees its bytes. */
+static void put_file(plan *pl, outfile *f)
+{
+	if (pl->rc == 0) {
+		if (pl->kept && same_as_loaded(pl->s, f)) {
+			*pl->kept = xrealloc(*pl->kept, (*pl->nkept + 1) * sizeof **pl->kept);
+			(*pl->kept)[(*pl->nkept)++] = fmt("search/%s", f->name);
+		} else {
+			char *path = fmt("%s/%s", pl->dir, f->name);
+			pl->rc = write_if_changed(path, f->data ? f->data : "", f->len, pl->err);
+			free(path);
+		}
+	}
+	free(f->data);
+	f->data = NULL;
+	f->len = 0;
+}
+
+/* Adds a file to the index; all but meta.json are written right away
+ * (meta.json last, so a reader that sees it finds every file it lists). */
 static void plan_file(plan *pl, char *name, buf *data)
 {
 	if (pl->n == pl->cap) {
 		pl->cap = pl->cap ? pl->cap * 2 : 64;
 		pl->f = xrealloc(pl->f, pl->cap * sizeof *pl->f);
 	}
-	pl->f[pl->n].name = name;
-	pl->f[pl->n].data = data->p;
-	pl->f[pl->n].len = data->n;
-	pl->n++;
+	outfile *f = &pl->f[pl->n++];
+	f->name = name;
+	f->data = data->p;
+	f->len = data->n;
+	if (strcmp(name, "meta.json"))
+		put_file(pl, f);
 }
 
 static void emit_shard(plan *pl, const char *key, size_t keylen, size_t a, size_t b)
 {
 	buf name = { 0 }, data = { 0 };
 	key_file(&name, key, keylen);
+	buf_reserve(&data, pl->fragoff[b] - pl->fragoff[a] + (b - a) + 3);
 	buf_put(&data, "{", 1);
 	for (size_t i = a; i < b; i++) {
 		if (i > a)
@@ -1145,6 +1251,38 @@ static int remove_stale(const char *dir, const char *sub, const plan *pl, char *
 	return rc;
 }
 
+/* Sorts an array that is usually sorted already or sorted but for a short
+ * tail (a loaded index plus a few new terms or postings): finds the sorted
+ * prefix, sorts the rest, and merges the two runs. */
+static void sort_mostly_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+	char *a = base;
+	size_t k = 1;
+	while (k < n && cmp(a + (k - 1) * sz, a + k * sz) <= 0)
+		k++;
+	if (k >= n)
+		return;
+	if (k < n / 2) {   /* not mostly sorted after all */
+		qsort(a, n, sz, cmp);
+		return;
+	}
+	qsort(a + k * sz, n - k, sz, cmp);
+	/* Merge [0, k) and [k, n) through a copy of the (short) tail, from
+	 * the back so nothing is overwritten before it is read. */
+	size_t t = n - k;
+	char *tail = xrealloc(NULL, t * sz);
+	memcpy(tail, a + k * sz, t * sz);
+	size_t i = k, j = t, o = n;
+	while (j > 0) {
+		if (i > 0 && cmp(a + (i - 1) * sz, tail + (j - 1) * sz) > 0) {
+			memcpy(a + (--o) * sz, a + (--i) * sz, sz);
+		} else {
+			memcpy(a + (--o) * sz, tail + (--j) * sz, sz);
+		}
+	}
+	free(tail);
+}
+
 /* Does the encoded posting array raw ("[d,v,...]", old ids) list a page
  * whose flag is set in dirty? */
 static int raw_touches(const char *raw, size_t len, const unsigned char *dirty, size_t ndirty)
@@ -1159,7 +1297,9 @@ static int raw_touches(const char *raw, size_t len, const unsigned char *dirty, 
 		}
 		if (even) {
 			id += num;
-			if (id < ndirty && dirty[id])
+			if (id >= ndirty)
+				return 0;   /* ids only grow: no dirty page further on */
+			if (dirty[id])
 				return 1;
 		}
 		even = !even;
@@ -1168,9 +1308,13 @@ static int raw_touches(const char *raw, size_t len, const unsigned char *dirty, 
 	return 0;
 }
 
-/* Decodes t's raw postings (page = old id = loaded page index) into t->p. */
+/* Decodes t's raw postings (page = old id = loaded page index) into t->p,
+ * ahead of the postings new pages added: the array then stays nearly
+ * sorted, which sort_mostly_sorted handles in linear time. */
 static void raw_decode(term *t)
 {
+	size_t cap = t->rawlen / 4 + t->n + 1, n = 0;   /* >= 4 bytes per posting */
+	posting *p = xrealloc(NULL, cap * sizeof *p);
 	unsigned long num = 0, id = 0;
 	int even = 1;
 	for (size_t i = 1; i < t->rawlen; i++) {
@@ -1182,16 +1326,18 @@ static void raw_decode(term *t)
 		if (even) {
 			id += num;
 		} else {
-			if (t->n == t->cap) {
-				t->cap = t->cap ? t->cap * 2 : 4;
-				t->p = xrealloc(t->p, t->cap * sizeof *t->p);
-			}
-			t->p[t->n].page = (uint32_t)id;
-			t->p[t->n++].v = (uint32_t)num;
+			p[n].page = (uint32_t)id;
+			p[n++].v = (uint32_t)num;
 		}
 		even = !even;
 		num = 0;
 	}
+	if (t->n)
+		memcpy(p + n, t->p, t->n * sizeof *p);
+	free(t->p);
+	t->p = p;
+	t->n += n;
+	t->cap = cap;
 	t->raw = NULL;
 	t->rawlen = 0;
 }
@@ -1216,7 +1362,7 @@ static int assign_ids(sg_search *s, char **err)
 		o[np].pg = s->pages[i];
 		o[np++].ins = (uint32_t)i;
 	}
-	qsort(o, np, sizeof *o, cmp_page_url);
+	sort_mostly_sorted(o, np, sizeof *o, cmp_page_url);
 	for (i = 1; i < np; i++)
 		if (!strcmp(o[i].pg.url, o[i - 1].pg.url)) {
 			*err = fmt("search index: page URL %s added twice", o[i].pg.url);
@@ -1228,12 +1374,15 @@ static int assign_ids(sg_search *s, char **err)
 	int same_ids = s->nold > 0 && np == s->nold;
 	for (i = 0; same_ids && i < np; i++)
 		same_ids = !strcmp(o[i].pg.url, s->pages[i].url);
+	/* dirty[id] for loaded pages that changed; ndirty: one past the last. */
 	unsigned char *dirty = xrealloc(NULL, s->nold + 1);
+	size_t ndirty = 0;
 	for (i = 0; i < s->nold; i++)
-		dirty[i] = !is_included(&s->pages[i]);
+		if ((dirty[i] = !is_included(&s->pages[i])))
+			ndirty = i + 1;
 	for (i = 0; i < s->nterms; i++) {
 		term *t = &s->terms[i];
-		if (t->raw && (t->n || !same_ids || raw_touches(t->raw, t->rawlen, dirty, s->nold)))
+		if (t->raw && (t->n || !same_ids || raw_touches(t->raw, t->rawlen, dirty, ndirty)))
 			raw_decode(t);
 	}
 	free(dirty);
@@ -1273,7 +1422,7 @@ static int assign_ids(sg_search *s, char **err)
 			free(t->p);
 			continue;
 		}
-		qsort(t->p, t->n, sizeof *t->p, cmp_posting);
+		sort_mostly_sorted(t->p, t->n, sizeof *t->p, cmp_posting);
 		s->terms[nt++] = *t;
 	}
 	s->nterms = nt;
@@ -1299,7 +1448,7 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 	np = s->npages;
 	/* Pages are in final order and insertion index == id from here on, so
 	 * later sg_search_add calls (and a second write) still work. */
-	qsort(s->terms, s->nterms, sizeof *s->terms, cmp_term);
+	sort_mostly_sorted(s->terms, s->nterms, sizeof *s->terms, cmp_term);
 	/* Term indices moved: forget the stem cache, rebuild the term hash. */
 	for (i = 0; i < s->cslots; i++) {
 		free(s->cache[i].w);
@@ -1316,6 +1465,10 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 
 	/* Encode every term once: "term":[d0,v0,d1,v1,...], page ids delta-coded. */
 	buf frag = { 0 };
+	size_t guess = 0;
+	for (i = 0; i < s->nterms; i++)
+		guess += strlen(s->terms[i].s) + 4 + (s->terms[i].raw ? s->terms[i].rawlen : s->terms[i].n * 8);
+	buf_reserve(&frag, guess);
 	size_t *off = xrealloc(NULL, (s->nterms + 1) * sizeof *off);
 	for (i = 0; i < s->nterms; i++) {
 		const term *t = &s->terms[i];
@@ -1326,17 +1479,24 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 			buf_put(&frag, t->raw, t->rawlen);
 			continue;
 		}
-		buf_put(&frag, ":[", 2);
+		/* Two numbers of at most 10 digits and two commas per posting:
+		 * reserve once and write digits in place (millions of them). */
+		buf_reserve(&frag, t->n * 22 + 3);
+		char *o = frag.p + frag.n;
+		*o++ = ':';
+		*o++ = '[';
 		uint32_t prev = 0;
 		for (j = 0; j < t->n; j++) {
 			if (j)
-				buf_put(&frag, ",", 1);
-			buf_putu(&frag, t->p[j].page - prev);
-			buf_put(&frag, ",", 1);
-			buf_putu(&frag, t->p[j].v);
+				*o++ = ',';
+			o += put_u32(o, t->p[j].page - prev);
+			*o++ = ',';
+			o += put_u32(o, t->p[j].v);
 			prev = t->p[j].page;
 		}
-		buf_put(&frag, "]", 1);
+		*o++ = ']';
+		frag.n = (size_t)(o - frag.p);
+		frag.p[frag.n] = '\0';
 	}
 	off[s->nterms] = frag.n;
 
@@ -1344,6 +1504,22 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 	pl.frag = frag.p ? frag.p : "";
 	pl.fragoff = off;
 	pl.terms = s->terms;
+	pl.s = s;
+	pl.kept = kept;
+	pl.nkept = nkept;
+	pl.err = err;
+	char *dir = fmt("%s/search", outdir);
+	pl.dir = dir;
+	char *sub = NULL;
+	if (mkdir_p1(outdir, err) || mkdir_p1(dir, err)
+	    || mkdir_p1((sub = fmt("%s/t", dir)), err)) {
+		pl.rc = -1;
+	} else {
+		free(sub);
+		if (mkdir_p1((sub = fmt("%s/p", dir)), err))
+			pl.rc = -1;
+	}
+	free(sub);
 	for (i = 0; i < s->nterms; i = j) {
 		size_t kl = prefix_len(s->terms[i].s, 1);
 		for (j = i + 1; j < s->nterms && strncmp(s->terms[j].s, s->terms[i].s, kl) == 0; j++)
@@ -1383,35 +1559,10 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 		buf_put(&meta, pl.keys.p, pl.keys.n);
 	buf_puts(&meta, "]}\n");
 	plan_file(&pl, xstrdup("meta.json"), &meta);
+	put_file(&pl, &pl.f[pl.n - 1]);
+	int rc = pl.rc;
 
-	qsort(pl.f, pl.n, sizeof *pl.f, cmp_outfile);
-	int rc = 0;
-	char *dir = fmt("%s/search", outdir);
-	char *sub = NULL;
-	if (mkdir_p1(outdir, err) || mkdir_p1(dir, err)
-	    || mkdir_p1((sub = fmt("%s/t", dir)), err)) {
-		rc = -1;
-	} else {
-		free(sub);
-		if (mkdir_p1((sub = fmt("%s/p", dir)), err))
-			rc = -1;
-	}
-	free(sub);
-	/* Shards and chunks before meta.json, so a reader that sees the new
-	 * meta finds every file it lists. */
-	for (int last = 0; last < 2; last++)
-		for (i = 0; rc == 0 && i < pl.n; i++) {
-			if ((strcmp(pl.f[i].name, "meta.json") == 0) != last)
-				continue;
-			if (kept && same_as_loaded(s, &pl.f[i])) {
-				*kept = xrealloc(*kept, (*nkept + 1) * sizeof **kept);
-				(*kept)[(*nkept)++] = fmt("search/%s", pl.f[i].name);
-				continue;
-			}
-			char *path = fmt("%s/%s", dir, pl.f[i].name);
-			rc = write_if_changed(path, pl.f[i].data ? pl.f[i].data : "", pl.f[i].len, err);
-			free(path);
-		}
+	qsort(pl.f, pl.n, sizeof *pl.f, cmp_outfile);   /* for remove_stale */
 	if (rc == 0)
 		rc = remove_stale(dir, "t", &pl, err);
 	if (rc == 0)

@@ -10,8 +10,9 @@ enum { TV_STR, TV_LIST, TV_OBJ };
 
 struct sg_tv {
 	int kind;
+	int owned;        /* s is ours to free (else borrowed: sg_tv_ref) */
 	char *s;
-	char **keys;      /* TV_OBJ */
+	const char **keys;   /* TV_OBJ; borrowed (string literals) */
 	sg_tv **items;    /* TV_OBJ values, TV_LIST items */
 	size_t n, cap;
 };
@@ -31,8 +32,18 @@ sg_tv *sg_tv_str_own(char *s)
 {
 	sg_tv *v = tv_new(TV_STR);
 	v->s = s;
+	v->owned = 1;
 	return v;
 }
+
+sg_tv *sg_tv_ref(const char *s)
+{
+	sg_tv *v = tv_new(TV_STR);
+	v->s = (char *)(s ? s : "");   /* never written through, never freed */
+	return v;
+}
+
+void sg_tv_setr(sg_tv *obj, const char *key, const char *s) { sg_tv_set(obj, key, sg_tv_ref(s)); }
 
 void sg_tv_set(sg_tv *obj, const char *key, sg_tv *v)
 {
@@ -46,7 +57,7 @@ void sg_tv_set(sg_tv *obj, const char *key, sg_tv *v)
 	size_t cap = obj->cap;
 	sg_grow(&obj->items, &cap, obj->n, sizeof *obj->items);
 	sg_grow(&obj->keys, &obj->cap, obj->n, sizeof *obj->keys);
-	obj->keys[obj->n] = sg_xstrdup(key);
+	obj->keys[obj->n] = key;
 	obj->items[obj->n++] = v;
 }
 
@@ -63,13 +74,10 @@ size_t sg_tv_len(const sg_tv *list) { return list->n; }
 void sg_tv_free(sg_tv *v)
 {
 	if (!v) return;
-	for (size_t i = 0; i < v->n; i++) {
-		sg_tv_free(v->items[i]);
-		if (v->kind == TV_OBJ) free(v->keys[i]);
-	}
+	for (size_t i = 0; i < v->n; i++) sg_tv_free(v->items[i]);
 	free(v->items);
 	free(v->keys);
-	free(v->s);
+	if (v->owned) free(v->s);
 	free(v);
 }
 

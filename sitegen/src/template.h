@@ -10,7 +10,8 @@
  * Names may be dotted ("site.title").  A missing name renders as nothing.
  *
  * Ownership: sg_tv trees own their children and strings (sg_tv_free frees
- * the tree); sg_tpl owns its compiled nodes. */
+ * the tree) except strings made with sg_tv_ref/sg_tv_setr and keys, which
+ * are borrowed; sg_tpl owns its compiled nodes. */
 #ifndef SG_TEMPLATE_H
 #define SG_TEMPLATE_H
 
@@ -22,9 +23,14 @@ sg_tv *sg_tv_obj(void);
 sg_tv *sg_tv_list(void);
 sg_tv *sg_tv_str(const char *s);            /* copies s */
 sg_tv *sg_tv_str_own(char *s);              /* takes s */
-/* obj[key] = v (takes v; replaces an existing key). */
+/* Borrows s (NULL -> ""): it must outlive the tree.  Saves a copy of
+ * strings the caller keeps anyway (page titles, rendered bodies). */
+sg_tv *sg_tv_ref(const char *s);
+/* obj[key] = v (takes v; replaces an existing key).  key is borrowed: pass
+ * a string literal. */
 void   sg_tv_set(sg_tv *obj, const char *key, sg_tv *v);
-void   sg_tv_sets(sg_tv *obj, const char *key, const char *s);  /* NULL -> "" */
+void   sg_tv_sets(sg_tv *obj, const char *key, const char *s);  /* copies; NULL -> "" */
+void   sg_tv_setr(sg_tv *obj, const char *key, const char *s);  /* borrows s */
 void   sg_tv_push(sg_tv *list, sg_tv *v);   /* takes v */
 size_t sg_tv_len(const sg_tv *list);
 void   sg_tv_free(sg_tv *v);

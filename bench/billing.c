@@ -1,0 +1,200 @@
+/*
+ * bench/billing.c — the invoice run at scale: 10,000 customers (one domain
+ * each), 100,000 users, a month of usage; times the run and an idempotent
+ * rerun.  Goals (issue 5): run <= 2 s, rerun <= 0.3 s.
+ *
+ * The fill writes the usage tables directly in one transaction (it is not what
+ * is measured); the run goes through im_bill_run like the daily timer does.
+ *
+ *   build/bench/billing [dir]      (default: a fresh directory under /tmp)
+ * Prints one line per measurement and "billing: N passed, M failed".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "billing.h"
+#include "billing_calendar.h"
+#include "imhost.h"
+
+#define CUSTOMERS 10000
+#define USERS_PER 10
+#define DAY 86400LL
+#define JAN1 1798761600LL   /* 2027-01-01T00:00:00Z */
+#define FEB1 1801440000LL
+
+static double secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+static int step(sqlite3 *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, "fill: %s\n", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+static int fill(sqlite3 *db)
+{
+	sqlite3_stmt *cust = NULL, *dom = NULL, *acct = NULL, *sub = NULL, *sp = NULL, *use = NULL, *act = NULL;
+	im_bill_plan plan = { "std", "Standard", "EUR", 1, 1500, 5, 200, 10, 100, 0, 0, 0 };
+	int64_t plan_id, ver, c, d, u;
+	char name[64], user[96];
+	int rc = -1;
+
+	if (im_bill_plan_create(db, &plan, 0, &plan_id, &ver, NULL) != IM_OK || exec(db, "BEGIN") != 0)
+		return -1;
+	if (sqlite3_prepare_v2(db, "INSERT INTO customer(id, name, created) VALUES(?, ?, 0)", -1, &cust, NULL) ||
+	    sqlite3_prepare_v2(db, "INSERT INTO domain(name, customer_id, created) VALUES(?, ?, 0)", -1, &dom, NULL) ||
+	    sqlite3_prepare_v2(db, "INSERT INTO bill_account(customer_id, name, tax_rate_bp, updated) VALUES(?, ?, ?, 0)",
+	                       -1, &acct, NULL) ||
+	    sqlite3_prepare_v2(db, "INSERT INTO bill_subscription(id, customer_id, zone, anchor_y, anchor_m, anchor_d,"
+	                       " cycle_months, currency, start, next_k, billed_until, next_end, created)"
+	                       " VALUES(?1, ?1, 'UTC', 2027, 1, 1, 1, 'EUR', ?2, 0, ?2, ?3, 0)", -1, &sub, NULL) ||
+	    sqlite3_prepare_v2(db, "INSERT INTO bill_sub_plan(sub_id, from_ts, plan_id) VALUES(?, ?, ?)", -1, &sp, NULL) ||
+	    sqlite3_prepare_v2(db, "INSERT INTO bill_usage(domain, metric, bucket, value) VALUES(?, ?, ?, ?)", -1, &use, NULL) ||
+	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO bill_active(domain, bucket, user) VALUES(?, ?, ?)", -1, &act, NULL))
+		goto out;
+	for (c = 1; c <= CUSTOMERS; c++) {
+		snprintf(name, sizeof name, "c%lld.example", (long long)c);
+		sqlite3_bind_int64(cust, 1, c);
+		sqlite3_bind_text(cust, 2, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(dom, 1, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(dom, 2, c);
+		sqlite3_bind_int64(acct, 1, c);
+		sqlite3_bind_text(acct, 2, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(acct, 3, c % 2 ? 1900 : 0);
+		sqlite3_bind_int64(sub, 1, c);
+		sqlite3_bind_int64(sub, 2, JAN1);
+		sqlite3_bind_int64(sub, 3, FEB1);
+		sqlite3_bind_int64(sp, 1, c);
+		sqlite3_bind_int64(sp, 2, JAN1);
+		sqlite3_bind_int64(sp, 3, plan_id);
+		if (step(db, cust) || step(db, dom) || step(db, acct) || step(db, sub) || step(db, sp))
+			goto out;
+		/* A month of usage: daily message counts, storage and seat peaks. */
+		for (d = 0; d < 31; d++) {
+			static const char *const m[] = { "messages", "storage", "seats" };
+			const int64_t v[] = { 100 + (c * 7 + d) % 900, 1000000LL * (c % 500 + d), 4 + (c + d) % 4 };
+			int k;
+			for (k = 0; k < 3; k++) {
+				sqlite3_bind_text(use, 1, name, -1, SQLITE_TRANSIENT);
+				sqlite3_bind_text(use, 2, m[k], -1, SQLITE_STATIC);
+				sqlite3_bind_int64(use, 3, JAN1 + d * DAY + 9 * 3600);
+				sqlite3_bind_int64(use, 4, v[k]);
+				if (step(db, use))
+					goto out;
+			}
+		}
+		/* Its ten users log in on three days each. */
+		for (u = 0; u < USERS_PER; u++) {
+			snprintf(user, sizeof user, "u%lld@%s", (long long)u, name);
+			for (d = 0; d < 3; d++) {
+				sqlite3_bind_text(act, 1, name, -1, SQLITE_TRANSIENT);
+				sqlite3_bind_int64(act, 2, JAN1 + ((u + d * 10) % 31) * DAY + 8 * 3600);
+				sqlite3_bind_text(act, 3, user, -1, SQLITE_TRANSIENT);
+				if (step(db, act))
+					goto out;
+			}
+		}
+	}
+	rc = exec(db, "COMMIT");
+out:
+	sqlite3_finalize(cust);
+	sqlite3_finalize(dom);
+	sqlite3_finalize(acct);
+	sqlite3_finalize(sub);
+	sqlite3_finalize(sp);
+	sqlite3_finalize(use);
+	sqlite3_finalize(act);
+	return rc;
+}
+
+static int64_t q1(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	char dir[128], path[192], *err = NULL;
+	im_bill_run_stats st;
+	sqlite3 *db;
+	double t0, run_s, rerun_s;
+	int pass = 0, failn = 0;
+
+	if (argc > 1)
+		snprintf(dir, sizeof dir, "%s", argv[1]);
+	else if (snprintf(dir, sizeof dir, "/tmp/imh-bench-billing-XXXXXX") < 0 || mkdtemp(dir) == NULL)
+		return 2;
+	snprintf(path, sizeof path, "%s/billing.sqlite", dir);
+	unlink(path);
+	if (im_store_open(path, &db, &err) != IM_OK) {
+		fprintf(stderr, "open: %s\n", err);
+		return 2;
+	}
+	t0 = secs();
+	if (fill(db) != 0)
+		return 2;
+	printf("billing: fill %d customers, %d users, a month of usage: %.2f s\n", CUSTOMERS,
+	       CUSTOMERS * USERS_PER, secs() - t0);
+	t0 = secs();
+	if (im_bill_run(db, FEB1 + 3600, &st, &err) != IM_OK) {
+		fprintf(stderr, "run: %s\n", err);
+		return 1;
+	}
+	run_s = secs() - t0;
+	printf("billing: run: %lld invoices drafted, %lld finalized in %.3f s (goal <= 2 s)\n",
+	       (long long)st.drafted, (long long)st.finalized, run_s);
+	t0 = secs();
+	if (im_bill_run(db, FEB1 + 3600, &st, &err) != IM_OK) {
+		fprintf(stderr, "rerun: %s\n", err);
+		return 1;
+	}
+	rerun_s = secs() - t0;
+	printf("billing: idempotent rerun: %lld drafted, %lld finalized in %.3f s (goal <= 0.3 s)\n",
+	       (long long)st.drafted, (long long)st.finalized, rerun_s);
+#define CHECK(cond, what) do { if (cond) pass++; else { failn++; printf("billing: FAILED %s\n", what); } } while (0)
+	CHECK(q1(db, "SELECT COUNT(*) FROM bill_invoice") == CUSTOMERS, "one invoice per customer");
+	CHECK(q1(db, "SELECT MAX(number) FROM bill_invoice") == CUSTOMERS, "numbers 1..N");
+	CHECK(q1(db, "SELECT COUNT(DISTINCT number) FROM bill_invoice") == CUSTOMERS, "no duplicate number");
+	CHECK(st.drafted == 0 && st.finalized == 0, "rerun adds nothing");
+	CHECK(q1(db, "SELECT MIN(active_users) FROM bill_invoice") == USERS_PER, "active users counted");
+	CHECK(run_s <= 2.0, "run within 2 s");
+	CHECK(rerun_s <= 0.3, "rerun within 0.3 s");
+	printf("billing: %d passed, %d failed\n", pass, failn);
+	sqlite3_close(db);
+	if (argc <= 1) {
+		char cmd[256];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			return 1;
+	}
+	return failn ? 1 : 0;
+}
