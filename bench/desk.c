@@ -101,6 +101,7 @@ int main(int argc, char **argv)
 	char *err = NULL;
 	double a;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (ntickets < 1 || nreplies < 0 || runs < 20 || mkdtemp(dir) == NULL)
 		return 2;
 	snprintf(path, sizeof path, "%s/db.sqlite", dir);

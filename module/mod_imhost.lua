@@ -16,7 +16,7 @@ local promise = require "util.promise";
 local usermanager = require "core.usermanager";
 local server = require "net.server";
 
-local jid_bare, jid_split, jid_host = jid_util.bare, jid_util.split, jid_util.host;
+local jid_split, jid_host = jid_util.split, jid_util.host;
 
 -- The C core lives beside this file; Prosody's plugin_paths finds Lua files only.
 local core_path = module:get_directory() .. "/imhost_core.so";
@@ -154,6 +154,16 @@ if test_clock then
 	};
 end
 
+-- Billing on the server (imhost_billing.lib.lua): webhooks, signed statement links,
+-- the daily run and overdue actions, usage metering.
+local billing = module:require("imhost_billing");
+billing.init {
+	module = module; core = core; accounts = accounts;
+	call_sync = function (...) return call_sync(...); end;
+	submit = function (...) return submit(...); end;
+	fire = function (name, data) return module:fire_event(name, data); end;
+};
+
 local surfaces = module:require("imhost_surfaces");
 surfaces.init {
 	accounts = accounts;
@@ -162,8 +172,8 @@ surfaces.init {
 	registry = registry;
 	registry_by_name = registry_by_name;
 	context_for = context_for;
-	submit = function (...) return submit(...); end;
-	call_sync = function (...) return call_sync(...); end;
+	submit = billing.wrap(function (...) return submit(...); end);
+	call_sync = billing.wrap(function (...) return call_sync(...); end);
 	verify_token = function (token) return db and db:verify_token(token); end;
 };
 
@@ -221,29 +231,11 @@ module:add_timer(5, function () update_metrics(); return 5; end);
 
 --- Logging hooks, per host -------------------------------------------------------------
 
-local encryption_namespaces = {
-	["eu.siacs.conversations.axolotl"] = "omemo";
-	["urn:xmpp:omemo:2"] = "omemo";
-	["urn:xmpp:openpgp:0"] = "openpgp";
-	["jabber:x:encrypted"] = "openpgp";
-};
-
--- Returns the encryption scheme of a message, or nil.  The fallback <body> of an
--- encrypted message ("I sent you an OMEMO message") is never logged as text.
-local function encryption_of(stanza, body)
-	for _, child in ipairs(stanza.tags) do
-		local scheme = encryption_namespaces[child.attr.xmlns];
-		if scheme then return scheme; end
-	end
-	if body and body:sub(1, 4) == "?OTR" then return "otr"; end
-	local eme = stanza:get_child("encryption", "urn:xmpp:eme:0");
-	if eme then return "encrypted"; end
-	return nil;
-end
-
-local function stanza_id(stanza)
-	return stanza.attr.id;
-end
+-- Per-message work (body, encryption scheme: one pass) lives in
+-- imhost_logpath.lib.lua.  The hooks pass positional arguments to the core (no
+-- table per message) and full JIDs where they have them: the core keeps the bare
+-- part, so no jid_bare() string is built per message.
+local scan_message = module:require("imhost_logpath").scan;
 
 -- Prosody's session resource often names the client ("Conversations.xY3z", "gajim.AB12").
 local function client_of(resource)
@@ -270,15 +262,11 @@ function module.add_host(host_module)
 		host_module:hook("muc-occupant-groupchat", function (event)
 			domain = domain or parent_domain(host);
 			local stanza = event.stanza;
-			local body = stanza:get_child_text("body");
-			local encrypted = encryption_of(stanza, body);
+			local body, encrypted = scan_message(stanza);
 			if not body and not encrypted then return; end
-			db:log_message {
-				domain = domain; from = jid_bare(event.from);
-				room = event.room.jid; kind = "groupchat"; stanza_id = stanza_id(stanza);
-				size = body and #body or 0;
-				body = (log_bodies and not encrypted) and body or nil; encrypted = encrypted;
-			};
+			db:log_message_args(domain, event.from, nil, event.room.jid, "groupchat",
+				stanza.attr.id, body and #body or 0,
+				(log_bodies and not encrypted) and body or nil, encrypted);
 		end, -10); -- after the role checks (priority 50) have refused what is refused
 	else
 		-- What local users send (pre-message fires only for local sessions' stanzas).
@@ -286,15 +274,13 @@ function module.add_host(host_module)
 			local stanza = event.stanza;
 			local kind = stanza.attr.type or "normal";
 			if kind == "groupchat" or kind == "error" then return; end -- rooms log at the MUC
-			local body = stanza:get_child_text("body");
-			local encrypted = encryption_of(stanza, body);
+			local body, encrypted = scan_message(stanza);
 			if not body and not encrypted then return; end -- chat states, receipts, ...
-			local from = event.origin.username and (event.origin.username .. "@" .. host) or jid_bare(stanza.attr.from);
-			db:log_message {
-				domain = host; from = from; to = jid_bare(stanza.attr.to);
-				kind = kind; stanza_id = stanza_id(stanza); size = body and #body or 0;
-				body = (log_bodies and not encrypted) and body or nil; encrypted = encrypted;
-			};
+			-- A local session's full JID (the router stamped it as 'from').
+			local origin = event.origin;
+			local from = origin.full_jid or (origin.username and (origin.username .. "@" .. host)) or stanza.attr.from;
+			db:log_message_args(host, from, stanza.attr.to, nil, kind, stanza.attr.id,
+				body and #body or 0, (log_bodies and not encrypted) and body or nil, encrypted);
 		end
 		-- What remote servers deliver to local users (a local sender was logged above).
 		local function on_received(event)
@@ -302,14 +288,10 @@ function module.add_host(host_module)
 			local stanza = event.stanza;
 			local kind = stanza.attr.type or "normal";
 			if kind == "groupchat" or kind == "error" then return; end
-			local body = stanza:get_child_text("body");
-			local encrypted = encryption_of(stanza, body);
+			local body, encrypted = scan_message(stanza);
 			if not body and not encrypted then return; end
-			db:log_message {
-				domain = host; from = jid_bare(stanza.attr.from); to = jid_bare(stanza.attr.to);
-				kind = kind; stanza_id = stanza_id(stanza); size = body and #body or 0;
-				body = (log_bodies and not encrypted) and body or nil; encrypted = encrypted;
-			};
+			db:log_message_args(host, stanza.attr.from, stanza.attr.to, nil, kind, stanza.attr.id,
+				body and #body or 0, (log_bodies and not encrypted) and body or nil, encrypted);
 		end
 		host_module:hook("pre-message/bare", on_sent, 1);
 		host_module:hook("pre-message/full", on_sent, 1);
@@ -331,8 +313,9 @@ function module.add_host(host_module)
 
 		surfaces.add_host(host_module);
 		accounts.add_host(host_module);
+		billing.add_host(host_module);
 	end
-	if is_muc then accounts.add_muc_host(host_module); end
+	if is_muc then accounts.add_muc_host(host_module); billing.add_muc_host(host_module); end
 end
 
 --- Privacy: erase a deleted user's entries -------------------------------------------
@@ -408,6 +391,14 @@ if prosody.start_time and prosody.lock_globals then -- module (re)loaded into a 
 	module:add_timer(0, function () accounts.start(); end);
 end
 module:daily("imhost expiry reminders", function () accounts.daily(); end);
+
+--- Billing: the invoice run and overdue handling, at start and daily ---------------------
+
+module:hook_global("server-started", function () billing.start(); end);
+if prosody.start_time and prosody.lock_globals then
+	module:add_timer(0, function () billing.start(); end);
+end
+module:daily("imhost billing run", function () billing.daily(); end);
 
 --- Shutdown: flush what is queued ----------------------------------------------------
 

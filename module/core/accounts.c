@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "accounts.h"
+#include "billing_restrict.h"
 #include "imhost_err.h"
 #include "registry.h"
 
@@ -295,6 +296,8 @@ int im_acct_may_create(sqlite3 *db, const char *user, int *allowed, char **reaso
 		return IM_ERR;
 	if (ex == 1)
 		return (*reason = strdup("The account already exists")) ? IM_OK : IM_ERR;
+	if (im_bill_restriction(db, dom, reason) != IM_OK || *reason != NULL)   /* billing: overdue */
+		return *reason != NULL ? IM_OK : IM_ERR;
 	if (limit >= 0 && used >= limit) {
 		snprintf(msg, sizeof msg, "Seat limit reached: %lld of %lld accounts in use",
 		         (long long)used, (long long)limit);

@@ -26,18 +26,20 @@ static json_t *col_or_null(sqlite3_stmt *st, int i)
 	}
 }
 
-/* The filters other than the keyword; ?10 pins one ticket (keyword plans). */
+/* The filters other than the keyword.  The first %s is "?10 IS NULL" or,
+ * for the staff keyword plan, "t.id = ?10" (a primary-key lookup: an OR
+ * there would make SQLite scan the table for every candidate). */
 static const char list_sql[] =
 	"SELECT t.id, t.subject, t.category, t.priority, t.status, t.assignee, t.requester, t.created, "
 	"t.updated, t.due_first, t.due_resolve, t.merged_into FROM desk_ticket t "
 	"WHERE (?1 IS NULL OR t.requester = ?1) AND (?2 IS NULL OR t.status = ?2) "
-	"AND t.created >= ?3 AND t.created < ?4 "
+	/* "+": walk ids (newest/oldest first), not the created index. */
+	"AND +t.created >= ?3 AND +t.created < ?4 "
 	"AND (?6 = 0 OR (t.assignee IS NULL AND t.status IN ('new','open','waiting'))) "
 	"AND (?7 IS NULL OR (t.assignee = ?7 AND t.status IN ('new','open','waiting'))) "
 	"AND (?8 IS NULL OR (t.status IN ('new','open') AND "
 	"     (t.due_first < ?8 OR t.due_resolve < ?8))) "
-	"AND (?10 IS NULL OR t.id = ?10) "
-	"ORDER BY t.id %s LIMIT ?9";
+	"AND %s ORDER BY t.id %s LIMIT ?9";
 
 /* A customer's tickets are few: each is checked against its public posts
  * (FTS lookups by rowid). */
@@ -74,8 +76,7 @@ static int bind_filter(sqlite3_stmt *st, const im_desk_filter *f, int limit)
 	       sqlite3_bind_int(st, 6, strcmp(q, "unassigned") == 0) == SQLITE_OK &&
 	       sqlite3_bind_text(st, 7, strcmp(q, "mine") == 0 ? f->me : NULL, -1, SQLITE_STATIC) == SQLITE_OK &&
 	       (strcmp(q, "overdue") == 0 ? sqlite3_bind_int64(st, 8, f->now) : sqlite3_bind_null(st, 8)) == SQLITE_OK &&
-	       sqlite3_bind_int(st, 9, limit) == SQLITE_OK && sqlite3_bind_null(st, 10) == SQLITE_OK
-	       ? IM_OK : IM_ERR;
+	       sqlite3_bind_int(st, 9, limit) == SQLITE_OK ? IM_OK : IM_ERR;
 }
 
 /* Staff keyword plan: FTS matches streamed newest post first; each new
@@ -83,25 +84,46 @@ static int bind_filter(sqlite3_stmt *st, const im_desk_filter *f, int limit)
  * limit.  Results are ordered by their most recent matching post. */
 static int stream_plan(sqlite3 *db, const im_desk_filter *f, const char *match, sqlite3_stmt *one, json_t *arr)
 {
-	sqlite3_stmt *fts = NULL, *mx = NULL;
+	sqlite3_stmt *fts = NULL, *rng = NULL;
 	unsigned char *seen = NULL;
-	int64_t maxid = 0;
+	int64_t lo, hi, lo_post;
 	int rc = IM_ERR, s, fs = SQLITE_DONE;
 
-	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM desk_ticket", -1, &mx, NULL) != SQLITE_OK ||
-	    sqlite3_step(mx) != SQLITE_ROW)
+	/* The tickets created in the range, as an id interval, and the first
+	 * post of the lowest: posts are inserted after their ticket, so no post
+	 * of a ticket in range has a smaller rowid.  Both bounds are exact; they
+	 * keep a narrow date range from checking every matching ticket. */
+	int ranged = f->since > 0 || f->until < INT64_MAX;
+
+	if (sqlite3_prepare_v2(db, ranged ?
+	                       "SELECT min(id), max(id), (SELECT min(p.id) FROM desk_post p WHERE p.ticket_id = "
+	                       "(SELECT min(id) FROM desk_ticket WHERE created >= ?1 AND created < ?2)) "
+	                       "FROM desk_ticket WHERE created >= ?1 AND created < ?2" :
+	                       "SELECT (SELECT min(id) FROM desk_ticket), (SELECT max(id) FROM desk_ticket), 0 WHERE ?1 <= ?2", -1, &rng, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(rng, 1, f->since) != SQLITE_OK || sqlite3_bind_int64(rng, 2, f->until) != SQLITE_OK ||
+	    sqlite3_step(rng) != SQLITE_ROW)
 		goto out;
-	maxid = sqlite3_column_int64(mx, 0);
-	if ((seen = calloc((size_t)(maxid / 8 + 1), 1)) == NULL ||
-	    sqlite3_prepare_v2(db, "SELECT ticket FROM desk_fts WHERE desk_fts MATCH ?1 ORDER BY rowid DESC",
-	                       -1, &fts, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(fts, 1, match, -1, SQLITE_STATIC) != SQLITE_OK)
+	if (sqlite3_column_type(rng, 0) == SQLITE_NULL) {   /* no ticket in range */
+		rc = IM_OK;
+		goto out;
+	}
+	lo = sqlite3_column_int64(rng, 0);
+	hi = sqlite3_column_int64(rng, 1);
+	lo_post = sqlite3_column_int64(rng, 2);
+	if ((seen = calloc((size_t)((hi - lo) / 8 + 1), 1)) == NULL ||
+	    sqlite3_prepare_v2(db, "SELECT ticket FROM desk_fts WHERE desk_fts MATCH ?1 AND rowid >= ?2 "
+	                       "ORDER BY rowid DESC", -1, &fts, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(fts, 1, match, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(fts, 2, lo_post) != SQLITE_OK)
 		goto out;
 	while ((int)json_array_size(arr) < f->limit && (fs = sqlite3_step(fts)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(fts, 0);
-		if (id < 1 || id > maxid || (seen[id / 8] & (1u << (id % 8))))
+		int64_t id = sqlite3_column_int64(fts, 0), b;
+		if (id < lo || id > hi)
 			continue;
-		seen[id / 8] |= (unsigned char)(1u << (id % 8));
+		b = id - lo;
+		if (seen[b / 8] & (1u << (b % 8)))
+			continue;
+		seen[b / 8] |= (unsigned char)(1u << (b % 8));
 		if (sqlite3_reset(one) != SQLITE_OK || sqlite3_bind_int64(one, 10, id) != SQLITE_OK)
 			goto out;
 		s = sqlite3_step(one);
@@ -116,7 +138,7 @@ static int stream_plan(sqlite3 *db, const im_desk_filter *f, const char *match, 
 		rc = IM_OK;
 out:
 	sqlite3_finalize(fts);
-	sqlite3_finalize(mx);
+	sqlite3_finalize(rng);
 	free(seen);
 	return rc;
 }
@@ -125,28 +147,38 @@ out:
  * for a public post matching; notes are never searched for customers. */
 static int customer_plan(sqlite3 *db, const im_desk_filter *f, const char *match, sqlite3_stmt *all, json_t *arr)
 {
-	sqlite3_stmt *chk = NULL;
-	int rc = IM_ERR, s, as = SQLITE_DONE;
+	sqlite3_stmt *posts = NULL, *chk = NULL;
+	int rc = IM_ERR, s, ps, as = SQLITE_DONE, hit;
 
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM desk_fts WHERE desk_fts MATCH ?1 AND rowid IN "
-	                       "(SELECT id FROM desk_post WHERE ticket_id = ?2 AND kind = 'public') LIMIT 1",
-	                       -1, &chk, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(db, "SELECT id FROM desk_post WHERE ticket_id = ? AND kind = 'public'", -1, &posts,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT 1 FROM desk_fts WHERE desk_fts MATCH ?1 AND rowid = ?2", -1, &chk,
+	                       NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(chk, 1, match, -1, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
 	while ((int)json_array_size(arr) < f->limit && (as = sqlite3_step(all)) == SQLITE_ROW) {
-		if (sqlite3_reset(chk) != SQLITE_OK || sqlite3_bind_int64(chk, 2, sqlite3_column_int64(all, 0)) != SQLITE_OK)
+		if (sqlite3_reset(posts) != SQLITE_OK ||
+		    sqlite3_bind_int64(posts, 1, sqlite3_column_int64(all, 0)) != SQLITE_OK)
 			goto out;
-		s = sqlite3_step(chk);
-		if (s == SQLITE_ROW) {
-			if (json_array_append_new(arr, row_json(all, f->now)) != 0)
+		hit = 0;
+		while (!hit && (ps = sqlite3_step(posts)) == SQLITE_ROW) {
+			if (sqlite3_reset(chk) != SQLITE_OK ||
+			    sqlite3_bind_int64(chk, 2, sqlite3_column_int64(posts, 0)) != SQLITE_OK)
 				goto out;
-		} else if (s != SQLITE_DONE) {
-			goto out;
+			s = sqlite3_step(chk);
+			if (s != SQLITE_ROW && s != SQLITE_DONE)
+				goto out;
+			hit = s == SQLITE_ROW;
 		}
+		if (!hit && ps != SQLITE_DONE)
+			goto out;
+		if (hit && json_array_append_new(arr, row_json(all, f->now)) != 0)
+			goto out;
 	}
 	if (as == SQLITE_ROW || as == SQLITE_DONE)
 		rc = IM_OK;
 out:
+	sqlite3_finalize(posts);
 	sqlite3_finalize(chk);
 	return rc;
 }
@@ -154,7 +186,7 @@ out:
 int im_desk_list(sqlite3 *db, const im_desk_filter *f, json_t **out, const char **why)
 {
 	sqlite3_stmt *st = NULL;
-	char match[FTS_MAX], sql[sizeof list_sql + 8];
+	char match[FTS_MAX], sql[sizeof list_sql + 32];
 	json_t *arr = json_array();
 	int s, rc = IM_ERR, terms = 0;
 
@@ -168,7 +200,8 @@ int im_desk_list(sqlite3 *db, const im_desk_filter *f, json_t **out, const char 
 	}
 	/* Customers see newest first; queues are worked oldest first.  No
 	 * searchable word ("!!!") means no keyword filter rather than no match. */
-	snprintf(sql, sizeof sql, list_sql, f->queue ? "ASC" : "DESC");
+	snprintf(sql, sizeof sql, list_sql, terms > 0 && f->requester == NULL ? "t.id = ?10" : "?10 IS NULL",
+	         f->queue ? "ASC" : "DESC");
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	if (terms > 0 && f->requester == NULL) {

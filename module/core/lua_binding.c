@@ -13,6 +13,7 @@
 #include <lua.h>
 
 #include "imhost.h"
+#include "billing_hmac.h"
 
 #define DB_META "imhost_core.db"
 
@@ -118,6 +119,100 @@ static int l_format_text(lua_State *L)
 	return 1;
 }
 
+/* --- signatures: webhooks and statement links (billing_hmac.h) ----------------------
+ * Secrets arrive from the glue's config and never go through an operation (whose
+ * params are audited).  Outcomes are strings so the glue can log and map them. */
+
+#define MAX_SECRETS 8
+
+static const char *wh_outcome(int rc)
+{
+	switch (rc) {
+	case IM_WH_OK: return "ok";
+	case IM_WH_STALE: return "stale";
+	case IM_WH_MISMATCH: return "mismatch";
+	default: return "malformed";
+	}
+}
+
+/* core.now() -> the core's clock (injectable in tests), epoch seconds. */
+static int l_now(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)im_now());
+	return 1;
+}
+
+/* core.webhook_verify(header, body, { secret, ... } [, now]) -> "ok" | "malformed" |
+ * "stale" | "mismatch".  now defaults to the core's (injectable) clock. */
+static int l_webhook_verify(lua_State *L)
+{
+	const char *secrets[MAX_SECRETS];
+	const char *header = luaL_optstring(L, 1, NULL);
+	size_t bodylen, n = 0;
+	const char *body = luaL_checklstring(L, 2, &bodylen);
+	lua_Integer now;
+	lua_Integer i;
+
+	luaL_checktype(L, 3, LUA_TTABLE);
+	now = luaL_optinteger(L, 4, (lua_Integer)im_now());
+	/* The strings stay referenced by the table at index 3 while we use them. */
+	for (i = 1; n < MAX_SECRETS; i++) {
+		int t = lua_rawgeti(L, 3, i);
+		if (t == LUA_TNIL) {
+			lua_pop(L, 1);
+			break;
+		}
+		if (t != LUA_TSTRING)
+			return luaL_error(L, "webhook secrets must be strings");
+		secrets[n++] = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	lua_pushstring(L, wh_outcome(im_webhook_verify(header, body, bodylen, secrets, n, (int64_t)now,
+	                                               IM_WEBHOOK_TOLERANCE)));
+	return 1;
+}
+
+/* core.webhook_sign(secret, t, body) -> "t=<t>,v1=<hex>" (tests, tools). */
+static int l_webhook_sign(lua_State *L)
+{
+	const char *secret = luaL_checkstring(L, 1);
+	lua_Integer t = luaL_checkinteger(L, 2);
+	size_t bodylen;
+	const char *body = luaL_checklstring(L, 3, &bodylen);
+	char buf[128];
+
+	if (*secret == '\0' || im_webhook_sign(secret, (int64_t)t, body, bodylen, buf, sizeof buf) != IM_OK)
+		return luaL_error(L, "webhook_sign failed");
+	lua_pushstring(L, buf);
+	return 1;
+}
+
+/* core.link_sign(secret, path, expires) -> "exp=<expires>&sig=<hex>". */
+static int l_link_sign(lua_State *L)
+{
+	const char *secret = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+	lua_Integer expires = luaL_checkinteger(L, 3);
+	char buf[160];
+
+	if (*secret == '\0' || im_link_sign(secret, path, (int64_t)expires, buf, sizeof buf) != IM_OK)
+		return luaL_error(L, "link_sign failed (empty secret?)");
+	lua_pushstring(L, buf);
+	return 1;
+}
+
+/* core.link_check(secret, path, expires, sig [, now]) -> "ok" | "stale" | "mismatch" |
+ * "malformed". */
+static int l_link_check(lua_State *L)
+{
+	const char *secret = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+	lua_Integer expires = luaL_checkinteger(L, 3);
+	const char *sig = luaL_optstring(L, 4, NULL);
+	lua_Integer now = luaL_optinteger(L, 5, (lua_Integer)im_now());
+
+	lua_pushstring(L, wh_outcome(im_link_check(secret, path, (int64_t)expires, sig, (int64_t)now)));
+	return 1;
+}
+
 static int l_open(lua_State *L)
 {
 	im_writer_opts wo;
@@ -216,6 +311,55 @@ static int l_log_message(lua_State *L)
 	lua_rotate(L, -(n + 8), n);   /* results below the eight field values ... */
 	lua_pop(L, 8);                 /* ... which are dropped */
 	return n;
+}
+
+/* Positional argument idx: a string or nil (NULL); anything else is an error.
+ * The pointer stays valid while the argument is on the stack (the whole call). */
+static const char *opt_string_arg(lua_State *L, int idx, size_t *len)
+{
+	int t = lua_type(L, idx);
+
+	if (len)
+		*len = 0;
+	if (t == LUA_TNIL || t == LUA_TNONE)
+		return NULL;
+	if (t != LUA_TSTRING)
+		luaL_typeerror(L, idx, "string or nil");
+	return lua_tolstring(L, idx, len);
+}
+
+/* db:log_message_args(domain, from, to, room, kind, stanza_id, size, body,
+ * encrypted [, ts]): the same entry as db:log_message{...} without building a
+ * table per message (the logging hooks' hot path).  from/to/room may be full
+ * JIDs: the writer keeps the bare part.  Same results as log_message. */
+static int l_log_message_args(lua_State *L)
+{
+	core_db *d = check_db(L);
+	im_log_message m;
+	int isnum = 1;
+
+	memset(&m, 0, sizeof m);
+	m.domain = opt_string_arg(L, 2, NULL);
+	m.from = opt_string_arg(L, 3, NULL);
+	m.to = opt_string_arg(L, 4, NULL);
+	m.room = opt_string_arg(L, 5, NULL);
+	m.kind = opt_string_arg(L, 6, NULL);
+	m.stanza_id = opt_string_arg(L, 7, NULL);
+	if (!lua_isnoneornil(L, 8)) {
+		m.size = (int64_t)lua_tointegerx(L, 8, &isnum);
+		if (!isnum)
+			return luaL_typeerror(L, 8, "integer or nil");
+	}
+	m.body = opt_string_arg(L, 9, &m.body_len);
+	m.encrypted = opt_string_arg(L, 10, NULL);
+	if (lua_isnoneornil(L, 11)) {
+		m.ts = (int64_t)im_now();
+	} else {
+		m.ts = (int64_t)lua_tointegerx(L, 11, &isnum);
+		if (!isnum)
+			return luaL_typeerror(L, 11, "integer or nil");
+	}
+	return push_queue_result(L, im_writer_message(d->writer, &m));   /* copies the strings */
 }
 
 static int l_log_session(lua_State *L)
@@ -349,6 +493,7 @@ static int l_close(lua_State *L)
 static const luaL_Reg db_methods[] = {
 	{ "fd", l_fd },
 	{ "log_message", l_log_message },
+	{ "log_message_args", l_log_message_args },
 	{ "log_session", l_log_session },
 	{ "submit", l_submit },
 	{ "drain", l_drain },
@@ -365,6 +510,11 @@ static const luaL_Reg core_funcs[] = {
 	{ "set_clock", l_set_clock },
 	{ "format_text", l_format_text },
 	{ "open", l_open },
+	{ "now", l_now },
+	{ "webhook_verify", l_webhook_verify },
+	{ "webhook_sign", l_webhook_sign },
+	{ "link_sign", l_link_sign },
+	{ "link_check", l_link_check },
 	{ NULL, NULL },
 };
 

@@ -136,6 +136,7 @@ static const char *const steps[] = {
 	"CREATE INDEX desk_ticket_requester ON desk_ticket(requester, created);"
 	"CREATE INDEX desk_ticket_queue ON desk_ticket(status, assignee, created);"
 	"CREATE INDEX desk_ticket_customer ON desk_ticket(customer_id, created);"
+	"CREATE INDEX desk_ticket_created ON desk_ticket(created);"
 	"CREATE TABLE desk_post("
 	"  id INTEGER PRIMARY KEY,"
 	"  ticket_id INTEGER NOT NULL REFERENCES desk_ticket(id),"

@@ -810,18 +810,19 @@ static term *word_term(sg_search *s, char *w, size_t n)
 			const cache_ent *e = &old[i];
 			if (!e->w)
 				continue;
-			size_t j = hash(e->w, strlen(e->w)) & (ns - 1);
+			size_t j = e->h & (ns - 1);
 			while (s->cache[j].w)
 				j = (j + 1) & (ns - 1);
-			s->cache[j].w = e->w;
-			s->cache[j].term = e->term;
+			s->cache[j] = *e;
 		}
 		free(old);
 	}
-	size_t j = hash(w, n) & (s->cslots - 1);
+	uint32_t h = hash(w, n);
+	size_t j = h & (s->cslots - 1);
 	while (s->cache[j].w) {
-		if (strncmp(s->cache[j].w, w, n) == 0 && s->cache[j].w[n] == '\0')
-			return s->cache[j].term ? &s->terms[s->cache[j].term - 1] : NULL;
+		const cache_ent *e = &s->cache[j];
+		if (e->h == h && e->n == n && memcmp(e->w, w, n) == 0)
+			return e->term ? &s->terms[e->term - 1] : NULL;
 		j = (j + 1) & (s->cslots - 1);
 	}
 	char *key = xrealloc(NULL, n + 1);
@@ -832,6 +833,8 @@ static term *word_term(sg_search *s, char *w, size_t n)
 		t = sg_si_term(s, w, sg_stem(w, n));
 	s->cache[j].w = key;
 	s->cache[j].term = t ? (uint32_t)(t - s->terms) + 1 : 0;
+	s->cache[j].h = h;
+	s->cache[j].n = n;
 	s->ncache++;
 	return t;
 }

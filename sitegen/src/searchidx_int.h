@@ -41,6 +41,8 @@ typedef struct {
 typedef struct {
 	char *w;       /* folded word, NUL-terminated; NULL = empty slot */
 	uint32_t term; /* index + 1 into terms, 0 = stopword */
+	uint32_t h;    /* hash of w: most probes are settled without a strcmp */
+	size_t n;      /* strlen(w) */
 } cache_ent;
 
 struct sg_search {

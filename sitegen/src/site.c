@@ -117,7 +117,7 @@ int sg_page_body(sg_page *p, const char *file, const char *data, size_t len, con
 	p->links = m->links, p->nlinks = m->nlinks;
 	m->links = NULL, m->nlinks = m->lcap = 0;
 	free(p->text);
-	p->text = sg_xstrdup(m->text.data ? m->text.data : "");
+	p->text = m->text.data ? sg_buf_take(&m->text) : sg_xstrdup("");   /* m->text is spent */
 	p->text_hash = sg_hash_str(SG_HASH_SEED, p->text);
 	return rc;
 }

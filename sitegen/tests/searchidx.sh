@@ -9,9 +9,9 @@ out=${BUILD_DIR:-$here/../build}/searchidx-test
 mkdir -p "$out"
 CC=${CC:-cc}
 F="-Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -g"
-$CC $F -O2 -o "$out/test_searchidx" "$here/tests/test_searchidx.c" "$here/src/searchidx.c"
+$CC $F -O2 -o "$out/test_searchidx" "$here/tests/test_searchidx.c" "$here/src/searchidx.c" "$here/src/searchload.c"
 $CC $F -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
-	-o "$out/test_searchidx-asan" "$here/tests/test_searchidx.c" "$here/src/searchidx.c"
+	-o "$out/test_searchidx-asan" "$here/tests/test_searchidx.c" "$here/src/searchidx.c" "$here/src/searchload.c"
 fail=0
 echo "== searchidx unit tests"
 "$out/test_searchidx" || fail=1

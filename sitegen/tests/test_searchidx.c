@@ -1,6 +1,7 @@
 /* test_searchidx.c — standalone tests of the search index writer
- * (src/searchidx.c): stemmer, tokenizer, shard layout, determinism,
- * incremental writes, errors.  Prints "N passed, N failed"; exits 1 on any
+ * (src/searchidx.c, src/searchload.c): stemmer, tokenizer, shard layout,
+ * determinism, incremental writes, reading an index back and updating it
+ * (== a fresh index of the new pages), errors.  Prints "N passed, N failed"; exits 1 on any
  * failure.  Build: see tests/searchidx.sh (also run under ASan+UBSan).
  *
  * With --tokenize it instead prints the terms of stdin, one per line: the
@@ -490,6 +491,210 @@ static void test_sharding(void)
 	free(d);
 }
 
+/* --- incremental: sg_search_load + keep/add + sg_search_write_kept -------- */
+
+/* Text of generated page k in version v: pseudo-words, some shared. */
+static void gen_text(char *text, int k, int v)
+{
+	unsigned r = (unsigned)(k * 7919 + v * 104729 + 1);
+	size_t n = 0;
+	for (int w = 0; w < 120; w++) {
+		r = r * 1103515245u + 12345u;
+		int len = 3 + (int)(r >> 16) % 5;
+		for (int c = 0; c < len; c++) {
+			r = r * 1103515245u + 12345u;
+			text[n++] = "aeioubcdfghklmnprstw"[(r >> 16) % 20];
+		}
+		text[n++] = ' ';
+	}
+	text[n] = '\0';
+}
+
+static void gen_add(sg_search *s, int k, int v, const char *section)
+{
+	char url[32], title[32], text[2000];
+	snprintf(url, sizeof url, "/p/%04d/", k);
+	snprintf(title, sizeof title, "Page %d%s", k, v ? " revised" : "");
+	gen_text(text, k, v);
+	sg_search_add(s, url, title, section, "Heading", text);
+}
+
+/* Copies the kept files ("search/x") from the old index dir into stage, so
+ * stage holds what the live index will hold after the build commits. */
+static void apply_kept(const char *old, const char *stage, char **kept, size_t nk)
+{
+	for (size_t i = 0; i < nk; i++) {
+		char *from = pathf(old, kept[i] + 7), *to = pathf(stage, kept[i] + 7);
+		size_t len = 0;
+		char *b = slurp(from, &len);
+		FILE *f = fopen(to, "wb");
+		CHECK(b && f && fwrite(b, 1, len, f) == len);
+		if (f)
+			fclose(f);
+		free(b);
+		free(from);
+		free(to);
+		free(kept[i]);
+	}
+	free(kept);
+}
+
+static int same_tree(const char *a, const char *b)
+{
+	char *x = NULL, *y = NULL;
+	size_t xl = 0, yl = 0;
+	tree_digest(a, "", &x, &xl);
+	tree_digest(b, "", &y, &yl);
+	int same = xl > 0 && xl == yl && !memcmp(x, y, xl);
+	free(x);
+	free(y);
+	return same;
+}
+
+/* One incremental step: load old, let `change` update it, write the changes
+ * into a fresh stage, apply the kept files; compare with a from-scratch
+ * index written by `fresh`.  Returns the number of files written. */
+static size_t step(const char *old, const char *stage, const char *full,
+                   void (*change)(sg_search *), void (*fresh)(sg_search *))
+{
+	char *err = NULL, **kept = NULL;
+	size_t nk = 0;
+	sg_search *l = sg_search_load(old, &err);
+	CHECK(l != NULL && err == NULL);
+	if (!l)
+		return 0;
+	change(l);
+	CHECK(sg_search_write_kept(l, stage, &kept, &nk, &err) == 0 && err == NULL);
+	sg_search_free(l);
+	size_t files = 0;   /* written: files in the stage before kept ones join */
+	for (int d = 0; d < 2; d++) {
+		char *p = pathf(stage, d ? "p" : "t");
+		struct dirent **ents;
+		int n = scandir(p, &ents, NULL, alphasort);
+		for (int i = 0; i < n; i++) {
+			files += ents[i]->d_name[0] != '.';
+			free(ents[i]);
+		}
+		if (n >= 0)
+			free(ents);
+		free(p);
+	}
+	files += file_exists(stage, "meta.json");
+	apply_kept(old, stage, kept, nk);
+	sg_search *f = sg_search_new();
+	fresh(f);
+	CHECK(sg_search_write(f, full, &err) == 0);
+	sg_search_free(f);
+	CHECK(same_tree(stage, full));
+	return files;
+}
+
+static void v0(sg_search *s)
+{
+	for (int k = 0; k < 200; k++)
+		gen_add(s, k, 0, "S");
+}
+
+/* Edit: page 57's text, page 58's title (both re-added); page 60's
+ * section retitled (kept with the new section); the rest kept. */
+static void edit_change(sg_search *s)
+{
+	for (int k = 0; k < 200; k++) {
+		char url[32];
+		snprintf(url, sizeof url, "/p/%04d/", k);
+		if (k == 57 || k == 58) {
+			gen_add(s, k, k == 57 ? 1 : 0, "S");
+			continue;
+		}
+		char title[32];
+		snprintf(title, sizeof title, "Page %d", k);
+		CHECK(sg_search_keep(s, url, title, k == 60 ? "S2" : "S") == 0);
+	}
+	CHECK(sg_search_keep(s, "/nowhere/", "x", "y") == -1);
+}
+
+static void edit_fresh(sg_search *s)
+{
+	for (int k = 0; k < 200; k++) {
+		if (k == 58) {
+			char text[2000];
+			gen_text(text, k, 0);
+			sg_search_add(s, "/p/0058/", "Page 58", "S", "Heading", text);
+			continue;
+		}
+		gen_add(s, k, k == 57, k == 60 ? "S2" : "S");
+	}
+}
+
+static void nothing_change(sg_search *s)
+{
+	for (int k = 0; k < 200; k++) {
+		char url[32], title[32];
+		snprintf(url, sizeof url, "/p/%04d/", k);
+		snprintf(title, sizeof title, "Page %d", k);
+		CHECK(sg_search_keep(s, url, title, "S") == 0);
+	}
+}
+
+static void shift_change(sg_search *s)
+{
+	for (int k = 0; k < 200; k++) {
+		char url[32], title[32];
+		snprintf(url, sizeof url, "/p/%04d/", k);
+		snprintf(title, sizeof title, "Page %d", k);
+		if (k != 10)
+			CHECK(sg_search_keep(s, url, title, "S") == 0);
+	}
+	sg_search_add(s, "/p/0005a/", "Inserted", "S", "", "zyzzyva quokka");
+}
+
+static void shift_fresh(sg_search *s)
+{
+	for (int k = 0; k < 200; k++)
+		if (k != 10)
+			gen_add(s, k, 0, "S");
+	sg_search_add(s, "/p/0005a/", "Inserted", "S", "", "zyzzyva quokka");
+}
+
+static void test_incremental_load(void)
+{
+	char *old = mktmp(), *err = NULL;
+	sg_search *a = sg_search_new();
+	v0(a);
+	CHECK(sg_search_write(a, old, &err) == 0);
+	sg_search_free(a);
+
+	/* Nothing changed: every file kept, none written. */
+	char *st = mktmp(), *full = mktmp();
+	CHECK(step(old, st, full, nothing_change, v0) == 0);
+	rm_rf(st), rm_rf(full), free(st), free(full);
+
+	/* An edit writes only the shards and chunks it touches. */
+	st = mktmp(), full = mktmp();
+	size_t w = step(old, st, full, edit_change, edit_fresh);
+	CHECK(w > 0 && w < 40);   /* of ~150 files: meta, 2 chunks, some shards */
+	rm_rf(st), rm_rf(full), free(st), free(full);
+
+	/* A deletion (page 10 not kept) and an insertion move page ids. */
+	st = mktmp(), full = mktmp();
+	CHECK(step(old, st, full, shift_change, shift_fresh) > 0);
+	rm_rf(st), rm_rf(full), free(st), free(full);
+
+	/* No index: NULL without error.  A damaged one: NULL with an error. */
+	char *none = mktmp();
+	CHECK(sg_search_load(none, &err) == NULL && err == NULL);
+	char *p = pathf(old, "p/0.json");
+	FILE *f = fopen(p, "wb");
+	CHECK(f && fputs("[[\"/p/0000/\",\"oops\"", f) >= 0);
+	if (f)
+		fclose(f);
+	free(p);
+	CHECK(sg_search_load(old, &err) == NULL && err != NULL);
+	free(err);
+	rm_rf(none), free(none);
+	rm_rf(old), free(old);
+}
+
 static void print_term(const char *t, size_t n, void *ctx)
 {
 	(void)ctx;
@@ -511,6 +716,7 @@ int main(int argc, char **argv)
 	test_tokenizer();
 	test_small_index();
 	test_sharding();
+	test_incremental_load();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -225,19 +225,37 @@ static int allowed(const char *allow, char role, char t)
 	return 0;
 }
 
+/* The operations this matrix covers: accounts, logs and tokens.  Billing and the
+ * desk carry their own scoped matrices (test_billing_ops.c, test_desk_engine.c);
+ * test_permissions.c covers every operation of the registry. */
+static int in_scope(const char *op)
+{
+	static const char *const families[] = { "customers.", "domains.", "members.", "staff.",
+		"users.", "channels.", "certs.", "reminders.", "logs.", "auth." };
+	size_t k;
+
+	for (k = 0; k < sizeof families / sizeof families[0]; k++)
+		if (strncmp(op, families[k], strlen(families[k])) == 0)
+			return 1;
+	return 0;
+}
+
 static void test_matrix_covers_every_op(void **state)
 {
-	size_t i, j;
+	size_t i, j, covered = 0;
 
 	(void)state;
-	assert_int_equal(im_registry_count(), NEXP);
 	for (i = 0; i < im_registry_count(); i++) {
+		if (!in_scope(im_registry_at(i)->name))
+			continue;
+		covered++;
 		for (j = 0; j < NEXP; j++)
 			if (strcmp(expected[j].op, im_registry_at(i)->name) == 0)
 				break;
 		if (j == NEXP)
 			fail_msg("operation %s missing from the expected matrix", im_registry_at(i)->name);
 	}
+	assert_int_equal(covered, NEXP);   /* and nothing stale in the matrix */
 }
 
 /* A fresh copy of the fixture's database in memory, so every call starts from
