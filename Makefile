@@ -24,6 +24,9 @@ CORE_HDR = $(wildcard module/core/*.h)
 CORE_OBJ = $(CORE_SRC:module/core/%.c=$(BUILD)/core/%.o)
 ASAN_OBJ = $(CORE_SRC:module/core/%.c=$(BUILD)/asan/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
+# Shared fixtures (temp databases, calling operations) linked into every unit test.
+UNIT_SUPPORT = $(wildcard tests/unit/support/*.c)
+UNIT_SUPPORT_HDR = $(wildcard tests/unit/support/*.h)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 UNIT_ASAN= $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit-asan/%)
 LUA_SRC  = $(wildcard module/mod_imhost*.lua module/*.lib.lua)
@@ -69,12 +72,12 @@ test: deps-test
 lint:
 	luacheck -q module/
 
-$(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libimhost.a
+$(BUILD)/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_SUPPORT_HDR) $(BUILD)/libimhost.a
 	@mkdir -p $(@D)
-	$(CC) $(CORE_CFLAGS) -o $@ $< $(BUILD)/libimhost.a $(CORE_LIBS) $(TEST_LIBS)
-$(BUILD)/unit-asan/%: tests/unit/%.c $(BUILD)/libimhost-asan.a
+	$(CC) $(CORE_CFLAGS) -Itests/unit/support -o $@ $< $(UNIT_SUPPORT) $(BUILD)/libimhost.a $(CORE_LIBS) $(TEST_LIBS)
+$(BUILD)/unit-asan/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_SUPPORT_HDR) $(BUILD)/libimhost-asan.a
 	@mkdir -p $(@D)
-	$(CC) $(CORE_CFLAGS) -O1 $(SANITIZE) -o $@ $< $(BUILD)/libimhost-asan.a $(CORE_LIBS) $(TEST_LIBS)
+	$(CC) $(CORE_CFLAGS) -Itests/unit/support -O1 $(SANITIZE) -o $@ $< $(UNIT_SUPPORT) $(BUILD)/libimhost-asan.a $(CORE_LIBS) $(TEST_LIBS)
 
 unit: $(UNIT_BIN) module
 	@sh tests/run-unit.sh "C unit tests" $(UNIT_BIN)

@@ -44,7 +44,6 @@
 #define BACKOFF_MIN_MS  50
 #define BACKOFF_MAX_MS  1000
 #define CLOSE_GRACE_MS  3000             /* close gives a degraded writer this long */
-#define WRITER_PRAGMAS  ""
 
 enum { E_MESSAGE, E_SESSION };
 /* String fields.  Sessions reuse the slots: FROM=user, TO=resource, ROOM=client. */
@@ -1070,8 +1069,7 @@ int im_writer_open(const im_writer_opts *o, im_writer **out, char **err)
 	/* A lock held longer than this sends the writer to degraded mode (and back to
 	 * retrying) instead of stalling flush() for the default 5 s. */
 	if (sqlite3_busy_timeout(w->db, WRITER_BUSY_MS) != SQLITE_OK ||
-	    (w->sync && sqlite3_exec(w->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) ||
-	    sqlite3_exec(w->db, getenv("H13_PRAGMAS") ? getenv("H13_PRAGMAS") : WRITER_PRAGMAS, NULL, NULL, NULL) != SQLITE_OK) {
+	    (w->sync && sqlite3_exec(w->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)) {
 		im_store_set_err(err, "log writer: pragma", w->db);
 		goto fail;
 	}
