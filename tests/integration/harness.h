@@ -130,4 +130,29 @@ int h_envctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* getenv that fails the test program loudly when unset. */
 const char *h_env(const char *name);
 
+/* ---- imhost's surfaces (harness_imhost.c) ------------------------------------ */
+/* name=value&... from NULL-terminated pairs, values percent-encoded (caller frees). */
+char *h_query(const char *const *kv);
+/* {"k":"v",...} from NULL-terminated pairs (caller frees). */
+char *h_json_object_of(const char *const *kv);
+/* Calls operation op ("logs.search"; or "openapi.json") over HTTP on host as auth
+ * (a whole "Authorization: ..." header, or NULL): GET with kv as the query
+ * string, or POST with body (JSON text; NULL: an object of kv).  Returns the
+ * status (0: no response); *out (may be NULL) the parsed body, caller decrefs. */
+int h_api(const char *method, const char *host, const char *auth, const char *op,
+	  const char *const *kv, const char *body, json_t **out);
+/* The code / param of an {"error":{...}} object, "" if none. */
+const char *h_err_code(json_t *j);
+const char *h_err_param(json_t *j);
+/* First value for key anywhere in j, depth first (borrowed), or NULL. */
+json_t *h_find_key(json_t *j, const char *key);
+/* prosodyctl --config cfg mod_imhost <args> --json: the parsed result (caller
+ * decrefs) or NULL; *status the exit status. */
+json_t *h_cli(const char *cfg, int *status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* prosodyctl --config cfg shell imhost <args>: 0 when the command succeeded;
+ * *out (may be NULL) gets its output (caller frees). */
+int h_shell(const char *cfg, char **out, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

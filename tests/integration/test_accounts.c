@@ -35,78 +35,6 @@ static long customer_a = -1, customer_b = -1, customer_c = -1;
 
 /* ---- running commands ---------------------------------------------------------- */
 
-/* prosodyctl shell imhost <args>: 0 when the command succeeded; *out (may be
- * NULL) gets its output (caller frees). */
-static int shell(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int shell(char **out, const char *fmt, ...)
-{
-	char args[2048], *o, *e = NULL;
-	va_list ap;
-	int status;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof args, fmt, ap);
-	va_end(ap);
-	o = h_run(&status, &e, "prosodyctl --config '%s' shell imhost %s 2>&1", cfg, args);
-	/* The shell prints "! message" for a command that returned nil, err. */
-	if (o && strstr(o, "\n! ") == NULL && strncmp(o, "! ", 2) != 0 && status == 0)
-		status = 0;
-	else if (status == 0)
-		status = 1;
-	if (out)
-		*out = o;
-	else
-		free(o);
-	free(e);
-	return status;
-}
-
-/* prosodyctl mod_imhost <args> --json: the parsed result (caller decrefs) or
- * NULL; *status the exit status. */
-static json_t *cli(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static json_t *cli(int *status, const char *fmt, ...)
-{
-	char args[2048], *o, *e = NULL;
-	va_list ap;
-	json_t *j;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof args, fmt, ap);
-	va_end(ap);
-	o = h_run(status, &e, "prosodyctl --config '%s' mod_imhost %s --json", cfg, args);
-	/* prosodyctl may log to stdout first: the JSON is the line that starts with '{'. */
-	{
-		const char *start = o ? (*o == '{' ? o : strstr(o, "\n{")) : NULL;
-		j = start ? h_json(start + (*start == '\n')) : NULL;
-	}
-	if (*status != 0)
-		h_note("mod_imhost %s -> %d: %s %s", args, *status, o ? o : "", e ? e : "");
-	free(o);
-	free(e);
-	return j;
-}
-
-/* First value for key anywhere in j (depth first), borrowed. */
-static json_t *find_key(json_t *j, const char *key)
-{
-	const char *k;
-	json_t *v, *hit;
-	size_t i;
-
-	if (json_is_object(j)) {
-		if ((v = json_object_get(j, key)) != NULL)
-			return v;
-		json_object_foreach(j, k, v)
-			if ((hit = find_key(v, key)) != NULL)
-				return hit;
-	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			if ((hit = find_key(v, key)) != NULL)
-				return hit;
-	}
-	return NULL;
-}
-
 /* A customer id in a customers.create result. */
 static long customer_id_of(json_t *j)
 {
@@ -114,7 +42,7 @@ static long customer_id_of(json_t *j)
 	json_t *v;
 
 	for (const char *const *k = keys; *k; k++) {
-		v = find_key(j, *k);
+		v = h_find_key(j, *k);
 		if (json_is_integer(v))
 			return (long)json_integer_value(v);
 		if (json_is_object(v) && json_is_integer(json_object_get(v, "id")))
@@ -123,80 +51,13 @@ static long customer_id_of(json_t *j)
 	return -1;
 }
 
-static const char *err_code(json_t *j)
-{
-	const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
-
-	return c ? c : "";
-}
-
 /* ---- HTTP API -------------------------------------------------------------------- */
 
-static char *query_of(const char *const *kv)
-{
-	char *q = NULL, *v;
-	size_t len = 0;
-	FILE *m = open_memstream(&q, &len);
-
-	if (m == NULL)
-		return NULL;
-	for (int first = 1; kv && kv[0] && kv[1]; kv += 2, first = 0) {
-		v = h_urlencode(kv[1]);
-		fprintf(m, "%s%s=%s", first ? "" : "&", kv[0], v ? v : "");
-		free(v);
-	}
-	if (fclose(m) != 0) {
-		free(q);
-		return NULL;
-	}
-	return q;
-}
-
-/* {"k":"v",...} from NULL-terminated pairs (caller frees). */
-static char *body_of(const char *const *kv)
-{
-	json_t *o = json_object();
-	char *s;
-
-	for (; kv && kv[0] && kv[1]; kv += 2)
-		json_object_set_new(o, kv[0], json_string(kv[1]));
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return s;
-}
-
-/* Calls op over HTTP on host a.test as auth ("Authorization: ..." or NULL):
- * GET with a query string, or POST with a JSON body of kv.  Returns the
- * status; *out the parsed body (caller decrefs; may be NULL). */
+/* Calls op over HTTP on a.test as auth: GET with a query string, or POST with
+ * a JSON body of kv (see h_api). */
 static int api(int post, const char *auth, const char *op, const char *const *kv, json_t **out)
 {
-	char path[2048], *q = NULL, *body = NULL, *p;
-	const char *hdrs[] = { auth, NULL };
-	h_http_response r;
-	int status;
-
-	snprintf(path, sizeof path, "/imhost/api/v1/%s", op);
-	for (p = path + strlen("/imhost/api/v1/"); *p && strcmp(op, "openapi.json") != 0; p++)
-		if (*p == '.')
-			*p = '/';
-	if (post) {
-		body = body_of(kv);
-	} else if ((q = query_of(kv)) && *q) {
-		snprintf(path + strlen(path), sizeof path - strlen(path), "?%s", q);
-	}
-	free(q);
-	status = h_http(post ? "POST" : "GET", path, "a.test", auth ? hdrs : NULL, body, &r);
-	free(body);
-	if (status != 0) {
-		if (out)
-			*out = NULL;
-		return 0;
-	}
-	status = r.status;
-	if (out)
-		*out = h_json(r.body);
-	h_http_clear(&r);
-	return status;
+	return h_api(post ? "POST" : "GET", "a.test", auth, op, kv, NULL, out);
 }
 
 /* ---- raw XMPP: what libstrophe does not show (SASL failure text, IBR errors) ---- */
@@ -352,22 +213,22 @@ static void first_customer(void)
 	json_t *j;
 
 	CHECK(h_envctl("stop") == 0, "the server is stopped");
-	j = cli(&st, "customers.create name=Acme owner=ann@a.test");
+	j = h_cli(cfg, &st, "customers.create name=Acme owner=ann@a.test");
 
 	CHECK(st == 0 && j, "prosodyctl mod_imhost customers.create makes the first customer on a fresh server");
 	customer_a = customer_id_of(j);
 	CHECK(customer_a >= 0, "it answers with the customer's id (%ld)", customer_a);
 	json_decref(j);
-	j = cli(&st, "customers.create name=Bad owner=not@@a.jid");
+	j = h_cli(cfg, &st, "customers.create name=Bad owner=not@@a.jid");
 	CHECK(st != 0, "an owner that is not a JID is refused on the command line");
 	json_decref(j);
-	j = cli(&st, "domains.attach customer=%ld domain=a.test", customer_a);
+	j = h_cli(cfg, &st, "domains.attach customer=%ld domain=a.test", customer_a);
 	CHECK(st == 0, "a.test is attached to Acme offline");
 	json_decref(j);
-	j = cli(&st, "domains.attach customer=%ld domain=bücher.test", customer_a);
+	j = h_cli(cfg, &st, "domains.attach customer=%ld domain=bücher.test", customer_a);
 	CHECK(st != 0, "a raw Unicode (IDN) domain is refused: give the xn-- form");
 	json_decref(j);
-	j = cli(&st, "domains.attach customer=%ld domain=-bad-.test", customer_a);
+	j = h_cli(cfg, &st, "domains.attach customer=%ld domain=-bad-.test", customer_a);
 	CHECK(st != 0, "an invalid domain name is refused");
 	json_decref(j);
 	CHECK(h_envctl("register late a.test %s", PW) == 0, "prosodyctl registers late@a.test while it is down");
@@ -380,13 +241,13 @@ static void second_customer(void)
 	int rc;
 	json_t *j;
 
-	rc = shell(&out, "customers_create name=Beta owner=bob@b.test");
+	rc = h_shell(cfg, &out, "customers_create name=Beta owner=bob@b.test");
 	CHECK(rc == 0, "the admin shell creates Beta (%s)", out ? out : "");
 	free(out);
-	j = cli(&rc, "customers.list");
+	j = h_cli(cfg, &rc, "customers.list");
 	CHECK(rc == 0 && j, "customers.list works offline while the server runs");
 	if (j) {
-		json_t *list = find_key(j, "customers"), *c;
+		json_t *list = h_find_key(j, "customers"), *c;
 		size_t i;
 		json_array_foreach(list, i, c) {
 			const char *name = json_string_value(json_object_get(c, "name"));
@@ -396,13 +257,13 @@ static void second_customer(void)
 	}
 	json_decref(j);
 	CHECK(customer_b >= 0 && customer_b != customer_a, "Beta has its own id (%ld)", customer_b);
-	CHECK(shell(NULL, "domains_attach customer=%ld domain=b.test", customer_b) == 0,
+	CHECK(h_shell(cfg, NULL, "domains_attach customer=%ld domain=b.test", customer_b) == 0,
 	      "b.test is attached to Beta from the shell");
-	CHECK(shell(NULL, "domains_attach customer=%ld domain=b.test", customer_a) != 0,
+	CHECK(h_shell(cfg, NULL, "domains_attach customer=%ld domain=b.test", customer_a) != 0,
 	      "b.test cannot be attached to Acme as well");
-	CHECK(shell(NULL, "members_set customer=%ld jid=dan@a.test role=domain_admin", customer_a) == 0,
+	CHECK(h_shell(cfg, NULL, "members_set customer=%ld jid=dan@a.test role=domain_admin", customer_a) == 0,
 	      "dan becomes Acme's domain admin");
-	CHECK(shell(NULL, "members_set customer=%ld jid=mia@a.test role=member", customer_a) == 0,
+	CHECK(h_shell(cfg, NULL, "members_set customer=%ld jid=mia@a.test role=member", customer_a) == 0,
 	      "mia becomes an Acme member");
 }
 
@@ -435,7 +296,7 @@ static void domain_admin(h_client *dan, h_client *mia)
 	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	CHECK(s && strstr(s, "ann@a.test") && strstr(s, "mia@a.test"), "the list has ann and mia");
 	CHECK(s && strstr(s, "late@a.test"), "and late@a.test, registered while the server was down");
-	v = find_key(j, "online");
+	v = h_find_key(j, "online");
 	CHECK(v != NULL, "with online status merged in by the glue");
 	free(s);
 	json_decref(j);
@@ -543,8 +404,8 @@ static void concurrent_edits(void)
 			    "$P mod_imhost users.set_role user=newbie@a.test role=member >/dev/null 2>&1 & "
 			    "wait", cfg);
 		free(out);
-		j = cli(&st, "users.list domain=a.test query=newbie");
-		json_array_foreach(find_key(j, "users"), i, u)
+		j = h_cli(cfg, &st, "users.list domain=a.test query=newbie");
+		json_array_foreach(h_find_key(j, "users"), i, u)
 			if (json_is_string(json_object_get(u, "jid")) &&
 			    strcmp(json_string_value(json_object_get(u, "jid")), "newbie@a.test") == 0)
 				found = u;
@@ -552,7 +413,7 @@ static void concurrent_edits(void)
 		      json_is_string(json_object_get(found, "locked_reason")),
 		      "after concurrent edits newbie is consistently locked or unlocked");
 		json_decref(j);
-		CHECK(shell(NULL, "users_unlock user=newbie@a.test") == 0, "and can be unlocked afterwards");
+		CHECK(h_shell(cfg, NULL, "users_unlock user=newbie@a.test") == 0, "and can be unlocked afterwards");
 	}
 }
 
@@ -562,7 +423,7 @@ static void seats_and_suspension(void)
 	h_client *bill;
 	int rc;
 
-	CHECK(shell(NULL, "domains_set_seats domain=b.test seats=2") == 0, "b.test gets 2 seats (bob, bill use them)");
+	CHECK(h_shell(cfg, NULL, "domains_set_seats domain=b.test seats=2") == 0, "b.test gets 2 seats (bob, bill use them)");
 	r = raw_register("carl", "b.test", PW);
 	CHECK(r && strstr(r, "type='error'") && strcasestr(r, "seat limit"),
 	      "in-band registration beyond the seats is refused, saying why (%.300s)", r ? r : "");
@@ -570,7 +431,7 @@ static void seats_and_suspension(void)
 	r = raw_login("carl", "b.test", PW);
 	CHECK(r && strstr(r, "<failure"), "carl has no account");
 	free(r);
-	rc = shell(&out, "domains_status domain=b.test");
+	rc = h_shell(cfg, &out, "domains_status domain=b.test");
 	CHECK(rc == 0 && out && strstr(out, "2"), "domains.status shows the seats (%s)", out ? out : "");
 	free(out);
 	out = h_run(&rc, NULL, "prosodyctl --config '%s' shell user create carl@b.test %s 2>&1", cfg, PW);
@@ -578,13 +439,13 @@ static void seats_and_suspension(void)
 	r = raw_login("carl", "b.test", PW);
 	CHECK(r && strstr(r, "<failure"), "the admin shell's user:create is refused too (no carl)");
 	free(r);
-	rc = shell(&out, "users_create user=carl@b.test");
+	rc = h_shell(cfg, &out, "users_create user=carl@b.test");
 	CHECK(rc != 0 && out && strcasestr(out, "seat limit"), "so is imhost's users.create (%s)", out ? out : "");
 	free(out);
 
 	bill = h_login("bill@b.test", PW);
 	CHECK(bill != NULL, "bill logs in");
-	rc = shell(&out, "domains_suspend domain=b.test \"reason=Unpaid invoice 42\"");
+	rc = h_shell(cfg, &out, "domains_suspend domain=b.test \"reason=Unpaid invoice 42\"");
 	CHECK(rc == 0, "the operator suspends b.test (%s)", out ? out : "");
 	free(out);
 	h_pump(500);
@@ -597,7 +458,7 @@ static void seats_and_suspension(void)
 	r = raw_login("ann", "a.test", PW);
 	CHECK(r && strstr(r, "<success"), "a.test is not affected");
 	free(r);
-	CHECK(shell(NULL, "domains_unsuspend domain=b.test") == 0, "b.test is unsuspended");
+	CHECK(h_shell(cfg, NULL, "domains_unsuspend domain=b.test") == 0, "b.test is unsuspended");
 	bill = h_login("bill@b.test", PW);
 	CHECK(bill != NULL, "bill logs in again");
 	h_disconnect(bill);
@@ -642,11 +503,11 @@ static void run_reminders_at(long t)
 {
 	char *out = NULL;
 
-	if (shell(&out, "test_set_clock %ld", t) != 0)
+	if (h_shell(cfg, &out, "test_set_clock %ld", t) != 0)
 		h_note("test_set_clock: %s", out ? out : "");
 	free(out);
 	out = NULL;
-	if (shell(&out, "reminders_run") != 0)
+	if (h_shell(cfg, &out, "reminders_run") != 0)
 		h_note("reminders_run: %s", out ? out : "");
 	free(out);
 }
@@ -683,7 +544,7 @@ static void reminders(h_client *ann)
 	/* The registration: staff set it, 40 days after the current (injected) time. */
 	base = na - 20 * DAY;
 	expiry = base + 40 * DAY;
-	CHECK(shell(NULL, "domains_set_expiry domain=a.test expires=%ld", expiry) == 0,
+	CHECK(h_shell(cfg, NULL, "domains_set_expiry domain=a.test expires=%ld", expiry) == 0,
 	      "staff set a.test's registration expiry (40 days ahead)");
 	h_inbox_clear(ann);
 	run_reminders_at(expiry - 29 * DAY);
@@ -694,13 +555,13 @@ static void reminders(h_client *ann)
 	CHECK(reminders_seen(ann, DOMAIN_MSG, 3000) == 1, "6 days before: the 7-day reminder, once");
 	run_reminders_at(expiry + 2 * DAY);
 	CHECK(reminders_seen(ann, DOMAIN_MSG, 3000) == 1, "2 days after: the 1-day-after reminder");
-	CHECK(shell(NULL, "domains_renew domain=a.test expires=%ld", expiry + 365 * DAY) == 0,
+	CHECK(h_shell(cfg, NULL, "domains_renew domain=a.test expires=%ld", expiry + 365 * DAY) == 0,
 	      "a renewal records the new expiry");
 	run_reminders_at(expiry + 365 * DAY - 6 * DAY);
 	CHECK(reminders_seen(ann, DOMAIN_MSG, 3000) == 1, "the 7-day reminder fires again for the new expiry");
 
 	out = NULL;
-	st = shell(&out, "domains_status domain=b.test");
+	st = h_shell(cfg, &out, "domains_status domain=b.test");
 	CHECK(st == 0 && out && strstr(out, "cannot read"),
 	      "b.test's unreadable certificate is reported in its status, not fatal");
 	free(out);
@@ -886,7 +747,7 @@ static void matrix(actor *actors, size_t nactors)
 			}
 			/* Parameters: query parameters (GET) or the body schema (POST). */
 			if (post[i]) {
-				json_t *schema = find_key(json_object_get(item, "requestBody"), "schema");
+				json_t *schema = h_find_key(json_object_get(item, "requestBody"), "schema");
 				json_t *props = json_object_get(schema, "properties"), *req = json_object_get(schema, "required");
 				const char *pn;
 				json_object_foreach(props, pn, p) {
@@ -954,7 +815,7 @@ static void matrix(actor *actors, size_t nactors)
 					mismatches++;
 					CHECK(0, "%s as %s: expected %s; ad-hoc %s (%s), HTTP %d %s", ops[i], actors[a].jid,
 					      want ? "allowed" : "forbidden", got_adhoc ? "allowed" : "forbidden",
-					      why ? why : "ok", st, err_code(res));
+					      why ? why : "ok", st, h_err_code(res));
 				}
 				free(why);
 				json_decref(res);
@@ -989,14 +850,14 @@ static void matrix_setup_and_run(void)
 
 	read_permission_table();
 	CHECK(nroles >= 8, "the permission table in permissions.c has its roles (%d)", nroles);
-	rc = shell(&out, "customers_create name=Gamma owner=oli@a.test");
+	rc = h_shell(cfg, &out, "customers_create name=Gamma owner=oli@a.test");
 	CHECK(rc == 0, "customer Gamma (owner oli) for the matrix (%s)", out ? out : "");
 	free(out);
-	j = cli(&rc, "customers.list");
+	j = h_cli(cfg, &rc, "customers.list");
 	if (j) {
 		json_t *c;
 		size_t i;
-		json_array_foreach(find_key(j, "customers"), i, c) {
+		json_array_foreach(h_find_key(j, "customers"), i, c) {
 			const char *name = json_string_value(json_object_get(c, "name"));
 			if (name && strcmp(name, "Gamma") == 0)
 				customer_c = customer_id_of(c);
@@ -1004,11 +865,11 @@ static void matrix_setup_and_run(void)
 	}
 	json_decref(j);
 	CHECK(customer_c >= 0, "Gamma has an id (%ld)", customer_c);
-	CHECK(shell(NULL, "domains_attach customer=%ld domain=c.test", customer_c) == 0, "c.test belongs to Gamma");
-	CHECK(shell(NULL, "members_set customer=%ld jid=dina@a.test role=domain_admin", customer_c) == 0 &&
-	      shell(NULL, "members_set customer=%ld jid=memo@a.test role=member", customer_c) == 0 &&
-	      shell(NULL, "staff_set jid=bea@a.test role=billing") == 0 &&
-	      shell(NULL, "staff_set jid=tom@a.test role=technician") == 0,
+	CHECK(h_shell(cfg, NULL, "domains_attach customer=%ld domain=c.test", customer_c) == 0, "c.test belongs to Gamma");
+	CHECK(h_shell(cfg, NULL, "members_set customer=%ld jid=dina@a.test role=domain_admin", customer_c) == 0 &&
+	      h_shell(cfg, NULL, "members_set customer=%ld jid=memo@a.test role=member", customer_c) == 0 &&
+	      h_shell(cfg, NULL, "staff_set jid=bea@a.test role=billing") == 0 &&
+	      h_shell(cfg, NULL, "staff_set jid=tom@a.test role=technician") == 0,
 	      "dina, memo (Gamma) and bea, tom (staff) get their roles");
 	for (size_t i = 0; i < n; i++) {
 		actors[i].c = h_login(actors[i].jid, PW);
@@ -1032,19 +893,19 @@ static void operator_surfaces(void)
 	int rc;
 	json_t *j;
 
-	rc = shell(&out, "users_list domain=a.test");
+	rc = h_shell(cfg, &out, "users_list domain=a.test");
 	CHECK(rc == 0 && out && strstr(out, "ann@a.test"), "the shell lists a.test's users as operator");
 	free(out);
-	rc = shell(&out, "users_sessions user=ann@a.test");
+	rc = h_shell(cfg, &out, "users_sessions user=ann@a.test");
 	CHECK(rc == 0, "users.sessions (live) runs in the shell (%s)", out ? out : "");
 	free(out);
-	j = cli(&rc, "users.kick user=ann@a.test");
+	j = h_cli(cfg, &rc, "users.kick user=ann@a.test");
 	CHECK(rc != 0, "a live op that needs the server says so offline");
 	json_decref(j);
-	j = cli(&rc, "reminders.run");
+	j = h_cli(cfg, &rc, "reminders.run");
 	CHECK(rc != 0, "reminders.run is refused offline (it could not deliver)");
 	json_decref(j);
-	j = cli(&rc, "domains.status domain=a.test");
+	j = h_cli(cfg, &rc, "domains.status domain=a.test");
 	CHECK(rc == 0 && j, "domains.status works offline");
 	json_decref(j);
 }

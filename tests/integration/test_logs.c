@@ -25,72 +25,11 @@ static time_t t_start;
 
 /* ---- the HTTP API --------------------------------------------------------------- */
 
-/* name=value&... from NULL-terminated pairs (values percent-encoded). */
-static char *query_of(const char *const *kv)
-{
-	char *q = NULL, *v;
-	size_t len = 0;
-	FILE *m = open_memstream(&q, &len);
-
-	if (m == NULL)
-		return NULL;
-	for (int first = 1; kv && kv[0] && kv[1]; kv += 2, first = 0) {
-		v = h_urlencode(kv[1]);
-		fprintf(m, "%s%s=%s", first ? "" : "&", kv[0], v ? v : "");
-		free(v);
-	}
-	if (fclose(m) != 0) {
-		free(q);
-		return NULL;
-	}
-	return q;
-}
-
-/* Calls op over HTTP as auth (a full "Authorization: ..." header or NULL).
- * GET with kv as query string, or POST with body (JSON text).  Returns the
- * status; *out gets the parsed JSON body (may be NULL; caller decrefs). */
+/* Calls op over HTTP on a.test as auth (see h_api). */
 static int api(const char *method, const char *auth, const char *op,
 	       const char *const *kv, const char *body, json_t **out)
 {
-	char path[1024], *q = query_of(kv), *p;
-	const char *hdrs[] = { auth, NULL };
-	h_http_response r;
-	int status;
-
-	snprintf(path, sizeof path, "/imhost/api/v1/%s", op);
-	/* op names map "." to "/"; the document openapi.json is not an op */
-	for (p = path + strlen("/imhost/api/v1/"); *p && strcmp(op, "openapi.json") != 0; p++)
-		if (*p == '.')
-			*p = '/';
-	if (q && *q)
-		snprintf(path + strlen(path), sizeof path - strlen(path), "?%s", q);
-	free(q);
-	if (h_http(method, path, "a.test", auth ? hdrs : NULL, body, &r) != 0) {
-		h_note("%s %s: no HTTP response", method, path);
-		if (out)
-			*out = NULL;
-		return 0;
-	}
-	status = r.status;
-	if (out)
-		*out = h_json(r.body);
-	h_http_clear(&r);
-	return status;
-}
-
-/* The error code of an error JSON, "" if none. */
-static const char *err_code(json_t *j)
-{
-	const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
-
-	return c ? c : "";
-}
-
-static const char *err_param(json_t *j)
-{
-	const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "param"));
-
-	return c ? c : "";
+	return h_api(method, "a.test", auth, op, kv, body, out);
 }
 
 /* logs.search as admin: the items array (new reference), NULL on an error. */
@@ -101,7 +40,7 @@ static json_t *search(const char *const *kv)
 
 	items = json_object_get(res, "items");
 	if (st != 200 || !json_is_array(items)) {
-		h_note("logs.search -> %d %s", st, err_code(res));
+		h_note("logs.search -> %d %s", st, h_err_code(res));
 		json_decref(res);
 		return NULL;
 	}
@@ -133,27 +72,6 @@ static long await_count(const char *const *kv, long want, int timeout_ms)
 		h_pump(250);	/* keeps the XMPP clients alive meanwhile */
 	}
 	return n;
-}
-
-/* First value for key anywhere in j (depth first), borrowed. */
-static json_t *find_key(json_t *j, const char *key)
-{
-	const char *k;
-	json_t *v, *hit;
-	size_t i;
-
-	if (json_is_object(j)) {
-		if ((v = json_object_get(j, key)) != NULL)
-			return v;
-		json_object_foreach(j, k, v)
-			if ((hit = find_key(v, key)) != NULL)
-				return hit;
-	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			if ((hit = find_key(v, key)) != NULL)
-				return hit;
-	}
-	return NULL;
 }
 
 static int is_true(json_t *v)
@@ -430,8 +348,8 @@ static void trends_users_export_status(void)
 	      st, total);
 	json_decref(res);
 	st = api("GET", auth_admin, "logs.trends", bad_metric, NULL, &res);
-	CHECK(st == 400 && strcmp(err_code(res), "invalid") == 0 &&
-	      strcmp(err_param(res), "metric") == 0, "an unknown metric is invalid, param metric (%d)", st);
+	CHECK(st == 400 && strcmp(h_err_code(res), "invalid") == 0 &&
+	      strcmp(h_err_param(res), "metric") == 0, "an unknown metric is invalid, param metric (%d)", st);
 	json_decref(res);
 
 	st = api("GET", auth_admin, "logs.users", users, NULL, &res);
@@ -450,8 +368,8 @@ static void trends_users_export_status(void)
 	json_decref(res);
 
 	st = api("GET", auth_admin, "logs.status", NULL, NULL, &res);
-	CHECK(st == 200 && json_is_false(find_key(res, "degraded")), "logs.status: not degraded (%d)", st);
-	CHECK(json_integer_value(find_key(res, "written")) >= 9, "logs.status counts what was written");
+	CHECK(st == 200 && json_is_false(h_find_key(res, "degraded")), "logs.status: not degraded (%d)", st);
+	CHECK(json_integer_value(h_find_key(res, "written")) >= 9, "logs.status counts what was written");
 	json_decref(res);
 }
 
@@ -515,7 +433,7 @@ static void bad_input(void)
 		res = NULL;
 		st = api("GET", auth_admin, "logs.search", kv, NULL, &res);
 		CHECK(st == 200 && json_is_array(json_object_get(res, "items")),
-		      "keyword [%s] is searched, not an error (%d %s)", nasty[i], st, err_code(res));
+		      "keyword [%s] is searched, not an error (%d %s)", nasty[i], st, h_err_code(res));
 		json_decref(res);
 	}
 	for (i = 0; i < sizeof bad_dates / sizeof *bad_dates; i++) {
@@ -523,10 +441,10 @@ static void bad_input(void)
 
 		res = NULL;
 		st = api("GET", auth_admin, "logs.search", kv, NULL, &res);
-		CHECK(st == 400 && strcmp(err_code(res), "invalid") == 0 &&
-		      strcmp(err_param(res), bad_dates[i][0]) == 0,
+		CHECK(st == 400 && strcmp(h_err_code(res), "invalid") == 0 &&
+		      strcmp(h_err_param(res), bad_dates[i][0]) == 0,
 		      "%s=%s is invalid, naming %s (%d %s %s)", bad_dates[i][0], bad_dates[i][1],
-		      bad_dates[i][0], st, err_code(res), err_param(res));
+		      bad_dates[i][0], st, h_err_code(res), h_err_param(res));
 		json_decref(res);
 	}
 	res = NULL;
@@ -539,8 +457,8 @@ static void bad_input(void)
 
 		res = NULL;
 		st = api("GET", auth_admin, "logs.search", tz, NULL, &res);
-		CHECK(st == 400 && strcmp(err_code(res), "invalid") == 0,
-		      "an unknown time zone is invalid (%d %s)", st, err_param(res));
+		CHECK(st == 400 && strcmp(h_err_code(res), "invalid") == 0,
+		      "an unknown time zone is invalid (%d %s)", st, h_err_param(res));
 		json_decref(res);
 	}
 	res = NULL;
@@ -615,9 +533,9 @@ static void refusals(h_client *bob)
 		logs_ops++;
 		res = NULL;
 		st = api(methods[i], auth_bob, ops[i], post ? NULL : kv, post ? body : NULL, &res);
-		CHECK(st == 403 && strcmp(err_code(res), "forbidden") == 0,
+		CHECK(st == 403 && strcmp(h_err_code(res), "forbidden") == 0,
 		      "HTTP %s %s as bob (not an admin): 403 forbidden (%d %s)", methods[i], ops[i],
-		      st, err_code(res));
+		      st, h_err_code(res));
 		json_decref(res);
 		res = NULL;
 		st = api(methods[i], NULL, ops[i], post ? NULL : kv, post ? body : NULL, &res);
@@ -646,7 +564,7 @@ static void tokens(void)
 	int st;
 
 	st = api("POST", auth_admin, "auth.token", NULL, "{\"ttl\":300}", &res);
-	tok = json_string_value(find_key(res, "token"));
+	tok = json_string_value(h_find_key(res, "token"));
 	CHECK(st == 200 && tok && *tok, "admin gets a bearer token (%d)", st);
 	if (tok && asprintf(&bearer, "Authorization: Bearer %s", tok) > 0) {
 		st = api("GET", bearer, "logs.search", kw, NULL, &r2);
@@ -660,7 +578,7 @@ static void tokens(void)
 	json_decref(res);
 	res = NULL;
 	st = api("POST", auth_bob, "auth.token", NULL, "{\"ttl\":300}", &res);
-	tok = json_string_value(find_key(res, "token"));
+	tok = json_string_value(h_find_key(res, "token"));
 	CHECK(st == 200 && tok, "bob (any user) gets a token for himself (%d)", st);
 	if (tok && asprintf(&bearer, "Authorization: Bearer %s", tok) > 0) {
 		st = api("GET", bearer, "logs.search", kw, NULL, &r2);
@@ -745,7 +663,7 @@ static void retention(void)
 	/* entries must be older than "now - 0 days": let a second pass */
 	h_pump(1500);
 	st = api("POST", auth_admin, "logs.retention", NULL, "{\"domain\":\"b.test\",\"days\":0}", &res);
-	CHECK(st == 200, "logs.retention domain=b.test days=0 (%d %s)", st, err_code(res));
+	CHECK(st == 200, "logs.retention domain=b.test days=0 (%d %s)", st, h_err_code(res));
 	json_decref(res);
 	n = await_count(b, 0, 3000);
 	CHECK(n == 0, "b.test's entries are gone (%ld)", n);
@@ -753,7 +671,7 @@ static void retention(void)
 	CHECK(n == 3, "a.test's are untouched (%ld)", n);
 	res = NULL;
 	st = api("POST", auth_admin, "logs.retention", NULL, "{\"domain\":\"b.test\",\"days\":-1}", &res);
-	CHECK(st == 400 && strcmp(err_param(res), "days") == 0, "days=-1 is invalid (%d)", st);
+	CHECK(st == 400 && strcmp(h_err_param(res), "days") == 0, "days=-1 is invalid (%d)", st);
 	json_decref(res);
 }
 
@@ -798,7 +716,7 @@ static void locked_database(h_client *alice, h_client *bob)
 	for (int waited = 0; waited < 5000 && !degraded; waited += 250) {
 		res = NULL;
 		if (api("GET", auth_admin, "logs.status", NULL, NULL, &res) == 200)
-			degraded = is_true(find_key(res, "degraded"));
+			degraded = is_true(h_find_key(res, "degraded"));
 		json_decref(res);
 		if (!degraded)
 			h_pump(250);
@@ -809,7 +727,7 @@ static void locked_database(h_client *alice, h_client *bob)
 	CHECK(n == 2, "after the lock is released the entries appear (%ld)", n);
 	res = NULL;
 	api("GET", auth_admin, "logs.status", NULL, NULL, &res);
-	CHECK(json_is_false(find_key(res, "degraded")), "and logs.status recovers");
+	CHECK(json_is_false(h_find_key(res, "degraded")), "and logs.status recovers");
 	json_decref(res);
 }
 
@@ -849,7 +767,7 @@ static void erase(void)
 	CHECK(n >= 1, "carol has entries (%ld)", n);
 	st = api("POST", auth_admin, "logs.erase", NULL,
 		 "{\"user\":\"carol@a.test\",\"mode\":\"pseudonymize\"}", &res);
-	CHECK(st == 200, "logs.erase carol mode=pseudonymize (%d %s)", st, err_code(res));
+	CHECK(st == 200, "logs.erase carol mode=pseudonymize (%d %s)", st, h_err_code(res));
 	json_decref(res);
 	n = count(carol);
 	CHECK(n == 0, "carol's JID is no longer found (%ld)", n);
@@ -858,7 +776,7 @@ static void erase(void)
 	res = NULL;
 	st = api("POST", auth_admin, "logs.erase", NULL, "{\"user\":\"alice@a.test\",\"mode\":\"delete\"}",
 		 &res);
-	CHECK(st == 200, "logs.erase alice mode=delete (%d %s)", st, err_code(res));
+	CHECK(st == 200, "logs.erase alice mode=delete (%d %s)", st, h_err_code(res));
 	json_decref(res);
 	n = count(alice);
 	CHECK(n == 0, "alice's entries are gone (%ld)", n);
@@ -867,7 +785,7 @@ static void erase(void)
 	res = NULL;
 	st = api("POST", auth_admin, "logs.erase", NULL, "{\"user\":\"alice@a.test\",\"mode\":\"shred\"}",
 		 &res);
-	CHECK(st == 400 && strcmp(err_param(res), "mode") == 0, "an unknown mode is invalid (%d)", st);
+	CHECK(st == 400 && strcmp(h_err_param(res), "mode") == 0, "an unknown mode is invalid (%d)", st);
 	json_decref(res);
 }
 
@@ -891,12 +809,12 @@ static void trend_metrics(void)
 			/* the core counts active users per day at the finest (a documented
 			 * refusal, not a failure) */
 			if (m == 1 && g == 0)
-				CHECK(st == 200 || (st == 400 && strcmp(err_code(res), "invalid") == 0),
+				CHECK(st == 200 || (st == 400 && strcmp(h_err_code(res), "invalid") == 0),
 				      "trends active_users per hour: a result or a clear refusal (%d %s)",
-				      st, err_code(res));
+				      st, h_err_code(res));
 			else
 				CHECK(st == 200 && json_is_object(res) && !json_object_get(res, "error"),
-				      "trends %s per %s (%d %s)", metrics[m], grains[g], st, err_code(res));
+				      "trends %s per %s (%d %s)", metrics[m], grains[g], st, h_err_code(res));
 			json_decref(res);
 		}
 	{
@@ -904,7 +822,7 @@ static void trend_metrics(void)
 
 		res = NULL;
 		st = api("GET", auth_admin, "logs.trends", kv, NULL, &res);
-		CHECK(st == 400 && strcmp(err_param(res), "granularity") == 0,
+		CHECK(st == 400 && strcmp(h_err_param(res), "granularity") == 0,
 		      "granularity=fortnight is invalid (%d)", st);
 		json_decref(res);
 	}
