@@ -164,6 +164,16 @@ billing.init {
 	fire = function (name, data) return module:fire_event(name, data); end;
 };
 
+-- The support desk (imhost_desk.lib.lua; its address is mod_imhost_desk): delivers
+-- every desk.* result's notifications, from whichever surface ran it.
+local desk = module:require("imhost_desk");
+desk.init {
+	module = module; context_for = context_for;
+	call_sync = function (...) return call_sync(...); end;
+	submit = function (...) return submit(...); end;
+	fire = function (name, data) return module:fire_event(name, data); end;
+};
+
 local surfaces = module:require("imhost_surfaces");
 surfaces.init {
 	accounts = accounts;
@@ -172,8 +182,8 @@ surfaces.init {
 	registry = registry;
 	registry_by_name = registry_by_name;
 	context_for = context_for;
-	submit = billing.wrap(function (...) return submit(...); end);
-	call_sync = billing.wrap(function (...) return call_sync(...); end);
+	submit = desk.wrap(billing.wrap(function (...) return submit(...); end));
+	call_sync = desk.wrap(billing.wrap(function (...) return call_sync(...); end));
 	verify_token = function (token) return db and db:verify_token(token); end;
 };
 
@@ -196,6 +206,7 @@ end
 db = open_core(module:get_option_boolean("imhost_log_sync", false));
 
 local watch = server.watchfd(db:fd(), drain_completions);
+module:shared("/*/imhost/core").desk = desk; -- for mod_imhost_desk components
 
 -- Metrics: gauges read from the writer's counters at each stats collection.
 local metric_queue = module:metric("gauge", "queue_depth", "", "Log entries waiting for the writer thread");

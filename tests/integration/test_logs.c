@@ -512,8 +512,8 @@ static void refusals(h_client *bob)
 {
 	static const char *const spec_ops[] = { "logs.search", "logs.trends", "logs.export",
 		"logs.erase", "logs.retention", "logs.users", "logs.status", "auth.token" };
-	char ops[64][64], methods[64][8];
-	size_t n = openapi_ops(ops, methods, 64), i, logs_ops = 0;
+	char ops[256][64], methods[256][8];
+	size_t n = openapi_ops(ops, methods, sizeof ops / sizeof ops[0]), i, logs_ops = 0;
 	char *wrong = h_basic_auth("admin@a.test", "not-the-password");
 	json_t *res;
 	int st;

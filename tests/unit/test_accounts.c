@@ -18,103 +18,38 @@
 
 #include "imhost.h"
 #include "accounts.h"
+#include "fixture.h"
 
 #define OP_CTX "{\"surface\":\"cli\",\"tz\":\"UTC\"}"   /* operator */
-
-typedef struct { char dir[64]; char path[128]; sqlite3 *db; im_env env; } fixture;
-
-/* Calls op as ctx; returns the result (caller decrefs) and *code: "ok" or the
- * error code. */
-static json_t *call(sqlite3 *db, const char *op, const char *params, const char *ctx, const char **code)
-{
-	im_env env = { db, NULL, IM_ERASE_DELETE };
-	int ok;
-	char *s = im_registry_call(&env, op, params, ctx, &ok);
-	json_t *r;
-
-	assert_non_null(s);
-	r = json_loads(s, 0, NULL);
-	free(s);
-	assert_non_null(r);
-	*code = ok ? "ok" : json_string_value(json_object_get(json_object_get(r, "error"), "code"));
-	assert_non_null(*code);
-	return r;
-}
-
-/* Calls and expects code; returns nothing. */
-static void expect(sqlite3 *db, const char *op, const char *params, const char *ctx, const char *want)
-{
-	const char *code;
-	json_t *r = call(db, op, params, ctx, &code);
-
-	if (strcmp(code, want) != 0) {
-		char *s = json_dumps(r, JSON_COMPACT);
-		fail_msg("%s %s: expected %s, got %s: %s", op, params, want, code, s);
-	}
-	json_decref(r);
-}
-
-static int64_t q_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
 
 /* Two customers: 1 owns a.test (owner oa, domain_admin da, member ma), 2 owns
  * b.test (owner ob, domain_admin db, member mb); staff bill (billing), tech
  * (technician); accounts u1@ on both; expiry and a certificate on both. */
 static void build_world(sqlite3 *db)
 {
-	expect(db, "customers.create", "{\"name\":\"Alpha\",\"owner\":\"oa@a.test\"}", OP_CTX, "ok");
-	expect(db, "customers.create", "{\"name\":\"Beta\",\"owner\":\"ob@b.test\"}", OP_CTX, "ok");
-	expect(db, "domains.attach", "{\"customer\":1,\"domain\":\"a.test\"}", OP_CTX, "ok");
-	expect(db, "domains.attach", "{\"customer\":2,\"domain\":\"b.test\"}", OP_CTX, "ok");
-	expect(db, "members.set", "{\"customer\":1,\"jid\":\"da@a.test\",\"role\":\"domain_admin\"}", OP_CTX, "ok");
-	expect(db, "members.set", "{\"customer\":1,\"jid\":\"ma@a.test\",\"role\":\"member\"}", OP_CTX, "ok");
-	expect(db, "members.set", "{\"customer\":2,\"jid\":\"db@b.test\",\"role\":\"domain_admin\"}", OP_CTX, "ok");
-	expect(db, "members.set", "{\"customer\":2,\"jid\":\"mb@b.test\",\"role\":\"member\"}", OP_CTX, "ok");
-	expect(db, "staff.set", "{\"jid\":\"bill@staff.test\",\"role\":\"billing\"}", OP_CTX, "ok");
-	expect(db, "staff.set", "{\"jid\":\"tech@staff.test\",\"role\":\"technician\"}", OP_CTX, "ok");
-	expect(db, "users.record", "{\"user\":\"u1@a.test\",\"event\":\"created\"}", OP_CTX, "ok");
-	expect(db, "users.record", "{\"user\":\"u1@b.test\",\"event\":\"created\"}", OP_CTX, "ok");
-	expect(db, "domains.set_expiry", "{\"domain\":\"a.test\",\"expires\":\"2027-06-01\"}", OP_CTX, "ok");
-	expect(db, "domains.set_expiry", "{\"domain\":\"b.test\",\"expires\":\"2027-06-01\"}", OP_CTX, "ok");
+	fx_expect(db, "customers.create", "{\"name\":\"Alpha\",\"owner\":\"oa@a.test\"}", OP_CTX, "ok");
+	fx_expect(db, "customers.create", "{\"name\":\"Beta\",\"owner\":\"ob@b.test\"}", OP_CTX, "ok");
+	fx_expect(db, "domains.attach", "{\"customer\":1,\"domain\":\"a.test\"}", OP_CTX, "ok");
+	fx_expect(db, "domains.attach", "{\"customer\":2,\"domain\":\"b.test\"}", OP_CTX, "ok");
+	fx_expect(db, "members.set", "{\"customer\":1,\"jid\":\"da@a.test\",\"role\":\"domain_admin\"}", OP_CTX, "ok");
+	fx_expect(db, "members.set", "{\"customer\":1,\"jid\":\"ma@a.test\",\"role\":\"member\"}", OP_CTX, "ok");
+	fx_expect(db, "members.set", "{\"customer\":2,\"jid\":\"db@b.test\",\"role\":\"domain_admin\"}", OP_CTX, "ok");
+	fx_expect(db, "members.set", "{\"customer\":2,\"jid\":\"mb@b.test\",\"role\":\"member\"}", OP_CTX, "ok");
+	fx_expect(db, "staff.set", "{\"jid\":\"bill@staff.test\",\"role\":\"billing\"}", OP_CTX, "ok");
+	fx_expect(db, "staff.set", "{\"jid\":\"tech@staff.test\",\"role\":\"technician\"}", OP_CTX, "ok");
+	fx_expect(db, "users.record", "{\"user\":\"u1@a.test\",\"event\":\"created\"}", OP_CTX, "ok");
+	fx_expect(db, "users.record", "{\"user\":\"u1@b.test\",\"event\":\"created\"}", OP_CTX, "ok");
+	fx_expect(db, "domains.set_expiry", "{\"domain\":\"a.test\",\"expires\":\"2027-06-01\"}", OP_CTX, "ok");
+	fx_expect(db, "domains.set_expiry", "{\"domain\":\"b.test\",\"expires\":\"2027-06-01\"}", OP_CTX, "ok");
 }
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
+	fx *f = fx_new("accounts", FX_OPEN);
 
-	assert_non_null(f);
-	snprintf(f->dir, sizeof f->dir, "/tmp/imhost-accounts-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/db.sqlite", f->dir);
-	assert_int_equal(im_store_open(f->path, &f->db, NULL), IM_OK);
-	f->env.db = f->db;
-	f->env.erasure = IM_ERASE_DELETE;
 	im_clock_set(1780000000);   /* 2026-05-28 */
 	build_world(f->db);
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	char cmd[128];
-
-	im_clock_real();
-	sqlite3_close(f->db);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
 	return 0;
 }
 
@@ -277,7 +212,7 @@ static sqlite3 *fresh_copy(sqlite3 *src)
 static void test_authorization_matrix(void **state)
 {
 	static const char *const surfaces[] = { "adhoc", "http" };
-	fixture *f = *state;
+	fx *f = *state;
 	char params[512], ctx[256];
 	size_t i, r, s;
 	const char *t;
@@ -301,7 +236,7 @@ static void test_authorization_matrix(void **state)
 						want = 0;
 					snprintf(ctx, sizeof ctx, callers[r].ctx, surfaces[s]);
 					db = fresh_copy(f->db);
-					res = call(db, expected[i].op, params, ctx, &code);
+					res = fx_call(db, expected[i].op, params, ctx, &code);
 					/* Allowed: the op must run (fresh world, valid params). */
 					if (want ? strcmp(code, "ok") != 0 : strcmp(code, "forbidden") != 0) {
 						char *txt = json_dumps(res, JSON_COMPACT);
@@ -324,55 +259,55 @@ static void test_authorization_matrix(void **state)
 /* Refusals and handler errors of writes are audited with their outcome. */
 static void test_audit(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 
-	expect(f->db, "domains.suspend", "{\"domain\":\"b.test\",\"reason\":\"x\"}",
+	fx_expect(f->db, "domains.suspend", "{\"domain\":\"b.test\",\"reason\":\"x\"}",
 	       "{\"surface\":\"adhoc\",\"actor\":\"da@a.test\"}", "forbidden");
-	expect(f->db, "users.delete", "{\"user\":\"u1@a.test\"}", OP_CTX, "invalid");   /* no confirm */
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM audit WHERE op='domains.suspend' AND "
+	fx_expect(f->db, "users.delete", "{\"user\":\"u1@a.test\"}", OP_CTX, "invalid");   /* no confirm */
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM audit WHERE op='domains.suspend' AND "
 	                       "actor='da@a.test' AND outcome='forbidden'"), 1);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM audit WHERE op='users.delete' AND outcome='invalid'"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM audit WHERE op='users.delete' AND outcome='invalid'"), 1);
 	/* params refused before the handler leave no row: nothing was attempted */
-	expect(f->db, "users.delete", "{\"user\":\"not a jid\",\"confirm\":true}", OP_CTX, "invalid");
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM audit WHERE op='users.delete'"), 1);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM audit WHERE op='customers.create' AND outcome='ok'"), 2);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM audit WHERE outcome='started'"), 0);
+	fx_expect(f->db, "users.delete", "{\"user\":\"not a jid\",\"confirm\":true}", OP_CTX, "invalid");
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM audit WHERE op='users.delete'"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM audit WHERE op='customers.create' AND outcome='ok'"), 2);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM audit WHERE outcome='started'"), 0);
 }
 
 /* --- rules ------------------------------------------------------------------------- */
 
 static void test_seat_limit(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	const char *code;
 	json_t *r;
 
-	expect(f->db, "domains.set_seats", "{\"domain\":\"a.test\",\"seats\":2}", OP_CTX, "ok");
-	r = call(f->db, "users.create", "{\"user\":\"n1@a.test\"}", OP_CTX, &code);
+	fx_expect(f->db, "domains.set_seats", "{\"domain\":\"a.test\",\"seats\":2}", OP_CTX, "ok");
+	r = fx_call(f->db, "users.create", "{\"user\":\"n1@a.test\"}", OP_CTX, &code);
 	assert_string_equal(code, "ok");
 	assert_true(json_is_true(json_object_get(r, "live")));
 	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "params"), "user")), "n1@a.test");
 	assert_int_equal(json_integer_value(json_object_get(r, "seats_left")), 0);
 	json_decref(r);
-	expect(f->db, "users.record", "{\"user\":\"n1@a.test\",\"event\":\"created\"}", OP_CTX, "ok");
+	fx_expect(f->db, "users.record", "{\"user\":\"n1@a.test\",\"event\":\"created\"}", OP_CTX, "ok");
 	/* Full: refused with the reason, on the create op and on the IBR check. */
-	r = call(f->db, "users.create", "{\"user\":\"n2@a.test\"}", "{\"surface\":\"adhoc\",\"actor\":\"da@a.test\"}", &code);
+	r = fx_call(f->db, "users.create", "{\"user\":\"n2@a.test\"}", "{\"surface\":\"adhoc\",\"actor\":\"da@a.test\"}", &code);
 	assert_string_equal(code, "conflict");
 	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")),
 	                       "Seat limit reached: 2 of 2"));
 	json_decref(r);
-	r = call(f->db, "users.may_create", "{\"user\":\"n2@a.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "users.may_create", "{\"user\":\"n2@a.test\"}", OP_CTX, &code);
 	assert_false(json_is_true(json_object_get(r, "allowed")));
 	assert_int_equal(json_integer_value(json_object_get(r, "seats_left")), 0);
 	json_decref(r);
 	/* The other customer's domain is unaffected. */
-	r = call(f->db, "users.may_create", "{\"user\":\"n2@b.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "users.may_create", "{\"user\":\"n2@b.test\"}", OP_CTX, &code);
 	assert_true(json_is_true(json_object_get(r, "allowed")));
 	assert_true(json_is_null(json_object_get(r, "seats_left")));
 	json_decref(r);
 	/* Accounts made while imhost was not looking (prosodyctl offline) are
 	 * recorded by reconcile, which reports the overrun. */
-	r = call(f->db, "users.reconcile", "{\"domain\":\"a.test\",\"users\":\"u1, n1\\nx1 x2@a.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "users.reconcile", "{\"domain\":\"a.test\",\"users\":\"u1, n1\\nx1 x2@a.test\"}", OP_CTX, &code);
 	assert_string_equal(code, "ok");
 	assert_int_equal(json_array_size(json_object_get(r, "added")), 2);
 	assert_int_equal(json_array_size(json_object_get(r, "removed")), 0);
@@ -380,89 +315,89 @@ static void test_seat_limit(void **state)
 	assert_true(json_is_true(json_object_get(r, "over_limit")));
 	json_decref(r);
 	/* reconcile removes what no longer exists, and its roles with it */
-	expect(f->db, "members.set", "{\"customer\":1,\"jid\":\"x1@a.test\",\"role\":\"domain_admin\"}", OP_CTX, "ok");
-	r = call(f->db, "users.reconcile", "{\"domain\":\"a.test\",\"users\":\"u1 n1\"}", OP_CTX, &code);
+	fx_expect(f->db, "members.set", "{\"customer\":1,\"jid\":\"x1@a.test\",\"role\":\"domain_admin\"}", OP_CTX, "ok");
+	r = fx_call(f->db, "users.reconcile", "{\"domain\":\"a.test\",\"users\":\"u1 n1\"}", OP_CTX, &code);
 	assert_int_equal(json_array_size(json_object_get(r, "removed")), 2);
 	json_decref(r);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM member WHERE jid='x1@a.test'"), 0);
-	expect(f->db, "users.reconcile", "{\"domain\":\"a.test\",\"users\":\"u1@b.test\"}", OP_CTX, "invalid");
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM member WHERE jid='x1@a.test'"), 0);
+	fx_expect(f->db, "users.reconcile", "{\"domain\":\"a.test\",\"users\":\"u1@b.test\"}", OP_CTX, "invalid");
 	/* Lifting the limit allows creation again. */
-	expect(f->db, "domains.set_seats", "{\"domain\":\"a.test\"}", OP_CTX, "ok");
-	expect(f->db, "users.create", "{\"user\":\"n2@a.test\"}", OP_CTX, "ok");
+	fx_expect(f->db, "domains.set_seats", "{\"domain\":\"a.test\"}", OP_CTX, "ok");
+	fx_expect(f->db, "users.create", "{\"user\":\"n2@a.test\"}", OP_CTX, "ok");
 	/* An existing account cannot be created twice. */
-	expect(f->db, "users.create", "{\"user\":\"u1@a.test\"}", OP_CTX, "conflict");
+	fx_expect(f->db, "users.create", "{\"user\":\"u1@a.test\"}", OP_CTX, "conflict");
 }
 
 static void test_suspension_sources(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	const char *code;
 	json_t *r;
 
-	r = call(f->db, "users.may_login", "{\"user\":\"u1@a.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "users.may_login", "{\"user\":\"u1@a.test\"}", OP_CTX, &code);
 	assert_true(json_is_true(json_object_get(r, "allowed")));
 	json_decref(r);
-	expect(f->db, "domains.suspend", "{\"domain\":\"a.test\",\"reason\":\"Terms violation\"}", OP_CTX, "ok");
+	fx_expect(f->db, "domains.suspend", "{\"domain\":\"a.test\",\"reason\":\"Terms violation\"}", OP_CTX, "ok");
 	/* Billing lifting its own (overdue) source does not lift a manual one. */
-	r = call(f->db, "domains.unsuspend", "{\"domain\":\"a.test\",\"source\":\"overdue\"}",
+	r = fx_call(f->db, "domains.unsuspend", "{\"domain\":\"a.test\",\"source\":\"overdue\"}",
 	         "{\"surface\":\"http\",\"actor\":\"bill@staff.test\"}", &code);
 	assert_string_equal(code, "ok");
 	assert_true(json_is_true(json_object_get(r, "suspended")));
 	assert_false(json_is_true(json_object_get(r, "changed")));
 	json_decref(r);
-	r = call(f->db, "users.may_login", "{\"user\":\"u1@a.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "users.may_login", "{\"user\":\"u1@a.test\"}", OP_CTX, &code);
 	assert_false(json_is_true(json_object_get(r, "allowed")));
 	assert_string_equal(json_string_value(json_object_get(r, "reason")), "This domain is suspended: Terms violation");
 	json_decref(r);
 	/* Users of the other domain are unaffected; creation refused here. */
-	r = call(f->db, "users.may_login", "{\"user\":\"u1@b.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "users.may_login", "{\"user\":\"u1@b.test\"}", OP_CTX, &code);
 	assert_true(json_is_true(json_object_get(r, "allowed")));
 	json_decref(r);
-	expect(f->db, "users.create", "{\"user\":\"n@a.test\"}", OP_CTX, "conflict");
+	fx_expect(f->db, "users.create", "{\"user\":\"n@a.test\"}", OP_CTX, "conflict");
 	/* Both sources: lifting manual leaves overdue in force. */
-	expect(f->db, "domains.suspend", "{\"domain\":\"a.test\",\"reason\":\"Invoice 7 overdue\",\"source\":\"overdue\"}",
+	fx_expect(f->db, "domains.suspend", "{\"domain\":\"a.test\",\"reason\":\"Invoice 7 overdue\",\"source\":\"overdue\"}",
 	       OP_CTX, "ok");
-	r = call(f->db, "domains.unsuspend", "{\"domain\":\"a.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "domains.unsuspend", "{\"domain\":\"a.test\"}", OP_CTX, &code);
 	assert_true(json_is_true(json_object_get(r, "suspended")));
 	assert_string_equal(json_string_value(json_object_get(r, "reason")), "Invoice 7 overdue");
 	json_decref(r);
-	r = call(f->db, "domains.unsuspend", "{\"domain\":\"a.test\",\"source\":\"overdue\"}", OP_CTX, &code);
+	r = fx_call(f->db, "domains.unsuspend", "{\"domain\":\"a.test\",\"source\":\"overdue\"}", OP_CTX, &code);
 	assert_false(json_is_true(json_object_get(r, "suspended")));
 	assert_true(json_is_true(json_object_get(r, "changed")));
 	json_decref(r);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM domain WHERE suspended_at IS NOT NULL"), 0);
-	expect(f->db, "domains.suspend", "{\"domain\":\"nope.test\",\"reason\":\"x\"}", OP_CTX, "not_found");
-	expect(f->db, "domains.suspend", "{\"domain\":\"a.test\",\"reason\":\"<b>x</b>\"}", OP_CTX, "invalid");
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM domain WHERE suspended_at IS NOT NULL"), 0);
+	fx_expect(f->db, "domains.suspend", "{\"domain\":\"nope.test\",\"reason\":\"x\"}", OP_CTX, "not_found");
+	fx_expect(f->db, "domains.suspend", "{\"domain\":\"a.test\",\"reason\":\"<b>x</b>\"}", OP_CTX, "invalid");
 }
 
 static void test_lock_and_login(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	const char *code;
 	json_t *r;
 
-	r = call(f->db, "users.lock", "{\"user\":\"u1@a.test\",\"reason\":\"Spam\"}",
+	r = fx_call(f->db, "users.lock", "{\"user\":\"u1@a.test\",\"reason\":\"Spam\"}",
 	         "{\"surface\":\"adhoc\",\"actor\":\"da@a.test\"}", &code);
 	assert_string_equal(code, "ok");
 	assert_true(json_is_true(json_object_get(r, "live")));   /* the glue kicks the sessions */
 	json_decref(r);
-	r = call(f->db, "users.may_login", "{\"user\":\"u1@a.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "users.may_login", "{\"user\":\"u1@a.test\"}", OP_CTX, &code);
 	assert_false(json_is_true(json_object_get(r, "allowed")));
 	assert_string_equal(json_string_value(json_object_get(r, "reason")), "Your account is locked: Spam");
 	json_decref(r);
-	r = call(f->db, "users.list", "{\"domain\":\"a.test\",\"query\":\"u1\"}", OP_CTX, &code);
+	r = fx_call(f->db, "users.list", "{\"domain\":\"a.test\",\"query\":\"u1\"}", OP_CTX, &code);
 	assert_true(json_is_true(json_object_get(json_array_get(json_object_get(r, "users"), 0), "locked")));
 	json_decref(r);
-	expect(f->db, "users.unlock", "{\"user\":\"u1@a.test\"}", OP_CTX, "ok");
-	r = call(f->db, "users.may_login", "{\"user\":\"u1@a.test\"}", OP_CTX, &code);
+	fx_expect(f->db, "users.unlock", "{\"user\":\"u1@a.test\"}", OP_CTX, "ok");
+	r = fx_call(f->db, "users.may_login", "{\"user\":\"u1@a.test\"}", OP_CTX, &code);
 	assert_true(json_is_true(json_object_get(r, "allowed")));
 	json_decref(r);
-	expect(f->db, "users.lock", "{\"user\":\"ghost@a.test\",\"reason\":\"x\"}", OP_CTX, "not_found");
+	fx_expect(f->db, "users.lock", "{\"user\":\"ghost@a.test\",\"reason\":\"x\"}", OP_CTX, "not_found");
 	/* login facts: last login and client show in the list */
 	im_clock_set(1780000500);
-	expect(f->db, "users.record", "{\"user\":\"u1@a.test\",\"event\":\"login\",\"client\":\"Conversations\"}",
+	fx_expect(f->db, "users.record", "{\"user\":\"u1@a.test\",\"event\":\"login\",\"client\":\"Conversations\"}",
 	       OP_CTX, "ok");
-	r = call(f->db, "users.list", "{\"domain\":\"a.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "users.list", "{\"domain\":\"a.test\"}", OP_CTX, &code);
 	{
 		json_t *u = json_array_get(json_object_get(r, "users"), 0);
 		assert_string_equal(json_string_value(json_object_get(u, "jid")), "u1@a.test");
@@ -474,7 +409,7 @@ static void test_lock_and_login(void **state)
 
 static void test_users_list_paging(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	char p[128];
 	const char *code, *cursor;
 	json_t *r;
@@ -482,11 +417,11 @@ static void test_users_list_paging(void **state)
 
 	for (i = 0; i < 25; i++) {
 		snprintf(p, sizeof p, "{\"user\":\"p%02d@a.test\",\"event\":\"created\"}", i);
-		expect(f->db, "users.record", p, OP_CTX, "ok");
+		fx_expect(f->db, "users.record", p, OP_CTX, "ok");
 	}
 	snprintf(p, sizeof p, "{\"domain\":\"a.test\",\"limit\":10}");
 	for (;;) {
-		r = call(f->db, "users.list", p, OP_CTX, &code);
+		r = fx_call(f->db, "users.list", p, OP_CTX, &code);
 		assert_string_equal(code, "ok");
 		seen += (int)json_array_size(json_object_get(r, "users"));
 		cursor = json_string_value(json_object_get(r, "next_cursor"));
@@ -502,54 +437,54 @@ static void test_users_list_paging(void **state)
 
 static void test_roles_and_scope(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	const char *da = "{\"surface\":\"adhoc\",\"actor\":\"da@a.test\"}";
 	const char *oa = "{\"surface\":\"adhoc\",\"actor\":\"oa@a.test\"}";
 	const char *code;
 	json_t *r;
 
 	/* customers.mine shows only one's own customers, with the role */
-	r = call(f->db, "customers.mine", "{}", da, &code);
+	r = fx_call(f->db, "customers.mine", "{}", da, &code);
 	assert_int_equal(json_array_size(json_object_get(r, "customers")), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "customers"), 0),
 	                                                      "role")), "domain_admin");
 	json_decref(r);
 	/* the last owner cannot be removed or demoted */
-	expect(f->db, "members.remove", "{\"customer\":1,\"jid\":\"oa@a.test\"}", oa, "conflict");
-	expect(f->db, "users.set_role", "{\"user\":\"oa@a.test\",\"role\":\"member\"}", oa, "conflict");
-	expect(f->db, "members.set", "{\"customer\":1,\"jid\":\"da@a.test\",\"role\":\"owner\"}", oa, "ok");
-	expect(f->db, "members.remove", "{\"customer\":1,\"jid\":\"oa@a.test\"}", da, "ok");
-	expect(f->db, "members.remove", "{\"customer\":1,\"jid\":\"oa@a.test\"}", da, "not_found");
+	fx_expect(f->db, "members.remove", "{\"customer\":1,\"jid\":\"oa@a.test\"}", oa, "conflict");
+	fx_expect(f->db, "users.set_role", "{\"user\":\"oa@a.test\",\"role\":\"member\"}", oa, "conflict");
+	fx_expect(f->db, "members.set", "{\"customer\":1,\"jid\":\"da@a.test\",\"role\":\"owner\"}", oa, "ok");
+	fx_expect(f->db, "members.remove", "{\"customer\":1,\"jid\":\"oa@a.test\"}", da, "ok");
+	fx_expect(f->db, "members.remove", "{\"customer\":1,\"jid\":\"oa@a.test\"}", da, "not_found");
 	/* oa is nobody now */
-	expect(f->db, "users.list", "{\"domain\":\"a.test\"}", oa, "forbidden");
+	fx_expect(f->db, "users.list", "{\"domain\":\"a.test\"}", oa, "forbidden");
 	/* a deleted account loses its roles (a re-registered name must not inherit) */
-	expect(f->db, "members.set", "{\"customer\":1,\"jid\":\"u1@a.test\",\"role\":\"domain_admin\"}", da, "ok");
-	expect(f->db, "users.record", "{\"user\":\"u1@a.test\",\"event\":\"deleted\"}", OP_CTX, "ok");
-	expect(f->db, "users.list", "{\"domain\":\"a.test\"}", "{\"surface\":\"http\",\"actor\":\"u1@a.test\"}",
+	fx_expect(f->db, "members.set", "{\"customer\":1,\"jid\":\"u1@a.test\",\"role\":\"domain_admin\"}", da, "ok");
+	fx_expect(f->db, "users.record", "{\"user\":\"u1@a.test\",\"event\":\"deleted\"}", OP_CTX, "ok");
+	fx_expect(f->db, "users.list", "{\"domain\":\"a.test\"}", "{\"surface\":\"http\",\"actor\":\"u1@a.test\"}",
 	       "forbidden");
 	/* MUC component hosts count as their parent domain; other customers' do not */
-	expect(f->db, "channels.list", "{\"domain\":\"conference.a.test\"}", da, "ok");
-	expect(f->db, "channels.list", "{\"domain\":\"conference.b.test\"}", da, "forbidden");
-	expect(f->db, "channels.create", "{\"room\":\"r@conference.b.test\"}", da, "forbidden");
+	fx_expect(f->db, "channels.list", "{\"domain\":\"conference.a.test\"}", da, "ok");
+	fx_expect(f->db, "channels.list", "{\"domain\":\"conference.b.test\"}", da, "forbidden");
+	fx_expect(f->db, "channels.create", "{\"room\":\"r@conference.b.test\"}", da, "forbidden");
 	/* a detached domain gives its former customer no rights */
-	expect(f->db, "domains.detach", "{\"domain\":\"a.test\"}", OP_CTX, "ok");
-	expect(f->db, "users.list", "{\"domain\":\"a.test\"}", da, "forbidden");
-	expect(f->db, "domains.attach", "{\"customer\":2,\"domain\":\"b.test\"}", OP_CTX, "ok");   /* idempotent */
-	expect(f->db, "domains.attach", "{\"customer\":1,\"domain\":\"b.test\"}", OP_CTX, "conflict");
-	expect(f->db, "domains.attach", "{\"customer\":9,\"domain\":\"c.test\"}", OP_CTX, "not_found");
+	fx_expect(f->db, "domains.detach", "{\"domain\":\"a.test\"}", OP_CTX, "ok");
+	fx_expect(f->db, "users.list", "{\"domain\":\"a.test\"}", da, "forbidden");
+	fx_expect(f->db, "domains.attach", "{\"customer\":2,\"domain\":\"b.test\"}", OP_CTX, "ok");   /* idempotent */
+	fx_expect(f->db, "domains.attach", "{\"customer\":1,\"domain\":\"b.test\"}", OP_CTX, "conflict");
+	fx_expect(f->db, "domains.attach", "{\"customer\":9,\"domain\":\"c.test\"}", OP_CTX, "not_found");
 	/* status */
-	r = call(f->db, "domains.status", "{\"domain\":\"b.test\"}", "{\"surface\":\"http\",\"actor\":\"db@b.test\"}", &code);
+	r = fx_call(f->db, "domains.status", "{\"domain\":\"b.test\"}", "{\"surface\":\"http\",\"actor\":\"db@b.test\"}", &code);
 	assert_string_equal(code, "ok");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(r, "owners"), 0)), "ob@b.test");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "seats"), "used")), 1);
 	assert_true(json_is_null(json_object_get(r, "suspended")));
 	json_decref(r);
 	/* renew only moves forward */
-	expect(f->db, "domains.renew", "{\"domain\":\"b.test\",\"expires\":\"2027-01-01\"}", OP_CTX, "conflict");
-	expect(f->db, "domains.renew", "{\"domain\":\"b.test\",\"expires\":\"2028-06-01\"}", OP_CTX, "ok");
-	expect(f->db, "domains.renew", "{\"domain\":\"zz.test\",\"expires\":\"2028-06-01\"}", OP_CTX, "not_found");
-	expect(f->db, "staff.set", "{\"jid\":\"tech@staff.test\",\"role\":\"none\"}", OP_CTX, "ok");
-	expect(f->db, "users.list", "{\"domain\":\"b.test\"}", "{\"surface\":\"http\",\"actor\":\"tech@staff.test\"}",
+	fx_expect(f->db, "domains.renew", "{\"domain\":\"b.test\",\"expires\":\"2027-01-01\"}", OP_CTX, "conflict");
+	fx_expect(f->db, "domains.renew", "{\"domain\":\"b.test\",\"expires\":\"2028-06-01\"}", OP_CTX, "ok");
+	fx_expect(f->db, "domains.renew", "{\"domain\":\"zz.test\",\"expires\":\"2028-06-01\"}", OP_CTX, "not_found");
+	fx_expect(f->db, "staff.set", "{\"jid\":\"tech@staff.test\",\"role\":\"none\"}", OP_CTX, "ok");
+	fx_expect(f->db, "users.list", "{\"domain\":\"b.test\"}", "{\"surface\":\"http\",\"actor\":\"tech@staff.test\"}",
 	       "forbidden");
 }
 
@@ -561,7 +496,7 @@ static void test_bad_input(void **state)
 		"a@", "@a.test", "a b@a.test", "u@a.test/res", "<script>@a.test", "a.test", "u@-a.test",
 		"u@a..test", "u@ab--cd.test", "u@m\xc3\xbcnchen.test", "u@a.test.",
 	};
-	fixture *f = *state;
+	fx *f = *state;
 	char p[256];
 	const char *code;
 	json_t *r;
@@ -569,67 +504,67 @@ static void test_bad_input(void **state)
 
 	for (i = 0; i < sizeof bad_users / sizeof bad_users[0]; i++) {
 		snprintf(p, sizeof p, "{\"user\":\"%s\"}", bad_users[i]);
-		expect(f->db, "users.create", p, OP_CTX, "invalid");
+		fx_expect(f->db, "users.create", p, OP_CTX, "invalid");
 	}
 	/* IDN: Unicode is refused with a pointer to the A-label; the A-label works. */
-	r = call(f->db, "domains.attach", "{\"customer\":1,\"domain\":\"m\xc3\xbcnchen.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "domains.attach", "{\"customer\":1,\"domain\":\"m\xc3\xbcnchen.test\"}", OP_CTX, &code);
 	assert_string_equal(code, "invalid");
 	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "xn--"));
 	json_decref(r);
-	expect(f->db, "domains.attach", "{\"customer\":1,\"domain\":\"xn--mnchen-3ya.test\"}", OP_CTX, "ok");
-	expect(f->db, "users.create", "{\"user\":\"Anna@XN--MNCHEN-3YA.test\"}", OP_CTX, "ok");   /* lowercased */
-	expect(f->db, "domains.attach", "{\"customer\":1,\"domain\":\"localhost\"}", OP_CTX, "invalid");
+	fx_expect(f->db, "domains.attach", "{\"customer\":1,\"domain\":\"xn--mnchen-3ya.test\"}", OP_CTX, "ok");
+	fx_expect(f->db, "users.create", "{\"user\":\"Anna@XN--MNCHEN-3YA.test\"}", OP_CTX, "ok");   /* lowercased */
+	fx_expect(f->db, "domains.attach", "{\"customer\":1,\"domain\":\"localhost\"}", OP_CTX, "invalid");
 	/* Room names: markup and control characters refused; plain Unicode fine. */
-	expect(f->db, "channels.create", "{\"room\":\"r@conference.a.test\",\"name\":\"<img src=x onerror=alert(1)>\"}",
+	fx_expect(f->db, "channels.create", "{\"room\":\"r@conference.a.test\",\"name\":\"<img src=x onerror=alert(1)>\"}",
 	       OP_CTX, "invalid");
-	expect(f->db, "channels.create", "{\"room\":\"r@conference.a.test\",\"description\":\"a\\u0007b\"}",
+	fx_expect(f->db, "channels.create", "{\"room\":\"r@conference.a.test\",\"description\":\"a\\u0007b\"}",
 	       OP_CTX, "invalid");
-	expect(f->db, "channels.create", "{\"room\":\"<r>@conference.a.test\"}", OP_CTX, "invalid");
-	expect(f->db, "channels.create", "{\"room\":\"conference.a.test\"}", OP_CTX, "invalid");
-	expect(f->db, "channels.create", "{\"room\":\"r@conference.a.test\",\"name\":\"Caf\xc3\xa9 & friends\"}",
+	fx_expect(f->db, "channels.create", "{\"room\":\"<r>@conference.a.test\"}", OP_CTX, "invalid");
+	fx_expect(f->db, "channels.create", "{\"room\":\"conference.a.test\"}", OP_CTX, "invalid");
+	fx_expect(f->db, "channels.create", "{\"room\":\"r@conference.a.test\",\"name\":\"Caf\xc3\xa9 & friends\"}",
 	       OP_CTX, "ok");
-	expect(f->db, "channels.create", "{\"room\":\"r@conference.a.test\",\"max_occupants\":0}", OP_CTX, "invalid");
-	expect(f->db, "channels.destroy", "{\"room\":\"r@conference.a.test\",\"redirect\":\"conference.a.test\"}",
+	fx_expect(f->db, "channels.create", "{\"room\":\"r@conference.a.test\",\"max_occupants\":0}", OP_CTX, "invalid");
+	fx_expect(f->db, "channels.destroy", "{\"room\":\"r@conference.a.test\",\"redirect\":\"conference.a.test\"}",
 	       OP_CTX, "invalid");
-	expect(f->db, "customers.create", "{\"name\":\"x\\ny\",\"owner\":\"o@a.test\"}", OP_CTX, "invalid");
-	expect(f->db, "customers.create", "{\"name\":\"X\",\"owner\":\"a.test\"}", OP_CTX, "invalid");
-	expect(f->db, "members.set", "{\"customer\":1,\"jid\":\"x@a.test\",\"role\":\"god\"}", OP_CTX, "invalid");
-	expect(f->db, "users.list", "{\"domain\":\"a.test\",\"cursor\":\"zz\"}", OP_CTX, "invalid");
-	expect(f->db, "users.list", "{\"domain\":\"a.test\",\"limit\":100000}", OP_CTX, "invalid");
+	fx_expect(f->db, "customers.create", "{\"name\":\"x\\ny\",\"owner\":\"o@a.test\"}", OP_CTX, "invalid");
+	fx_expect(f->db, "customers.create", "{\"name\":\"X\",\"owner\":\"a.test\"}", OP_CTX, "invalid");
+	fx_expect(f->db, "members.set", "{\"customer\":1,\"jid\":\"x@a.test\",\"role\":\"god\"}", OP_CTX, "invalid");
+	fx_expect(f->db, "users.list", "{\"domain\":\"a.test\",\"cursor\":\"zz\"}", OP_CTX, "invalid");
+	fx_expect(f->db, "users.list", "{\"domain\":\"a.test\",\"limit\":100000}", OP_CTX, "invalid");
 	/* a stranger gets "forbidden", not a lesson in parameters */
-	expect(f->db, "users.list", "{}", "{\"surface\":\"http\",\"actor\":\"nobody@c.test\"}", "forbidden");
+	fx_expect(f->db, "users.list", "{}", "{\"surface\":\"http\",\"actor\":\"nobody@c.test\"}", "forbidden");
 	/* a customer admin gets the real error */
-	expect(f->db, "users.list", "{}", "{\"surface\":\"http\",\"actor\":\"da@a.test\"}", "invalid");
+	fx_expect(f->db, "users.list", "{}", "{\"surface\":\"http\",\"actor\":\"da@a.test\"}", "invalid");
 }
 
 static void test_certificates(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	const char *code;
 	json_t *r, *cert;
 
 	/* An unreadable certificate is recorded and reported, not fatal. */
-	expect(f->db, "certs.record", "{\"domain\":\"a.test\",\"error\":\"cannot open /etc/prosody/certs/a.test.crt\"}",
+	fx_expect(f->db, "certs.record", "{\"domain\":\"a.test\",\"error\":\"cannot open /etc/prosody/certs/a.test.crt\"}",
 	       OP_CTX, "ok");
-	r = call(f->db, "domains.status", "{\"domain\":\"a.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "domains.status", "{\"domain\":\"a.test\"}", OP_CTX, &code);
 	cert = json_object_get(r, "cert");
 	assert_non_null(strstr(json_string_value(json_object_get(cert, "error")), "cannot open"));
 	assert_true(json_is_null(json_object_get(cert, "not_after")));
 	json_decref(r);
-	expect(f->db, "reminders.run", "{}", OP_CTX, "ok");   /* unreadable cert: no crash, no reminder */
-	expect(f->db, "certs.record", "{\"domain\":\"a.test\"}", OP_CTX, "invalid");
-	expect(f->db, "certs.record", "{\"domain\":\"a.test\",\"not_after\":\"2027-01-01\",\"fingerprint\":\"zz\"}",
+	fx_expect(f->db, "reminders.run", "{}", OP_CTX, "ok");   /* unreadable cert: no crash, no reminder */
+	fx_expect(f->db, "certs.record", "{\"domain\":\"a.test\"}", OP_CTX, "invalid");
+	fx_expect(f->db, "certs.record", "{\"domain\":\"a.test\",\"not_after\":\"2027-01-01\",\"fingerprint\":\"zz\"}",
 	       OP_CTX, "invalid");
-	r = call(f->db, "certs.record", "{\"domain\":\"a.test\",\"not_after\":\"2027-01-01\","
+	r = fx_call(f->db, "certs.record", "{\"domain\":\"a.test\",\"not_after\":\"2027-01-01\","
 	         "\"fingerprint\":\"AB:CD:EF:01:23:45:67:89\",\"lifetime\":7776000}", OP_CTX, &code);
 	assert_string_equal(code, "ok");
 	assert_true(json_is_true(json_object_get(r, "changed")));
 	json_decref(r);
-	r = call(f->db, "certs.record", "{\"domain\":\"a.test\",\"not_after\":\"2027-01-01\","
+	r = fx_call(f->db, "certs.record", "{\"domain\":\"a.test\",\"not_after\":\"2027-01-01\","
 	         "\"fingerprint\":\"ab:cd:ef:01:23:45:67:89\",\"lifetime\":7776000}", OP_CTX, &code);
 	assert_false(json_is_true(json_object_get(r, "changed")));   /* case-insensitive */
 	json_decref(r);
-	r = call(f->db, "domains.status", "{\"domain\":\"a.test\"}", OP_CTX, &code);
+	r = fx_call(f->db, "domains.status", "{\"domain\":\"a.test\"}", OP_CTX, &code);
 	cert = json_object_get(r, "cert");
 	assert_true(json_is_null(json_object_get(cert, "error")));
 	assert_int_equal(json_integer_value(json_object_get(cert, "lifetime")), 7776000);
@@ -674,10 +609,10 @@ static void *worker(void *p)
 
 static void test_concurrent_edits(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	pthread_t t[2];
 	worker_arg a[2] = { { f->path, 0, 0 }, { f->path, 1, 0 } };
-	int64_t before = q_int(f->db, "SELECT version FROM account WHERE jid='u1@a.test'");
+	int64_t before = fx_q_int(f->db, "SELECT version FROM account WHERE jid='u1@a.test'");
 	int i;
 
 	for (i = 0; i < 2; i++)
@@ -687,10 +622,10 @@ static void test_concurrent_edits(void **state)
 	assert_int_equal(a[0].failures, 0);
 	assert_int_equal(a[1].failures, 0);
 	/* Every change counted once: no lost update. */
-	assert_int_equal(q_int(f->db, "SELECT version FROM account WHERE jid='u1@a.test'"), before + 2 * ROUNDS);
+	assert_int_equal(fx_q_int(f->db, "SELECT version FROM account WHERE jid='u1@a.test'"), before + 2 * ROUNDS);
 	/* ended on unlock (ROUNDS even) with the login facts intact */
-	assert_int_equal(q_int(f->db, "SELECT locked_reason IS NULL AND client='c' FROM account WHERE jid='u1@a.test'"), 1);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM audit WHERE op IN ('users.lock','users.unlock') "
+	assert_int_equal(fx_q_int(f->db, "SELECT locked_reason IS NULL AND client='c' FROM account WHERE jid='u1@a.test'"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM audit WHERE op IN ('users.lock','users.unlock') "
 	                       "AND outcome='ok'"), ROUNDS);
 }
 
@@ -722,16 +657,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matrix_covers_every_op),
-		cmocka_unit_test_setup_teardown(test_authorization_matrix, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_seat_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_suspension_sources, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lock_and_login, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users_list_paging, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roles_and_scope, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_edits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_authorization_matrix, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seat_limit, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_suspension_sources, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_and_login, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_users_list_paging, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_roles_and_scope, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_certificates, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_edits, setup, fx_teardown),
 		cmocka_unit_test(test_registry_json_marks_live_and_scope),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,70 +13,15 @@
 #include <cmocka.h>
 
 #include "imhost.h"
+#include "fixture.h"
 
 static const char *ADMIN = "{\"actor\":\"admin@a.example\",\"roles\":[\"server_admin\"],\"surface\":\"http\",\"tz\":\"UTC\"}";
 static const char *BOB = "{\"actor\":\"bob@a.example\",\"roles\":[\"member\"],\"surface\":\"adhoc\",\"tz\":\"UTC\"}";
 
-typedef struct { char dir[64]; sqlite3 *db; im_env env; } fixture;
-
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	char path[128];
-
-	snprintf(f->dir, sizeof f->dir, "/tmp/imhost-registry-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof path, "%s/db.sqlite", f->dir);
-	assert_int_equal(im_store_open(path, &f->db, NULL), IM_OK);
-	f->env.db = f->db;
-	f->env.writer = NULL;
-	f->env.erasure = IM_ERASE_DELETE;
-	*state = f;
+	*state = fx_new("registry", FX_OPEN);
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	char cmd[128];
-
-	im_clock_real();
-	sqlite3_close(f->db);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
-/* Calls op and returns the parsed result (caller decrefs). */
-static json_t *call(fixture *f, const char *op, const char *params, const char *ctx, int *ok)
-{
-	char *s = im_registry_call(&f->env, op, params, ctx, ok);
-	json_t *r;
-
-	assert_non_null(s);
-	r = json_loads(s, 0, NULL);
-	assert_non_null(r);
-	free(s);
-	return r;
-}
-
-static const char *err_code(json_t *r)
-{
-	return json_string_value(json_object_get(json_object_get(r, "error"), "code"));
-}
-
-static int64_t scalar(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t v = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
 }
 
 static void test_registry_json_shape(void **state)
@@ -134,69 +79,69 @@ static void test_registry_json_shape(void **state)
 
 static void test_call_errors(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
-	int ok = 1;
+	const char *code;
 
-	r = call(f, "logs.nope", "{}", ADMIN, &ok);
-	assert_false(ok);
-	assert_string_equal(err_code(r), "not_found");
+	r = fx_call(f->db, "logs.nope", "{}", ADMIN, &code);
+	assert_string_not_equal(code, "ok");
+	assert_string_equal(fx_errcode(r), "not_found");
 	json_decref(r);
-	r = call(f, "logs.search", "{not json", ADMIN, &ok);
-	assert_string_equal(err_code(r), "invalid");
+	r = fx_call(f->db, "logs.search", "{not json", ADMIN, &code);
+	assert_string_equal(fx_errcode(r), "invalid");
 	json_decref(r);
-	r = call(f, "logs.search", "{}", "[]", &ok);
-	assert_string_equal(err_code(r), "invalid");
+	r = fx_call(f->db, "logs.search", "{}", "[]", &code);
+	assert_string_equal(fx_errcode(r), "invalid");
 	json_decref(r);
-	r = call(f, "logs.search", "{}", "{\"surface\":\"cli\",\"tz\":\"Mars/Base\"}", &ok);
-	assert_string_equal(err_code(r), "invalid");
+	r = fx_call(f->db, "logs.search", "{}", "{\"surface\":\"cli\",\"tz\":\"Mars/Base\"}", &code);
+	assert_string_equal(fx_errcode(r), "invalid");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "error"), "param")), "tz");
 	json_decref(r);
-	r = call(f, "logs.search", "{}", "{\"surface\":\"telnet\"}", &ok);
-	assert_string_equal(err_code(r), "invalid");
+	r = fx_call(f->db, "logs.search", "{}", "{\"surface\":\"telnet\"}", &code);
+	assert_string_equal(fx_errcode(r), "invalid");
 	json_decref(r);
-	r = call(f, "logs.search", "{\"limit\":\"9999\"}", ADMIN, &ok);
-	assert_string_equal(err_code(r), "invalid");
+	r = fx_call(f->db, "logs.search", "{\"limit\":\"9999\"}", ADMIN, &code);
+	assert_string_equal(fx_errcode(r), "invalid");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "error"), "param")), "limit");
 	json_decref(r);
-	r = call(f, "logs.search", "{}", ADMIN, &ok);
-	assert_true(ok);
+	r = fx_call(f->db, "logs.search", "{}", ADMIN, &code);
+	assert_string_equal(code, "ok");
 	assert_true(json_is_array(json_object_get(r, "items")));
 	assert_true(json_is_null(json_object_get(r, "next_cursor")));
 	json_decref(r);
 	/* forbidden comes before parameter errors: no probing of a refused op */
-	r = call(f, "logs.search", "{\"limit\":\"x\"}", BOB, &ok);
-	assert_string_equal(err_code(r), "forbidden");
+	r = fx_call(f->db, "logs.search", "{\"limit\":\"x\"}", BOB, &code);
+	assert_string_equal(fx_errcode(r), "forbidden");
 	json_decref(r);
 }
 
 static void test_audit_for_writes(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
-	int ok;
+	const char *code;
 
 	im_clock_set(1795000000);
-	r = call(f, "logs.search", "{}", ADMIN, &ok);
+	r = fx_call(f->db, "logs.search", "{}", ADMIN, &code);
 	json_decref(r);
-	assert_int_equal(scalar(f->db, "SELECT count(*) FROM audit"), 0);
-	r = call(f, "logs.erase", "{\"user\":\"carol@a.example\"}", ADMIN, &ok);
-	assert_true(ok);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM audit"), 0);
+	r = fx_call(f->db, "logs.erase", "{\"user\":\"carol@a.example\"}", ADMIN, &code);
+	assert_string_equal(code, "ok");
 	assert_int_equal(json_integer_value(json_object_get(r, "erased")), 0);
 	json_decref(r);
-	assert_int_equal(scalar(f->db, "SELECT count(*) FROM audit WHERE op = 'logs.erase' AND outcome = 'ok' "
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM audit WHERE op = 'logs.erase' AND outcome = 'ok' "
 	                        "AND actor = 'admin@a.example' AND surface = 'http' AND ts = 1795000000 "
 	                        "AND params LIKE '%carol@a.example%'"), 1);
-	r = call(f, "logs.erase", "{\"user\":\"carol@a.example\"}", BOB, &ok);
-	assert_false(ok);
-	assert_string_equal(err_code(r), "forbidden");
+	r = fx_call(f->db, "logs.erase", "{\"user\":\"carol@a.example\"}", BOB, &code);
+	assert_string_not_equal(code, "ok");
+	assert_string_equal(fx_errcode(r), "forbidden");
 	json_decref(r);
-	assert_int_equal(scalar(f->db, "SELECT count(*) FROM audit WHERE outcome = 'forbidden' "
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM audit WHERE outcome = 'forbidden' "
 	                        "AND actor = 'bob@a.example'"), 1);
-	r = call(f, "logs.retention", "{\"domain\":\"a.example\",\"days\":30}", "{\"surface\":\"cli\"}", &ok);
-	assert_true(ok);
+	r = fx_call(f->db, "logs.retention", "{\"domain\":\"a.example\",\"days\":30}", "{\"surface\":\"cli\"}", &code);
+	assert_string_equal(code, "ok");
 	json_decref(r);
-	assert_int_equal(scalar(f->db, "SELECT count(*) FROM audit WHERE op = 'logs.retention' AND actor = 'cli'"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM audit WHERE op = 'logs.retention' AND actor = 'cli'"), 1);
 }
 
 static void test_sha256_vectors(void **state)
@@ -220,14 +165,14 @@ static void test_sha256_vectors(void **state)
 
 static void test_tokens(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
 	char token[65], *actor, hash[65], sql[160];
-	int ok;
+	const char *code;
 
 	im_clock_set(1795000000);
-	r = call(f, "auth.token", "{\"ttl\":\"3600\"}", BOB, &ok);
-	assert_true(ok);
+	r = fx_call(f->db, "auth.token", "{\"ttl\":\"3600\"}", BOB, &code);
+	assert_string_equal(code, "ok");
 	assert_int_equal(json_integer_value(json_object_get(r, "expires")), 1795003600);
 	snprintf(token, sizeof token, "%s", json_string_value(json_object_get(r, "token")));
 	json_decref(r);
@@ -235,9 +180,9 @@ static void test_tokens(void **state)
 	/* only the hash is stored */
 	im_sha256_hex(token, 64, hash);
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM api_token WHERE hash = '%s' AND actor = 'bob@a.example'", hash);
-	assert_int_equal(scalar(f->db, sql), 1);
+	assert_int_equal(fx_q_int(f->db, sql), 1);
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM api_token WHERE hash = '%s'", token);
-	assert_int_equal(scalar(f->db, sql), 0);
+	assert_int_equal(fx_q_int(f->db, sql), 0);
 
 	actor = im_verify_token(f->db, token);
 	assert_non_null(actor);
@@ -258,37 +203,37 @@ static void test_tokens(void **state)
 	im_clock_set(1795003600);                          /* expired at `expires` */
 	assert_null(im_verify_token(f->db, token));
 
-	r = call(f, "auth.token", "{\"ttl\":59}", BOB, &ok);
-	assert_string_equal(err_code(r), "invalid");
+	r = fx_call(f->db, "auth.token", "{\"ttl\":59}", BOB, &code);
+	assert_string_equal(fx_errcode(r), "invalid");
 	json_decref(r);
-	r = call(f, "auth.token", "{}", "{\"surface\":\"http\",\"roles\":[\"member\"]}", &ok);
-	assert_string_equal(err_code(r), "forbidden");   /* nobody to issue it to */
+	r = fx_call(f->db, "auth.token", "{}", "{\"surface\":\"http\",\"roles\":[\"member\"]}", &code);
+	assert_string_equal(fx_errcode(r), "forbidden");   /* nobody to issue it to */
 	json_decref(r);
-	assert_int_equal(scalar(f->db, "SELECT count(*) FROM audit WHERE op = 'auth.token' AND outcome = 'ok'"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM audit WHERE op = 'auth.token' AND outcome = 'ok'"), 1);
 }
 
 static void test_users_status_export(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
-	int ok;
+	const char *code;
 
 	assert_int_equal(sqlite3_exec(f->db, "INSERT INTO known_user VALUES('a.example','bob@a.example',1,2),"
 	                              "('a.example','alice@a.example',1,2),('b.example','x@b.example',1,2)",
 	                              NULL, NULL, NULL), SQLITE_OK);
-	r = call(f, "logs.users", "{\"domain\":\"a.example\"}", ADMIN, &ok);
-	assert_true(ok);
+	r = fx_call(f->db, "logs.users", "{\"domain\":\"a.example\"}", ADMIN, &code);
+	assert_string_equal(code, "ok");
 	assert_int_equal(json_array_size(json_object_get(r, "users")), 2);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(r, "users"), 0)), "alice@a.example");
 	json_decref(r);
-	r = call(f, "logs.status", NULL, ADMIN, &ok);
-	assert_true(ok);
+	r = fx_call(f->db, "logs.status", NULL, ADMIN, &code);
+	assert_string_equal(code, "ok");
 	assert_int_equal(json_integer_value(json_object_get(r, "schema_version")), im_migration_count());
 	assert_true(json_integer_value(json_object_get(r, "db_bytes")) > 0);
 	assert_true(json_is_null(json_object_get(r, "writer")));
 	json_decref(r);
-	r = call(f, "logs.export", "{\"user\":\"bob@a.example\"}", ADMIN, &ok);
-	assert_true(ok);
+	r = fx_call(f->db, "logs.export", "{\"user\":\"bob@a.example\"}", ADMIN, &code);
+	assert_string_equal(code, "ok");
 	assert_true(json_is_array(json_object_get(r, "messages")));
 	json_decref(r);
 }
@@ -327,11 +272,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registry_json_shape),
-		cmocka_unit_test_setup_teardown(test_call_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_for_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_errors, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_for_writes, setup, fx_teardown),
 		cmocka_unit_test(test_sha256_vectors),
-		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users_status_export, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tokens, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_users_status_export, setup, fx_teardown),
 		cmocka_unit_test(test_format_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

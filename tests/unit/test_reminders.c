@@ -17,33 +17,11 @@
 
 #include "imhost.h"
 #include "reminders.h"
+#include "fixture.h"
 
 #define DAY 86400LL
 #define OP_CTX "{\"surface\":\"cli\",\"tz\":\"UTC\"}"
 #define EXP 1800000000LL   /* 2027-01-15T08:00:00Z: the domain's expiry */
-
-typedef struct { char dir[64]; char path[128]; sqlite3 *db; } fixture;
-
-static json_t *call(sqlite3 *db, const char *op, const char *params)
-{
-	im_env env = { db, NULL, IM_ERASE_DELETE };
-	int ok;
-	char *s = im_registry_call(&env, op, params, OP_CTX, &ok);
-	json_t *r;
-
-	assert_non_null(s);
-	r = json_loads(s, 0, NULL);
-	if (!ok)
-		fail_msg("%s %s: %s", op, params, s);
-	free(s);
-	assert_non_null(r);
-	return r;
-}
-
-static void ok(sqlite3 *db, const char *op, const char *params)
-{
-	json_decref(call(db, op, params));
-}
 
 /* Runs reminders at now; returns the thresholds sent, "kind:threshold" joined
  * by spaces, into buf (empty when none). */
@@ -53,7 +31,7 @@ static const char *run_at(sqlite3 *db, int64_t now, char *buf, size_t n)
 	size_t i;
 
 	im_clock_set(now);
-	r = call(db, "reminders.run", "{}");
+	r = fx_must(db, "reminders.run", "{}", OP_CTX);
 	buf[0] = '\0';
 	json_array_foreach(json_object_get(r, "reminders"), i, e) {
 		size_t len = strlen(buf);
@@ -66,35 +44,16 @@ static const char *run_at(sqlite3 *db, int64_t now, char *buf, size_t n)
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
+	fx *f = fx_new("reminders", FX_OPEN);
 	char p[160];
 
-	assert_non_null(f);
-	snprintf(f->dir, sizeof f->dir, "/tmp/imhost-reminders-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/db.sqlite", f->dir);
-	assert_int_equal(im_store_open(f->path, &f->db, NULL), IM_OK);
 	im_clock_set(EXP - 400 * DAY);
-	ok(f->db, "customers.create", "{\"name\":\"Alpha\",\"owner\":\"oa@a.test\"}");
-	ok(f->db, "domains.attach", "{\"customer\":1,\"domain\":\"a.test\"}");
-	ok(f->db, "staff.set", "{\"jid\":\"bill@staff.test\",\"role\":\"billing\"}");
+	fx_expect(f->db, "customers.create", "{\"name\":\"Alpha\",\"owner\":\"oa@a.test\"}", OP_CTX, "ok");
+	fx_expect(f->db, "domains.attach", "{\"customer\":1,\"domain\":\"a.test\"}", OP_CTX, "ok");
+	fx_expect(f->db, "staff.set", "{\"jid\":\"bill@staff.test\",\"role\":\"billing\"}", OP_CTX, "ok");
 	snprintf(p, sizeof p, "{\"domain\":\"a.test\",\"expires\":%lld}", (long long)EXP);
-	ok(f->db, "domains.set_expiry", p);
+	fx_expect(f->db, "domains.set_expiry", p, OP_CTX, "ok");
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	char cmd[128];
-
-	im_clock_real();
-	sqlite3_close(f->db);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
 	return 0;
 }
 
@@ -138,7 +97,7 @@ static void test_due_function(void **state)
 
 static void test_domain_once_per_threshold(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	char b[256], p[160];
 	json_t *r, *e;
 
@@ -149,7 +108,7 @@ static void test_domain_once_per_threshold(void **state)
 	assert_string_equal(run_at(f->db, EXP - 14 * DAY + 60, b, sizeof b), "domain:14d_before");
 	/* recipients and text */
 	im_clock_set(EXP - 7 * DAY);
-	r = call(f->db, "reminders.run", "{}");
+	r = fx_must(f->db, "reminders.run", "{}", OP_CTX);
 	e = json_array_get(json_object_get(r, "reminders"), 0);
 	assert_string_equal(json_string_value(json_object_get(e, "threshold")), "7d_before");
 	assert_string_equal(json_string_value(json_object_get(e, "object")), "a.test");
@@ -168,7 +127,7 @@ static void test_domain_once_per_threshold(void **state)
 	assert_string_equal(run_at(f->db, EXP + 50 * DAY, b, sizeof b), "");
 	/* Renewal resets: the new expiry's thresholds fire again. */
 	snprintf(p, sizeof p, "{\"domain\":\"a.test\",\"expires\":%lld}", (long long)(EXP + 365 * DAY));
-	ok(f->db, "domains.renew", p);
+	fx_expect(f->db, "domains.renew", p, OP_CTX, "ok");
 	assert_string_equal(run_at(f->db, EXP + 50 * DAY, b, sizeof b), "");
 	assert_string_equal(run_at(f->db, EXP + 335 * DAY, b, sizeof b), "domain:30d_before");
 	assert_string_equal(run_at(f->db, EXP + 335 * DAY, b, sizeof b), "");
@@ -176,14 +135,14 @@ static void test_domain_once_per_threshold(void **state)
 
 static void test_certificates(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	char b[256], p[256];
 	int64_t na = EXP + 1000 * DAY;   /* far from the domain's expiry */
 
 	/* ACME, 90 days */
 	snprintf(p, sizeof p, "{\"domain\":\"a.test\",\"not_after\":%lld,\"fingerprint\":\"%s\",\"lifetime\":%lld}",
 	         (long long)na, "aa11aa11aa11aa11aa11", (long long)(90 * DAY));
-	ok(f->db, "certs.record", p);
+	fx_expect(f->db, "certs.record", p, OP_CTX, "ok");
 	/* the domain expired long ago: its last reminder, once */
 	assert_string_equal(run_at(f->db, na - 61 * DAY, b, sizeof b), "domain:5d_after");
 	assert_string_equal(run_at(f->db, na - 60 * DAY, b, sizeof b), "");
@@ -193,21 +152,21 @@ static void test_certificates(void **state)
 	/* Renewed certificate (new fingerprint, new expiry): starts afresh. */
 	snprintf(p, sizeof p, "{\"domain\":\"a.test\",\"not_after\":%lld,\"fingerprint\":\"%s\",\"lifetime\":%lld}",
 	         (long long)(na + 60 * DAY), "bb22bb22bb22bb22bb22", (long long)(90 * DAY));
-	ok(f->db, "certs.record", p);
+	fx_expect(f->db, "certs.record", p, OP_CTX, "ok");
 	assert_string_equal(run_at(f->db, na - 20 * DAY, b, sizeof b), "");
 	assert_string_equal(run_at(f->db, na + 31 * DAY, b, sizeof b), "cert:acme_third");
 	/* Same expiry, new fingerprint (reissued): the threshold fires again. */
 	snprintf(p, sizeof p, "{\"domain\":\"a.test\",\"not_after\":%lld,\"fingerprint\":\"%s\",\"lifetime\":%lld}",
 	         (long long)(na + 60 * DAY), "cc33cc33cc33cc33cc33", (long long)(90 * DAY));
-	ok(f->db, "certs.record", p);
+	fx_expect(f->db, "certs.record", p, OP_CTX, "ok");
 	assert_string_equal(run_at(f->db, na + 31 * DAY, b, sizeof b), "cert:acme_third");
 	/* A MUC component's certificate goes to the parent domain's owner. */
 	snprintf(p, sizeof p, "{\"domain\":\"conference.a.test\",\"not_after\":%lld,\"fingerprint\":\"%s\"}",
 	         (long long)(na + 100 * DAY), "dd44dd44dd44dd44dd44");
-	ok(f->db, "certs.record", p);
+	fx_expect(f->db, "certs.record", p, OP_CTX, "ok");
 	im_clock_set(na + 93 * DAY);
 	{
-		json_t *r = call(f->db, "reminders.run", "{}"), *e;
+		json_t *r = fx_must(f->db, "reminders.run", "{}", OP_CTX), *e;
 		size_t i;
 		int found = 0;
 		json_array_foreach(json_object_get(r, "reminders"), i, e) {
@@ -226,7 +185,7 @@ static void test_certificates(void **state)
 /* Two connections at the same instant: one reminder in total. */
 static void test_two_runners(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	sqlite3 *other = NULL;
 	char b1[128], b2[128];
 
@@ -242,9 +201,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_due_function),
-		cmocka_unit_test_setup_teardown(test_domain_once_per_threshold, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_certificates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_runners, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domain_once_per_threshold, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_certificates, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_two_runners, setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
