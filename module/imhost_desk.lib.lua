@@ -123,10 +123,10 @@ end
 -- minute (staff.set clears it); the probe is a read (desk.queue).
 local function is_technician(who, ctx)
 	local c = tech_cache[who];
-	if c and c.until > os.time() then return require "util.promise".resolve(c.yes); end
+	if c and c.expires > os.time() then return require "util.promise".resolve(c.yes); end
 	return submit("desk.queue", { view = "mine", limit = 1 }, ctx):next(function (res)
 		local yes = res.ok == true;
-		tech_cache[who] = { yes = yes, ["until"] = os.time() + 60 };
+		tech_cache[who] = { yes = yes, expires = os.time() + 60 };
 		return yes;
 	end);
 end
@@ -194,7 +194,7 @@ local function parse_staff(body, thread_ticket, key)
 end
 
 local function staff_message(desk, from_full, who, body, thread, key, ctx)
-	local thread_ticket = thread and tonumber(thread:match("^" .. THREAD .. "(%d+)$"));
+	local thread_ticket = thread and tonumber(thread:match("^imhost%-desk%-(%d+)$"));
 	local op, params, fmt = parse_staff(body, thread_ticket, key);
 	if not op then send_chat(desk, from_full, params); return; end
 	if op == "desk.canned_reply" then op = "desk.reply"; end

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "imhost.h"
+#include "fixture.h"
 
 #define STAFF "{\"surface\":\"cli\",\"tz\":\"UTC\"}"
 #define OWNER1 "{\"actor\":\"boss@one.example\",\"surface\":\"adhoc\",\"tz\":\"UTC\"}"
@@ -24,70 +25,17 @@
 #define BILLER "{\"actor\":\"bill@host.example\",\"surface\":\"adhoc\",\"tz\":\"UTC\"}"
 #define TECH "{\"actor\":\"tech@host.example\",\"surface\":\"adhoc\",\"tz\":\"UTC\"}"
 
-typedef struct { char dir[64]; char path[128]; sqlite3 *db; } fixture;
-
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
+	fx *f = fx_new("bops", FX_OPEN);
 
-	assert_non_null(f);
-	snprintf(f->dir, sizeof f->dir, "/tmp/imh-bops-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/db.sqlite", f->dir);
-	assert_int_equal(im_store_open(f->path, &f->db, NULL), IM_OK);
-	assert_int_equal(sqlite3_exec(f->db,
+	fx_exec(f->db,
 		"INSERT INTO customer(id, name, created) VALUES(1, 'One', 0), (2, 'Two', 0);"
 		"INSERT INTO domain(name, customer_id, created) VALUES('one.example', 1, 0), ('two.example', 2, 0);"
 		"INSERT INTO member(customer_id, jid, role) VALUES(1, 'boss@one.example', 'owner');"
-		"INSERT INTO staff(jid, role) VALUES('bill@host.example', 'billing'), ('tech@host.example', 'technician');",
-		NULL, NULL, NULL), SQLITE_OK);
+		"INSERT INTO staff(jid, role) VALUES('bill@host.example', 'billing'), ('tech@host.example', 'technician');");
 	*state = f;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	char cmd[160];
-
-	sqlite3_close(f->db);
-	im_clock_real();
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
-/* Calls op; returns the parsed result and *ok. */
-static json_t *call(sqlite3 *db, const char *op, const char *params, const char *ctx, int *ok)
-{
-	im_env env = { db, NULL, IM_ERASE_DELETE };
-	char *s = im_registry_call(&env, op, params, ctx, ok);
-	json_t *r;
-
-	assert_non_null(s);
-	r = json_loads(s, 0, NULL);
-	free(s);
-	assert_non_null(r);
-	return r;
-}
-
-static json_t *must(sqlite3 *db, const char *op, const char *params, const char *ctx)
-{
-	int ok;
-	json_t *r = call(db, op, params, ctx, &ok);
-
-	if (!ok) {
-		char *s = json_dumps(r, 0);
-		fail_msg("%s %s: %s", op, params, s);
-	}
-	return r;
-}
-
-static const char *code(json_t *r)
-{
-	return json_string_value(json_object_get(json_object_get(r, "error"), "code"));
 }
 
 static void test_titles(void **state)
@@ -102,97 +50,97 @@ static void test_titles(void **state)
 
 static void test_customer_sees_only_own(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
-	int ok;
+	const char *code;
 
 	im_clock_set(1798761600);   /* 2027-01-01 */
-	json_decref(must(f->db, "billing.plan_create", "{\"code\":\"pro\",\"name\":\"Pro\",\"currency\":\"EUR\",\"price\":1500}", STAFF));
-	json_decref(must(f->db, "billing.subscribe", "{\"customer\":1,\"plan\":1,\"start\":\"2027-01-01\"}", STAFF));
-	json_decref(must(f->db, "billing.subscribe", "{\"customer\":2,\"plan\":1,\"start\":\"2027-01-01\"}", STAFF));
-	json_decref(must(f->db, "billing.account", "{\"customer\":1,\"tax_rate_bp\":2000,\"terms_days\":10}", STAFF));
+	json_decref(fx_must(f->db, "billing.plan_create", "{\"code\":\"pro\",\"name\":\"Pro\",\"currency\":\"EUR\",\"price\":1500}", STAFF));
+	json_decref(fx_must(f->db, "billing.subscribe", "{\"customer\":1,\"plan\":1,\"start\":\"2027-01-01\"}", STAFF));
+	json_decref(fx_must(f->db, "billing.subscribe", "{\"customer\":2,\"plan\":1,\"start\":\"2027-01-01\"}", STAFF));
+	json_decref(fx_must(f->db, "billing.account", "{\"customer\":1,\"tax_rate_bp\":2000,\"terms_days\":10}", STAFF));
 	im_clock_set(1801440000);   /* 2027-02-01 */
-	r = must(f->db, "billing.run", "{}", STAFF);
+	r = fx_must(f->db, "billing.run", "{}", STAFF);
 	assert_int_equal(json_integer_value(json_object_get(r, "finalized")), 2);
 	json_decref(r);
 	/* The owner of customer 1: its invoices, not customer 2's. */
-	r = must(f->db, "billing.invoices", "{\"customer\":1}", OWNER1);
+	r = fx_must(f->db, "billing.invoices", "{\"customer\":1}", OWNER1);
 	assert_int_equal(json_array_size(json_object_get(r, "invoices")), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "invoices"), 0),
 	                    "total_text")), "18.00 EUR");
 	json_decref(r);
-	r = call(f->db, "billing.invoices", "{\"customer\":2}", OWNER1, &ok);
-	assert_false(ok);
-	assert_string_equal(code(r), "forbidden");
+	r = fx_call(f->db, "billing.invoices", "{\"customer\":2}", OWNER1, &code);
+	assert_string_not_equal(code, "ok");
+	assert_string_equal(fx_errcode(r), "forbidden");
 	json_decref(r);
 	/* Customer 2's invoice through customer 1's scope: not found, not shown. */
-	r = call(f->db, "billing.statement", "{\"customer\":1,\"invoice\":2,\"format\":\"text\"}", OWNER1, &ok);
-	assert_false(ok);
-	assert_string_equal(code(r), "not_found");
+	r = fx_call(f->db, "billing.statement", "{\"customer\":1,\"invoice\":2,\"format\":\"text\"}", OWNER1, &code);
+	assert_string_not_equal(code, "ok");
+	assert_string_equal(fx_errcode(r), "not_found");
 	json_decref(r);
-	r = must(f->db, "billing.statement", "{\"customer\":1,\"invoice\":1,\"format\":\"html\",\"provider_name\":\"H<b>\"}", OWNER1);
+	r = fx_must(f->db, "billing.statement", "{\"customer\":1,\"invoice\":1,\"format\":\"html\",\"provider_name\":\"H<b>\"}", OWNER1);
 	assert_non_null(strstr(json_string_value(json_object_get(r, "content")), "H&lt;b&gt;"));
 	json_decref(r);
-	r = must(f->db, "billing.statement", "{\"customer\":1,\"format\":\"csv\"}", OWNER1);
+	r = fx_must(f->db, "billing.statement", "{\"customer\":1,\"format\":\"csv\"}", OWNER1);
 	assert_non_null(strstr(json_string_value(json_object_get(r, "content")), "INV-2027-00000"));
 	json_decref(r);
 	/* The owner updates billing info, but not its own tax rate. */
-	json_decref(must(f->db, "billing.info", "{\"customer\":1,\"name\":\"One GmbH\"}", OWNER1));
-	r = call(f->db, "billing.info", "{\"customer\":1,\"tax_rate_bp\":0}", OWNER1, &ok);
-	assert_false(ok);
+	json_decref(fx_must(f->db, "billing.info", "{\"customer\":1,\"name\":\"One GmbH\"}", OWNER1));
+	r = fx_call(f->db, "billing.info", "{\"customer\":1,\"tax_rate_bp\":0}", OWNER1, &code);
+	assert_string_not_equal(code, "ok");
 	json_decref(r);
-	r = call(f->db, "billing.account", "{\"customer\":1,\"tax_rate_bp\":0}", OWNER1, &ok);
-	assert_false(ok);
-	assert_string_equal(code(r), "forbidden");
+	r = fx_call(f->db, "billing.account", "{\"customer\":1,\"tax_rate_bp\":0}", OWNER1, &code);
+	assert_string_not_equal(code, "ok");
+	assert_string_equal(fx_errcode(r), "forbidden");
 	json_decref(r);
 	/* Outsiders and technicians are refused; billing staff see anyone. */
-	r = call(f->db, "billing.overview", "{\"customer\":1}", NOBODY, &ok);
-	assert_false(ok);
+	r = fx_call(f->db, "billing.overview", "{\"customer\":1}", NOBODY, &code);
+	assert_string_not_equal(code, "ok");
 	json_decref(r);
-	r = call(f->db, "billing.overview", "{\"customer\":1}", TECH, &ok);
-	assert_false(ok);
+	r = fx_call(f->db, "billing.overview", "{\"customer\":1}", TECH, &code);
+	assert_string_not_equal(code, "ok");
 	json_decref(r);
-	r = must(f->db, "billing.overview", "{\"customer\":2}", BILLER);
+	r = fx_must(f->db, "billing.overview", "{\"customer\":2}", BILLER);
 	assert_int_equal(json_array_size(json_object_get(r, "open_due")), 1);
 	json_decref(r);
-	r = call(f->db, "billing.run", "{}", OWNER1, &ok);
-	assert_false(ok);
+	r = fx_call(f->db, "billing.run", "{}", OWNER1, &code);
+	assert_string_not_equal(code, "ok");
 	json_decref(r);
 	/* Reports. */
-	r = must(f->db, "billing.report_mrr", "{}", BILLER);
+	r = fx_must(f->db, "billing.report_mrr", "{}", BILLER);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(r, "rows"), 0), "mrr")), 3000);
 	json_decref(r);
-	r = must(f->db, "billing.report_open", "{}", BILLER);
+	r = fx_must(f->db, "billing.report_open", "{}", BILLER);
 	assert_int_equal(json_array_size(json_object_get(r, "rows")), 2);
 	json_decref(r);
-	r = must(f->db, "billing.report_revenue", "{\"since\":\"2027-01-01\",\"until\":\"2027-03-01\"}", BILLER);
+	r = fx_must(f->db, "billing.report_revenue", "{\"since\":\"2027-01-01\",\"until\":\"2027-03-01\"}", BILLER);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(r, "rows"), 0), "net")), 3000);
 	json_decref(r);
 }
 
 static void test_overdue_actions(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r, *c;
 	const char *acts;
 
 	im_clock_set(1798761600);
-	json_decref(must(f->db, "billing.plan_create", "{\"code\":\"pro\",\"name\":\"Pro\",\"currency\":\"EUR\",\"price\":1500}", STAFF));
-	json_decref(must(f->db, "billing.subscribe", "{\"customer\":1,\"plan\":1,\"start\":\"2027-01-01\"}", STAFF));
+	json_decref(fx_must(f->db, "billing.plan_create", "{\"code\":\"pro\",\"name\":\"Pro\",\"currency\":\"EUR\",\"price\":1500}", STAFF));
+	json_decref(fx_must(f->db, "billing.subscribe", "{\"customer\":1,\"plan\":1,\"start\":\"2027-01-01\"}", STAFF));
 	im_clock_set(1801440000);   /* Feb 1: invoiced, due Feb 15 (14 days) */
-	json_decref(must(f->db, "billing.run", "{}", STAFF));
+	json_decref(fx_must(f->db, "billing.run", "{}", STAFF));
 	/* Two days before the due date: one reminder, however often evaluated. */
 	im_clock_set(1801440000 + 12 * 86400LL);
-	r = must(f->db, "billing.overdue", "{}", STAFF);
+	r = fx_must(f->db, "billing.overdue", "{}", STAFF);
 	c = json_array_get(json_object_get(r, "customers"), 0);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(c, "actions"), 0)), "remind_before");
 	json_decref(r);
 	im_clock_set(1801440000 + 13 * 86400LL);
-	r = must(f->db, "billing.overdue", "{}", STAFF);
+	r = fx_must(f->db, "billing.overdue", "{}", STAFF);
 	assert_int_equal(json_array_size(json_object_get(r, "customers")), 0);
 	json_decref(r);
 	im_clock_set(1801440000 + 50 * 86400LL);   /* 36 days overdue */
-	r = must(f->db, "billing.overdue", "{}", STAFF);
+	r = fx_must(f->db, "billing.overdue", "{}", STAFF);
 	c = json_array_get(json_object_get(r, "customers"), 0);
 	assert_string_equal(json_string_value(json_object_get(c, "state")), "suspended");
 	acts = json_dumps(json_object_get(c, "actions"), JSON_COMPACT);
@@ -200,12 +148,12 @@ static void test_overdue_actions(void **state)
 	free((void *)acts);
 	json_decref(r);
 	/* Evaluated again: nothing new. */
-	r = must(f->db, "billing.overdue", "{}", STAFF);
+	r = fx_must(f->db, "billing.overdue", "{}", STAFF);
 	assert_int_equal(json_array_size(json_object_get(r, "customers")), 0);
 	json_decref(r);
 	/* Payment -> lifted at the next evaluation. */
-	json_decref(must(f->db, "billing.payment", "{\"customer\":1,\"reference\":\"B-1\",\"amount\":1500,\"currency\":\"EUR\",\"method\":\"bank\"}", STAFF));
-	r = must(f->db, "billing.overdue", "{}", STAFF);
+	json_decref(fx_must(f->db, "billing.payment", "{\"customer\":1,\"reference\":\"B-1\",\"amount\":1500,\"currency\":\"EUR\",\"method\":\"bank\"}", STAFF));
+	r = fx_must(f->db, "billing.overdue", "{}", STAFF);
 	c = json_array_get(json_object_get(r, "customers"), 0);
 	assert_string_equal(json_string_value(json_object_get(c, "state")), "ok");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(c, "actions"), 0)), "lift");
@@ -216,8 +164,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_titles),
-		cmocka_unit_test_setup_teardown(test_customer_sees_only_own, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overdue_actions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_customer_sees_only_own, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_overdue_actions, setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,11 +25,10 @@
 
 #include "billing.h"
 #include "imhost.h"
+#include "fixture.h"
 #include "money.h"
 
 #define DAY 86400LL
-
-typedef struct { char dir[64]; char path[128]; sqlite3 *db; } fixture;
 
 static int64_t utc(int y, int m, int d, int hh)
 {
@@ -45,48 +44,10 @@ static int64_t utc(int y, int m, int d, int hh)
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
+	fx *f = fx_new("bill", FX_OPEN);
 
-	assert_non_null(f);
-	snprintf(f->dir, sizeof f->dir, "/tmp/imh-bill-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/db.sqlite", f->dir);
-	assert_int_equal(im_store_open(f->path, &f->db, NULL), IM_OK);
 	*state = f;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	char cmd[160];
-
-	sqlite3_close(f->db);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
-static void sql(sqlite3 *db, const char *s)
-{
-	char *e = NULL;
-
-	if (sqlite3_exec(db, s, NULL, NULL, &e) != SQLITE_OK)
-		fail_msg("%s: %s", s, e);
-}
-
-static int64_t q1(sqlite3 *db, const char *s)
-{
-	sqlite3_stmt *st;
-	int64_t v = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(db, s, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
 }
 
 /* Customer id with one domain "c<id>.example". */
@@ -97,7 +58,7 @@ static void customer(sqlite3 *db, int64_t id)
 	snprintf(s, sizeof s, "INSERT INTO customer(id, name, created) VALUES(%lld, 'Cust %lld', 0);"
 	         "INSERT INTO domain(name, customer_id, created) VALUES('c%lld.example', %lld, 0);",
 	         (long long)id, (long long)id, (long long)id, (long long)id);
-	sql(db, s);
+	fx_exec(db, s);
 }
 
 static int64_t plan(sqlite3 *db, const char *code, const char *cur, int64_t price)
@@ -134,24 +95,24 @@ static im_bill_run_stats run(sqlite3 *db, int64_t now)
  * no two invoices for one period; credited <= total. */
 static void ledger_consistent(sqlite3 *db)
 {
-	assert_int_equal(q1(db, "SELECT COUNT(*) FROM bill_invoice i WHERE subtotal <> "
+	assert_int_equal(fx_q_int(db, "SELECT COUNT(*) FROM bill_invoice i WHERE subtotal <> "
 	                        "(SELECT COALESCE(SUM(amount),0) FROM bill_line WHERE invoice_id = i.id) OR tax <> "
 	                        "(SELECT COALESCE(SUM(tax),0) FROM bill_line WHERE invoice_id = i.id) "
 	                        "OR total <> subtotal + tax"), 0);
-	assert_int_equal(q1(db, "SELECT COUNT(*) FROM (SELECT series, MAX(number) m, COUNT(*) c, "
+	assert_int_equal(fx_q_int(db, "SELECT COUNT(*) FROM (SELECT series, MAX(number) m, COUNT(*) c, "
 	                        "COUNT(DISTINCT number) d FROM bill_invoice WHERE number IS NOT NULL "
 	                        "GROUP BY series) WHERE m <> c OR d <> c"), 0);
-	assert_int_equal(q1(db, "SELECT COUNT(*) FROM bill_series s WHERE last <> "
+	assert_int_equal(fx_q_int(db, "SELECT COUNT(*) FROM bill_series s WHERE last <> "
 	                        "(SELECT COUNT(*) FROM bill_invoice WHERE series = s.name) AND name LIKE 'INV-%'"), 0);
-	assert_int_equal(q1(db, "SELECT COUNT(*) FROM (SELECT sub_id, period_start, COUNT(*) c FROM bill_invoice "
+	assert_int_equal(fx_q_int(db, "SELECT COUNT(*) FROM (SELECT sub_id, period_start, COUNT(*) c FROM bill_invoice "
 	                        "WHERE kind = 'period' GROUP BY sub_id, period_start) WHERE c > 1"), 0);
-	assert_int_equal(q1(db, "SELECT COUNT(*) FROM bill_invoice WHERE status <> 'draft' AND number IS NULL"), 0);
-	assert_int_equal(q1(db, "SELECT COUNT(*) FROM bill_invoice WHERE credited > total"), 0);
+	assert_int_equal(fx_q_int(db, "SELECT COUNT(*) FROM bill_invoice WHERE status <> 'draft' AND number IS NULL"), 0);
+	assert_int_equal(fx_q_int(db, "SELECT COUNT(*) FROM bill_invoice WHERE credited > total"), 0);
 }
 
 static void test_downtime_and_clock_back(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int64_t pl, sub;
 	im_bill_run_stats st;
 
@@ -166,18 +127,18 @@ static void test_downtime_and_clock_back(void **state)
 	st = run(f->db, utc(2027, 5, 5, 0));
 	assert_int_equal(st.drafted, 3);
 	assert_int_equal(st.finalized, 3);
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice"), 3);
-	assert_int_equal(q1(f->db, "SELECT period_start FROM bill_invoice WHERE number = 2"), utc(2027, 2, 27, 23));
-	assert_int_equal(q1(f->db, "SELECT period_end FROM bill_invoice WHERE number = 2"), utc(2027, 3, 30, 22));
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE total = 1000 AND status = 'open'"), 3);
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE number_text = 'INV-2027-000003'"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), 3);
+	assert_int_equal(fx_q_int(f->db, "SELECT period_start FROM bill_invoice WHERE number = 2"), utc(2027, 2, 27, 23));
+	assert_int_equal(fx_q_int(f->db, "SELECT period_end FROM bill_invoice WHERE number = 2"), utc(2027, 3, 30, 22));
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE total = 1000 AND status = 'open'"), 3);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE number_text = 'INV-2027-000003'"), 1);
 	/* Rerun, twice in one second: nothing. */
 	st = run(f->db, utc(2027, 5, 5, 0));
 	assert_int_equal(st.drafted + st.finalized, 0);
 	/* The clock steps back to March: nothing created, nothing removed. */
 	st = run(f->db, utc(2027, 3, 1, 0));
 	assert_int_equal(st.drafted + st.finalized, 0);
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice"), 3);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), 3);
 	/* Forward again: only May's period is new. */
 	st = run(f->db, utc(2027, 6, 1, 0));
 	assert_int_equal(st.drafted, 1);
@@ -189,7 +150,7 @@ static void test_downtime_and_clock_back(void **state)
 
 static void test_proration_both_ways(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int64_t a, b, sub;
 	char *err = NULL;
 
@@ -200,9 +161,9 @@ static void test_proration_both_ways(void **state)
 	/* Upgrade after 10 of January's 31 days. */
 	assert_int_equal(im_bill_change_plan(f->db, sub, b, utc(2027, 1, 11, 0), &err), IM_OK);
 	run(f->db, utc(2027, 2, 1, 0));
-	assert_int_equal(q1(f->db, "SELECT amount FROM bill_line WHERE pos = 1"), 323);    /* 1000*10/31 = 322.58 */
-	assert_int_equal(q1(f->db, "SELECT amount FROM bill_line WHERE pos = 2"), 2710);   /* 4000*21/31 = 2709.68 */
-	assert_int_equal(q1(f->db, "SELECT total FROM bill_invoice"), 3033);
+	assert_int_equal(fx_q_int(f->db, "SELECT amount FROM bill_line WHERE pos = 1"), 323);    /* 1000*10/31 = 322.58 */
+	assert_int_equal(fx_q_int(f->db, "SELECT amount FROM bill_line WHERE pos = 2"), 2710);   /* 4000*21/31 = 2709.68 */
+	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice"), 3033);
 	/* A change inside an invoiced period is refused: history is not rewritten. */
 	assert_int_equal(im_bill_change_plan(f->db, sub, a, utc(2027, 1, 20, 0), &err), IM_EINVAL);
 	free(err);
@@ -210,7 +171,7 @@ static void test_proration_both_ways(void **state)
 	/* Downgrade halfway through February (14 of 28 days). */
 	assert_int_equal(im_bill_change_plan(f->db, sub, a, utc(2027, 2, 15, 0), &err), IM_OK);
 	run(f->db, utc(2027, 3, 1, 0));
-	assert_int_equal(q1(f->db, "SELECT total FROM bill_invoice WHERE number = 2"), 2500);
+	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice WHERE number = 2"), 2500);
 	/* Plans are versioned: a new version leaves the subscription on its own. */
 	{
 		im_bill_plan p2 = { "small", "small", "EUR", 1, 9999, 0, 0, 0, 0, 0, 0, 0 };
@@ -219,7 +180,7 @@ static void test_proration_both_ways(void **state)
 		assert_int_equal(ver, 2);
 	}
 	run(f->db, utc(2027, 4, 1, 0));
-	assert_int_equal(q1(f->db, "SELECT total FROM bill_invoice WHERE number = 3"), 1000);
+	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice WHERE number = 3"), 1000);
 	/* Another currency is never mixed in. */
 	{
 		int64_t usd = plan(f->db, "usd", "USD", 100);
@@ -233,16 +194,16 @@ static void test_proration_both_ways(void **state)
 		assert_int_equal(im_bill_cancel(f->db, sub, 0, utc(2027, 4, 16, 0), &ends, &err), IM_OK);
 		assert_int_equal(ends, utc(2027, 4, 16, 0));
 		run(f->db, utc(2027, 6, 1, 0));
-		assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice"), 4);
-		assert_int_equal(q1(f->db, "SELECT total FROM bill_invoice WHERE number = 4"), 500);
-		assert_int_equal(q1(f->db, "SELECT period_end FROM bill_invoice WHERE number = 4"), utc(2027, 4, 16, 0));
+		assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), 4);
+		assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice WHERE number = 4"), 500);
+		assert_int_equal(fx_q_int(f->db, "SELECT period_end FROM bill_invoice WHERE number = 4"), utc(2027, 4, 16, 0));
 	}
 	ledger_consistent(f->db);
 }
 
 static void test_trial(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	im_bill_plan p = { "trial", "Trial plan", "EUR", 1, 3000, 0, 0, 0, 0, 0, 0, 10 };
 	int64_t id, ver;
 
@@ -251,12 +212,12 @@ static void test_trial(void **state)
 	subscribe(f->db, 1, id, utc(2027, 4, 1, 0), "UTC");
 	run(f->db, utc(2027, 5, 1, 0));
 	/* 10 free days of 30: 3000 * 20/30 = 2000. */
-	assert_int_equal(q1(f->db, "SELECT total FROM bill_invoice"), 2000);
+	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice"), 2000);
 }
 
 static void test_tax_usage_currencies(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	im_bill_plan p = { "meter", "Metered", "EUR", 1, 999, 2, 250, 15, 100, 0, 0, 0 };
 	json_t *info;
 	int64_t id, ver;
@@ -288,17 +249,17 @@ static void test_tax_usage_currencies(void **state)
 	/* Lines: 9.99 (tax 1.8981 -> 1.90), seats 3 x 2.50 = 7.50 (1.425 -> 1.43),
 	 * messages 12345 * 0.15/1000 = 1.85175 -> 1.85 (0.3515 -> 0.35),
 	 * storage 1.5 GB x 1.00 = 1.50 (0.285 -> 0.29). */
-	assert_int_equal(q1(f->db, "SELECT tax FROM bill_line WHERE pos = 1"), 190);
-	assert_int_equal(q1(f->db, "SELECT amount FROM bill_line WHERE pos = 2"), 750);
-	assert_int_equal(q1(f->db, "SELECT tax FROM bill_line WHERE pos = 2"), 143);
-	assert_int_equal(q1(f->db, "SELECT amount FROM bill_line WHERE pos = 3"), 185);
-	assert_int_equal(q1(f->db, "SELECT tax FROM bill_line WHERE pos = 3"), 35);
-	assert_int_equal(q1(f->db, "SELECT amount FROM bill_line WHERE pos = 4"), 150);
-	assert_int_equal(q1(f->db, "SELECT tax FROM bill_line WHERE pos = 4"), 29);
+	assert_int_equal(fx_q_int(f->db, "SELECT tax FROM bill_line WHERE pos = 1"), 190);
+	assert_int_equal(fx_q_int(f->db, "SELECT amount FROM bill_line WHERE pos = 2"), 750);
+	assert_int_equal(fx_q_int(f->db, "SELECT tax FROM bill_line WHERE pos = 2"), 143);
+	assert_int_equal(fx_q_int(f->db, "SELECT amount FROM bill_line WHERE pos = 3"), 185);
+	assert_int_equal(fx_q_int(f->db, "SELECT tax FROM bill_line WHERE pos = 3"), 35);
+	assert_int_equal(fx_q_int(f->db, "SELECT amount FROM bill_line WHERE pos = 4"), 150);
+	assert_int_equal(fx_q_int(f->db, "SELECT tax FROM bill_line WHERE pos = 4"), 29);
 	/* Per-line rounding: 397 tax, not round(2084 * 0.19) = 396. */
-	assert_int_equal(q1(f->db, "SELECT tax FROM bill_invoice"), 397);
-	assert_int_equal(q1(f->db, "SELECT total FROM bill_invoice"), 2084 + 397);
-	assert_int_equal(q1(f->db, "SELECT active_users FROM bill_invoice"), 3);
+	assert_int_equal(fx_q_int(f->db, "SELECT tax FROM bill_invoice"), 397);
+	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice"), 2084 + 397);
+	assert_int_equal(fx_q_int(f->db, "SELECT active_users FROM bill_invoice"), 3);
 	/* Late usage for the invoiced January is refused. */
 	assert_int_equal(im_bill_usage_record(f->db, "late1", "c1.example", "messages", NULL, 5, utc(2027, 1, 30, 0), &dup, &err), IM_EINVAL);
 	free(err);
@@ -307,8 +268,8 @@ static void test_tax_usage_currencies(void **state)
 	info = json_pack("{s:s}", "name", "New Name");
 	assert_int_equal(im_bill_info_update(f->db, 1, info, "owner@c1.example", 1, NULL), IM_OK);
 	json_decref(info);
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE bill_to LIKE '%ACME <GmbH>%'"), 1);
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_info_log"), 2);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE bill_to LIKE '%ACME <GmbH>%'"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_info_log"), 2);
 	assert_int_not_equal(sqlite3_exec(f->db, "DELETE FROM bill_info_log", NULL, NULL, NULL), SQLITE_OK);
 	/* Statement renderings: escaped HTML, CSV, text with the one formatter. */
 	{
@@ -337,7 +298,7 @@ static void test_tax_usage_currencies(void **state)
 
 static void test_zero_and_three_decimals(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *info = json_pack("{s:i}", "tax_rate_bp", 1000);
 	int64_t jpy, kwd;
 
@@ -352,13 +313,13 @@ static void test_zero_and_three_decimals(void **state)
 	subscribe(f->db, 2, kwd, utc(2027, 1, 1, 0), "Asia/Kuwait");
 	run(f->db, utc(2027, 2, 2, 0));
 	/* 10 % of 1005 yen = 100.5 -> 101 yen; of 12.345 KWD = 1.2345 -> 1.235. */
-	assert_int_equal(q1(f->db, "SELECT tax FROM bill_invoice WHERE currency = 'JPY'"), 101);
-	assert_int_equal(q1(f->db, "SELECT tax FROM bill_invoice WHERE currency = 'KWD'"), 1235);
+	assert_int_equal(fx_q_int(f->db, "SELECT tax FROM bill_invoice WHERE currency = 'JPY'"), 101);
+	assert_int_equal(fx_q_int(f->db, "SELECT tax FROM bill_invoice WHERE currency = 'KWD'"), 1235);
 	{
 		char b[32];
-		im_money_format(q1(f->db, "SELECT total FROM bill_invoice WHERE currency = 'KWD'"), "KWD", b, sizeof b);
+		im_money_format(fx_q_int(f->db, "SELECT total FROM bill_invoice WHERE currency = 'KWD'"), "KWD", b, sizeof b);
 		assert_string_equal(b, "13.580 KWD");
-		im_money_format(q1(f->db, "SELECT total FROM bill_invoice WHERE currency = 'JPY'"), "JPY", b, sizeof b);
+		im_money_format(fx_q_int(f->db, "SELECT total FROM bill_invoice WHERE currency = 'JPY'"), "JPY", b, sizeof b);
 		assert_string_equal(b, "1106 JPY");
 	}
 	ledger_consistent(f->db);
@@ -366,7 +327,7 @@ static void test_zero_and_three_decimals(void **state)
 
 static void test_payments_credit_notes(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int64_t pl, pay, pay2, cn, bal;
 	char *err = NULL;
 	int dup;
@@ -377,8 +338,8 @@ static void test_payments_credit_notes(void **state)
 	run(f->db, utc(2027, 3, 1, 0));   /* invoices 1 (Jan) and 2 (Feb), 10.00 each */
 	/* Partial. */
 	assert_int_equal(im_bill_payment(f->db, 1, 1, "bank", "BANK-1", 400, "EUR", 10, &pay, &dup, &err), IM_OK);
-	assert_int_equal(q1(f->db, "SELECT paid FROM bill_invoice WHERE id = 1"), 400);
-	assert_int_equal(q1(f->db, "SELECT status = 'open' FROM bill_invoice WHERE id = 1"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT paid FROM bill_invoice WHERE id = 1"), 400);
+	assert_int_equal(fx_q_int(f->db, "SELECT status = 'open' FROM bill_invoice WHERE id = 1"), 1);
 	/* Same reference again: idempotent; with another amount: refused. */
 	assert_int_equal(im_bill_payment(f->db, 1, 1, "bank", "BANK-1", 400, "EUR", 10, &pay2, &dup, &err), IM_OK);
 	assert_int_equal(dup, 1);
@@ -388,17 +349,17 @@ static void test_payments_credit_notes(void **state)
 	err = NULL;
 	/* Over: pays invoice 1 and 2 (oldest first), 5.00 left to credit. */
 	assert_int_equal(im_bill_payment(f->db, 1, 0, "card", "CARD-1", 2100, "EUR", 11, &pay2, &dup, &err), IM_OK);
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE status = 'paid'"), 2);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE status = 'paid'"), 2);
 	assert_int_equal(im_bill_credit_balance(f->db, 1, "EUR", &bal), IM_OK);
 	assert_int_equal(bal, 500);
 	/* The next invoice takes the credit automatically at finalization. */
 	run(f->db, utc(2027, 4, 1, 0));
-	assert_int_equal(q1(f->db, "SELECT paid FROM bill_invoice WHERE id = 3"), 500);
+	assert_int_equal(fx_q_int(f->db, "SELECT paid FROM bill_invoice WHERE id = 3"), 500);
 	assert_int_equal(im_bill_credit_balance(f->db, 1, "EUR", &bal), IM_OK);
 	assert_int_equal(bal, 0);
 	/* Credit notes: never beyond the invoice total, summed over notes. */
 	assert_int_equal(im_bill_credit_note(f->db, 3, 300, "goodwill", 12, &cn, &err), IM_OK);
-	assert_int_equal(q1(f->db, "SELECT total - paid - credited FROM bill_invoice WHERE id = 3"), 200);
+	assert_int_equal(fx_q_int(f->db, "SELECT total - paid - credited FROM bill_invoice WHERE id = 3"), 200);
 	assert_int_equal(im_bill_credit_note(f->db, 3, 701, "too much", 12, &cn, &err), IM_EINVAL);
 	free(err);
 	err = NULL;
@@ -406,18 +367,18 @@ static void test_payments_credit_notes(void **state)
 	/* 200 was still owed; the 500 paid comes back as credit. */
 	assert_int_equal(im_bill_credit_balance(f->db, 1, "EUR", &bal), IM_OK);
 	assert_int_equal(bal, 500);
-	assert_int_equal(q1(f->db, "SELECT status = 'paid' FROM bill_invoice WHERE id = 3"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT status = 'paid' FROM bill_invoice WHERE id = 3"), 1);
 	assert_int_equal(im_bill_credit_note(f->db, 3, 1, "more", 12, &cn, &err), IM_EINVAL);
 	free(err);
 	err = NULL;
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_credit_note WHERE number_text LIKE 'CN-1970-%'"), 2);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_credit_note WHERE number_text LIKE 'CN-1970-%'"), 2);
 	/* Refund of CARD-1 (21.00: 6.00 to inv 1, 10.00 to inv 2, 5.00 credit).
 	 * 8.00 refunded: 5.00 from credit, 3.00 from invoice 2, which reopens. */
 	assert_int_equal(im_bill_refund(f->db, pay2, "RF-1", 800, 13, &dup, &err), IM_OK);
 	assert_int_equal(im_bill_credit_balance(f->db, 1, "EUR", &bal), IM_OK);
 	assert_int_equal(bal, 0);
-	assert_int_equal(q1(f->db, "SELECT paid FROM bill_invoice WHERE id = 2"), 700);
-	assert_int_equal(q1(f->db, "SELECT status = 'open' FROM bill_invoice WHERE id = 2"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT paid FROM bill_invoice WHERE id = 2"), 700);
+	assert_int_equal(fx_q_int(f->db, "SELECT status = 'open' FROM bill_invoice WHERE id = 2"), 1);
 	/* Refunds never exceed the payment. */
 	assert_int_equal(im_bill_refund(f->db, pay2, "RF-2", 1301, 13, &dup, &err), IM_EINVAL);
 	free(err);
@@ -432,7 +393,7 @@ static void test_payments_credit_notes(void **state)
 
 static void test_webhook_events(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	const char *out;
 	char *err = NULL;
 	int64_t pl;
@@ -451,21 +412,21 @@ static void test_webhook_events(void **state)
 	assert_string_equal(out, "retry");
 	free(err);
 	err = NULL;
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_event"), 0);   /* not marked processed */
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_event"), 0);   /* not marked processed */
 	assert_int_equal(im_bill_webhook_apply(f->db, "stripe", pay, 5, &out, &err), IM_OK);
 	assert_string_equal(out, "applied");
-	assert_int_equal(q1(f->db, "SELECT status = 'paid' FROM bill_invoice WHERE id = 1"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT status = 'paid' FROM bill_invoice WHERE id = 1"), 1);
 	/* Duplicate delivery: harmless. */
 	assert_int_equal(im_bill_webhook_apply(f->db, "stripe", pay, 6, &out, &err), IM_OK);
 	assert_string_equal(out, "duplicate");
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_payment"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_payment"), 1);
 	/* The redelivered refund now applies; a late "failed" undoes nothing. */
 	assert_int_equal(im_bill_webhook_apply(f->db, "stripe", refund, 7, &out, &err), IM_OK);
 	assert_string_equal(out, "applied");
-	assert_int_equal(q1(f->db, "SELECT paid FROM bill_invoice WHERE id = 1"), 700);
+	assert_int_equal(fx_q_int(f->db, "SELECT paid FROM bill_invoice WHERE id = 1"), 700);
 	assert_int_equal(im_bill_webhook_apply(f->db, "stripe", failed, 8, &out, &err), IM_OK);
 	assert_string_equal(out, "ignored");
-	assert_int_equal(q1(f->db, "SELECT paid FROM bill_invoice WHERE id = 1"), 700);
+	assert_int_equal(fx_q_int(f->db, "SELECT paid FROM bill_invoice WHERE id = 1"), 700);
 	/* Same event id from another provider is a different event. */
 	assert_int_equal(im_bill_webhook_apply(f->db, "other", "not json", 8, &out, &err), IM_EINVAL);
 	free(err);
@@ -492,18 +453,18 @@ static void *run_thread(void *p)
 
 static void test_two_runs_at_once(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	pthread_t t[2];
 	worker_arg a[2];
 	int64_t pl, i;
 	int k;
 
 	pl = plan(f->db, "basic", "EUR", 1000);
-	sql(f->db, "BEGIN");
+	fx_exec(f->db, "BEGIN");
 	for (i = 1; i <= 300; i++) {
 		customer(f->db, i);
 	}
-	sql(f->db, "COMMIT");
+	fx_exec(f->db, "COMMIT");
 	for (i = 1; i <= 300; i++)
 		subscribe(f->db, i, pl, utc(2027, 1, 1 + (int)(i % 28), 0), "Europe/Berlin");
 	for (k = 0; k < 2; k++) {
@@ -515,9 +476,9 @@ static void test_two_runs_at_once(void **state)
 		assert_int_equal(a[k].rc, IM_OK);
 	}
 	/* Each subscription: 2 ended periods by April 1 (3 for anchors on the 1st). */
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice"),
-	                 q1(f->db, "SELECT SUM(CASE WHEN anchor_d = 1 THEN 3 ELSE 2 END) FROM bill_subscription"));
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE status = 'draft'"), 0);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"),
+	                 fx_q_int(f->db, "SELECT SUM(CASE WHEN anchor_d = 1 THEN 3 ELSE 2 END) FROM bill_subscription"));
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE status = 'draft'"), 0);
 	ledger_consistent(f->db);
 }
 
@@ -525,16 +486,16 @@ static void test_two_runs_at_once(void **state)
  * processes, each with its own connection, released together. */
 static void test_two_processes_at_once(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int64_t pl, i;
 	int k, go[2];
 	pid_t pid[2];
 
 	pl = plan(f->db, "basic", "EUR", 1000);
-	sql(f->db, "BEGIN");
+	fx_exec(f->db, "BEGIN");
 	for (i = 1; i <= 300; i++)
 		customer(f->db, i);
-	sql(f->db, "COMMIT");
+	fx_exec(f->db, "COMMIT");
 	for (i = 1; i <= 300; i++)
 		subscribe(f->db, i, pl, utc(2027, 1, 1 + (int)(i % 28), 0), "UTC");
 	assert_int_equal(pipe(go), 0);
@@ -559,8 +520,8 @@ static void test_two_processes_at_once(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice"),
-	                 q1(f->db, "SELECT SUM(CASE WHEN anchor_d = 1 THEN 3 ELSE 2 END) FROM bill_subscription"));
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"),
+	                 fx_q_int(f->db, "SELECT SUM(CASE WHEN anchor_d = 1 THEN 3 ELSE 2 END) FROM bill_subscription"));
 	ledger_consistent(f->db);
 }
 
@@ -580,14 +541,14 @@ static void *finalize_thread(void *p)
 
 static void test_1000_finalizations(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	pthread_t t[4];
 	worker_arg a[4];
 	int64_t i, id;
 	int k;
 
 	customer(f->db, 1);
-	sql(f->db, "BEGIN");
+	fx_exec(f->db, "BEGIN");
 	for (i = 0; i < 1000; i++) {
 		sqlite3_stmt *st;
 		assert_int_equal(sqlite3_prepare_v2(f->db, "INSERT INTO bill_invoice(customer_id, kind, period_start,"
@@ -596,7 +557,7 @@ static void test_1000_finalizations(void **state)
 		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
 		sqlite3_finalize(st);
 	}
-	sql(f->db, "COMMIT");
+	fx_exec(f->db, "COMMIT");
 	for (k = 0; k < 4; k++) {
 		a[k] = (worker_arg){ f->path, utc(2027, 6, 1, 0), -1, k, 4, 1000 };
 		assert_int_equal(pthread_create(&t[k], NULL, finalize_thread, &a[k]), 0);
@@ -605,12 +566,12 @@ static void test_1000_finalizations(void **state)
 		pthread_join(t[k], NULL);
 		assert_int_equal(a[k].rc, IM_OK);
 	}
-	assert_int_equal(q1(f->db, "SELECT COUNT(DISTINCT number) FROM bill_invoice WHERE series = 'INV-2027'"), 1000);
-	assert_int_equal(q1(f->db, "SELECT MIN(number) FROM bill_invoice"), 1);
-	assert_int_equal(q1(f->db, "SELECT MAX(number) FROM bill_invoice"), 1000);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(DISTINCT number) FROM bill_invoice WHERE series = 'INV-2027'"), 1000);
+	assert_int_equal(fx_q_int(f->db, "SELECT MIN(number) FROM bill_invoice"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT MAX(number) FROM bill_invoice"), 1000);
 	/* A second finalization of the same invoice is refused, takes no number. */
 	assert_int_equal(im_bill_finalize(f->db, 1, utc(2027, 6, 1, 0), NULL), IM_EINVAL);
-	assert_int_equal(q1(f->db, "SELECT last FROM bill_series WHERE name = 'INV-2027'"), 1000);
+	assert_int_equal(fx_q_int(f->db, "SELECT last FROM bill_series WHERE name = 'INV-2027'"), 1000);
 	(void)id;
 	ledger_consistent(f->db);
 }
@@ -631,19 +592,19 @@ static int die_after(void *p)
 
 static void test_crash_sigkill(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int64_t pl, i, expected;
 	int round, killed = 0;
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 
 	pl = plan(f->db, "basic", "EUR", 1000);
-	sql(f->db, "BEGIN");
+	fx_exec(f->db, "BEGIN");
 	for (i = 1; i <= 400; i++)
 		customer(f->db, i);
-	sql(f->db, "COMMIT");
+	fx_exec(f->db, "COMMIT");
 	for (i = 1; i <= 400; i++)
 		subscribe(f->db, i, pl, utc(2027, 1, 1 + (int)(i % 28), 0), "UTC");
-	expected = q1(f->db, "SELECT SUM(CASE WHEN anchor_d = 1 THEN 6 ELSE 5 END) FROM bill_subscription");
+	expected = fx_q_int(f->db, "SELECT SUM(CASE WHEN anchor_d = 1 THEN 6 ELSE 5 END) FROM bill_subscription");
 	printf("crash test seed %u\n", seed);
 	for (round = 0; round < 12; round++) {
 		long budget = 1 + (long)(rand_r(&seed) % 800);    /* x 100 VM steps */
@@ -671,26 +632,26 @@ static void test_crash_sigkill(void **state)
 	printf("crash test: %d of 12 runs killed mid-run\n", killed);
 	assert_true(killed >= 3);   /* the test tested something */
 	run(f->db, utc(2027, 7, 1, 0));
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice"), expected);
-	assert_int_equal(q1(f->db, "SELECT MAX(number) FROM bill_invoice"), expected);
-	assert_int_equal(q1(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE status = 'draft'"), 0);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), expected);
+	assert_int_equal(fx_q_int(f->db, "SELECT MAX(number) FROM bill_invoice"), expected);
+	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE status = 'draft'"), 0);
 	ledger_consistent(f->db);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_downtime_and_clock_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_proration_both_ways, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_trial, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tax_usage_currencies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_zero_and_three_decimals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_payments_credit_notes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_webhook_events, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_runs_at_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_processes_at_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_1000_finalizations, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_crash_sigkill, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_downtime_and_clock_back, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_proration_both_ways, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_trial, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tax_usage_currencies, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_zero_and_three_decimals, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_payments_credit_notes, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_webhook_events, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_two_runs_at_once, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_two_processes_at_once, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_1000_finalizations, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_crash_sigkill, setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "imhost.h"
+#include "fixture.h"
 #include "desk.h"
 
 #define T0 1773043200LL   /* Mon 2026-03-09 09:00 Europe/Berlin */
@@ -27,38 +28,16 @@
 #define ALICE "alice@a.example"
 #define BOB "bob@b.example"
 
-typedef struct { char dir[64], path[128]; sqlite3 *db; } fixture;
-
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	char *err = NULL;
+	fx *f = fx_new("desk-eng", FX_OPEN);
 
-	assert_non_null(f);
-	snprintf(f->dir, sizeof f->dir, "/tmp/desk_eng_XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/db.sqlite", f->dir);
-	assert_int_equal(im_store_open(f->path, &f->db, &err), IM_OK);
-	assert_int_equal(sqlite3_exec(f->db,
+	fx_exec(f->db,
 		"INSERT INTO staff(jid, role) VALUES('" TECH "','technician'),('" TECH2 "','technician');"
 		"INSERT INTO customer(id, name, created) VALUES(1,'A',0),(2,'B',0);"
 		"INSERT INTO domain(name, customer_id, created) VALUES('a.example',1,0),('b.example',2,0);"
-		"INSERT INTO desk_setting(key, value) VALUES('desk_jids','support.example " TECH2 "');",
-		NULL, NULL, NULL), SQLITE_OK);
+		"INSERT INTO desk_setting(key, value) VALUES('desk_jids','support.example " TECH2 "');");
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	char cmd[160];
-
-	sqlite3_close(f->db);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	im_clock_real();
 	return 0;
 }
 
@@ -67,35 +46,19 @@ static int teardown(void **state)
 static json_t *call_tz(sqlite3 *db, const char *actor, const char *tz, int64_t now, const char *op,
                        const char *params, int want_ok)
 {
-	im_env env = { db, NULL, IM_ERASE_DELETE };
 	char ctx[256];
-	int ok;
-	char *s;
+	const char *code;
 	json_t *r;
 
 	im_clock_set(now);
-	if (*actor)
-		snprintf(ctx, sizeof ctx, "{\"surface\":\"adhoc\",\"actor\":\"%s\",\"tz\":\"%s\"}", actor, tz);
-	else
-		snprintf(ctx, sizeof ctx, "{\"surface\":\"cli\",\"tz\":\"%s\"}", tz);
-	s = im_registry_call(&env, op, params, ctx, &ok);
-	assert_non_null(s);
-	if (ok != want_ok)
-		fail_msg("%s %s as %s -> %s", op, params, actor, s);
-	r = json_loads(s, 0, NULL);
-	free(s);
-	assert_non_null(r);
+	r = fx_call(db, op, params, fx_ctx(ctx, sizeof ctx, actor, tz), &code);
+	if ((strcmp(code, "ok") == 0) != want_ok)
+		fail_msg("%s %s as %s -> %s", op, params, actor, code);
 	return r;
 }
-
 static json_t *call(sqlite3 *db, const char *actor, int64_t now, const char *op, const char *params, int want_ok)
 {
 	return call_tz(db, actor, "Europe/Berlin", now, op, params, want_ok);
-}
-
-static const char *errcode(json_t *r)
-{
-	return json_string_value(json_object_get(json_object_get(r, "error"), "code"));
 }
 
 static int64_t open_ticket(sqlite3 *db, const char *who, int64_t now, const char *subject, const char *msg)
@@ -113,18 +76,6 @@ static int64_t open_ticket(sqlite3 *db, const char *who, int64_t now, const char
 	return tk;
 }
 
-static int64_t count(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t n;
-
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
 /* 1 if the notify list of r has a message to `to`. */
 static int notified(json_t *r, const char *to)
 {
@@ -139,7 +90,7 @@ static int notified(json_t *r, const char *to)
 
 static void numbers_and_transitions(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	char p[128];
 	json_t *r;
 
@@ -149,19 +100,19 @@ static void numbers_and_transitions(void **state)
 	/* new -> resolved -> closed allowed; closed -> waiting and resolved -> waiting not. */
 	json_decref(call(f->db, TECH, T0, "desk.status", "{\"ticket\":1,\"status\":\"resolved\"}", 1));
 	r = call(f->db, TECH, T0, "desk.status", "{\"ticket\":1,\"status\":\"waiting\"}", 0);
-	assert_string_equal(errcode(r), "conflict");
+	assert_string_equal(fx_errcode(r), "conflict");
 	json_decref(r);
 	json_decref(call(f->db, TECH, T0, "desk.status", "{\"ticket\":1,\"status\":\"closed\"}", 1));
 	r = call(f->db, TECH, T0, "desk.status", "{\"ticket\":1,\"status\":\"waiting\"}", 0);
-	assert_string_equal(errcode(r), "conflict");
+	assert_string_equal(fx_errcode(r), "conflict");
 	json_decref(r);
 	r = call(f->db, TECH, T0, "desk.status", "{\"ticket\":2,\"status\":\"new\"}", 0);   /* never back to new */
 	json_decref(r);
 	r = call(f->db, TECH, T0, "desk.status", "{\"ticket\":99,\"status\":\"open\"}", 0);
-	assert_string_equal(errcode(r), "not_found");
+	assert_string_equal(fx_errcode(r), "not_found");
 	json_decref(r);
 	/* Every change is an event; refusals are not. */
-	assert_int_equal(count(f->db, "SELECT count(*) FROM desk_event WHERE ticket_id = 1 AND kind = 'status'"), 2);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM desk_event WHERE ticket_id = 1 AND kind = 'status'"), 2);
 	assert_true(im_desk_transition_ok("waiting", "open"));
 	assert_false(im_desk_transition_ok("closed", "resolved"));
 	snprintf(p, sizeof p, "{\"ticket\":2}");
@@ -170,7 +121,7 @@ static void numbers_and_transitions(void **state)
 
 static void notes_never_reach_customers(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	im_desk_conf conf;
 	json_t *r, *again, *post;
 	int64_t tk = open_ticket(f->db, ALICE, T0, "mail down", "cannot send mail"), ev;
@@ -210,14 +161,14 @@ static void notes_never_reach_customers(void **state)
 	json_decref(r);
 	/* A customer may not add notes at all. */
 	r = call(f->db, ALICE, T0, "desk.note", "{\"ticket\":1,\"message\":\"x\"}", 0);
-	assert_string_equal(errcode(r), "forbidden");
+	assert_string_equal(fx_errcode(r), "forbidden");
 	json_decref(r);
 	(void)tk;
 }
 
 static void unassigned_goes_to_technicians_not_desk(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
 
 	open_ticket(f->db, ALICE, T0, "help", "please");
@@ -230,7 +181,7 @@ static void unassigned_goes_to_technicians_not_desk(void **state)
 
 static void idempotent_replies(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
 
 	open_ticket(f->db, ALICE, T0, "x", "y");
@@ -241,20 +192,20 @@ static void idempotent_replies(void **state)
 	assert_true(json_is_true(json_object_get(r, "duplicate")));
 	assert_int_equal(json_array_size(json_object_get(r, "notify")), 0);
 	json_decref(r);
-	assert_int_equal(count(f->db, "SELECT count(*) FROM desk_post WHERE idem = 'stanza-7'"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM desk_post WHERE idem = 'stanza-7'"), 1);
 }
 
 static void other_customer_locked_out(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
 
 	open_ticket(f->db, ALICE, T0, "private", "my secret");
 	r = call(f->db, BOB, T0, "desk.view", "{\"ticket\":1}", 0);
-	assert_string_equal(errcode(r), "not_found");
+	assert_string_equal(fx_errcode(r), "not_found");
 	json_decref(r);
 	r = call(f->db, BOB, T0, "desk.reply", "{\"ticket\":1,\"message\":\"hi\"}", 0);
-	assert_string_equal(errcode(r), "not_found");
+	assert_string_equal(fx_errcode(r), "not_found");
 	json_decref(r);
 	r = call(f->db, BOB, T0, "desk.close", "{\"ticket\":1}", 0);
 	json_decref(r);
@@ -262,17 +213,17 @@ static void other_customer_locked_out(void **state)
 	assert_int_equal(json_array_size(json_object_get(r, "tickets")), 0);
 	json_decref(r);
 	r = call(f->db, BOB, T0, "desk.queue", "{}", 0);
-	assert_string_equal(errcode(r), "forbidden");
+	assert_string_equal(fx_errcode(r), "forbidden");
 	json_decref(r);
 	r = call(f->db, ALICE, T0, "desk.incoming", "{\"from\":\"" ALICE "\",\"body\":\"x\"}", 0);
-	assert_string_equal(errcode(r), "forbidden");
+	assert_string_equal(fx_errcode(r), "forbidden");
 	json_decref(r);
-	assert_int_equal(count(f->db, "SELECT count(*) FROM desk_post"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM desk_post"), 1);
 }
 
 static void merge_keeps_both_threads(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
 
 	open_ticket(f->db, ALICE, T0, "mail", "mail down");
@@ -296,7 +247,7 @@ static void merge_keeps_both_threads(void **state)
 
 static void claim_and_assign(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
 
 	open_ticket(f->db, ALICE, T0, "a", "b");
@@ -305,25 +256,25 @@ static void claim_and_assign(void **state)
 	json_decref(r);
 	json_decref(call(f->db, TECH, T0, "desk.claim", "{\"ticket\":1}", 1));
 	r = call(f->db, TECH2, T0, "desk.claim", "{\"ticket\":1}", 0);
-	assert_string_equal(errcode(r), "conflict");
+	assert_string_equal(fx_errcode(r), "conflict");
 	json_decref(r);
 	r = call(f->db, TECH, T0, "desk.queue", "{\"view\":\"mine\"}", 1);
 	assert_int_equal(json_array_size(json_object_get(r, "tickets")), 1);
 	json_decref(r);
 	r = call(f->db, TECH, T0, "desk.assign", "{\"ticket\":1,\"to\":\"" ALICE "\"}", 0);
-	assert_string_equal(errcode(r), "invalid");   /* not a technician */
+	assert_string_equal(fx_errcode(r), "invalid");   /* not a technician */
 	json_decref(r);
 	json_decref(call(f->db, TECH, T0, "desk.assign", "{\"ticket\":1,\"to\":\"" TECH2 "\"}", 1));
 	json_decref(call(f->db, TECH, T0, "desk.canned", "{\"name\":\"thanks\",\"body\":\"Thank you for your patience.\"}", 1));
 	r = call(f->db, TECH2, T0 + 60, "desk.reply", "{\"ticket\":1,\"canned\":\"thanks\"}", 1);
 	assert_true(notified(r, ALICE));
 	json_decref(r);
-	assert_int_equal(count(f->db, "SELECT count(*) FROM desk_post WHERE body = 'Thank you for your patience.'"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM desk_post WHERE body = 'Thank you for your patience.'"), 1);
 }
 
 static void search_by_keyword_and_day(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
 
 	/* 23:30 Berlin on Mon 03-09 is 22:30 UTC: the 9th in Berlin, the 9th in UTC. 00:30 Berlin
@@ -346,7 +297,7 @@ static void search_by_keyword_and_day(void **state)
 	r = call(f->db, ALICE, T0 + 3 * DAY, "desk.mine", "{\"keyword\":\"invoice OR NEAR(\\\"x\\\" ^dns\"}", 1);
 	json_decref(r);
 	r = call(f->db, ALICE, T0, "desk.mine", "{\"from\":\"2026-02-30x\"}", 0);
-	assert_string_equal(errcode(r), "invalid");
+	assert_string_equal(fx_errcode(r), "invalid");
 	json_decref(r);
 	r = call(f->db, TECH, T0 + 3 * DAY, "desk.report", "{}", 1);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "open_per_category"), "technical")), 3);
@@ -369,7 +320,7 @@ static const char *reply(json_t *r) { return json_string_value(json_object_get(r
 
 static void incoming_messages(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
 	char *big;
 
@@ -386,8 +337,8 @@ static void incoming_messages(void **state)
 	r = incoming(f->db, T0 + 2, ALICE, "also <b>this</b>\x01\x7f\x1b[31m", "m2");   /* threads in */
 	assert_string_equal(action(r), "threaded");
 	json_decref(r);
-	assert_int_equal(count(f->db, "SELECT count(*) FROM desk_post WHERE body = 'also <b>this</b>[31m'"), 1);
-	assert_int_equal(count(f->db, "SELECT count(*) FROM desk_ticket"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM desk_post WHERE body = 'also <b>this</b>[31m'"), 1);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM desk_ticket"), 1);
 	r = incoming(f->db, T0 + 3, ALICE, " \n\t\x02 ", "m3");
 	assert_string_equal(action(r), "refused");
 	assert_non_null(strstr(reply(r), "empty"));
@@ -413,7 +364,7 @@ static void incoming_messages(void **state)
 	assert_string_equal(action(r), "created");
 	assert_non_null(strstr(reply(r), "cut"));
 	json_decref(r);
-	assert_int_equal(count(f->db, "SELECT max(length(body)) FROM desk_post"), 16384);
+	assert_int_equal(fx_q_int(f->db, "SELECT max(length(body)) FROM desk_post"), 16384);
 	/* Closed: a reply within reopen_days reopens; later it is refused. */
 	json_decref(call(f->db, TECH, T0 + 8, "desk.status", "{\"ticket\":1,\"status\":\"closed\"}", 1));
 	r = incoming(f->db, T0 + DAY, ALICE, "#1 it broke again", "m5");
@@ -431,7 +382,7 @@ static void incoming_messages(void **state)
 
 static void flood_is_rate_limited(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int i, limited = 0, answered = 0;
 	char id[16];
 
@@ -451,7 +402,7 @@ static void flood_is_rate_limited(void **state)
 	}
 	assert_int_equal(limited, 990);
 	assert_int_equal(answered, 1);
-	assert_int_equal(count(f->db, "SELECT count(*) FROM desk_post"), 10);
+	assert_int_equal(fx_q_int(f->db, "SELECT count(*) FROM desk_post"), 10);
 	/* The next minute the sender is heard again. */
 	{
 		json_t *r = incoming(f->db, T0 + 240, ALICE, "after the wait", "g1");
@@ -463,16 +414,16 @@ static void flood_is_rate_limited(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(numbers_and_transitions, setup, teardown),
-		cmocka_unit_test_setup_teardown(notes_never_reach_customers, setup, teardown),
-		cmocka_unit_test_setup_teardown(unassigned_goes_to_technicians_not_desk, setup, teardown),
-		cmocka_unit_test_setup_teardown(idempotent_replies, setup, teardown),
-		cmocka_unit_test_setup_teardown(other_customer_locked_out, setup, teardown),
-		cmocka_unit_test_setup_teardown(merge_keeps_both_threads, setup, teardown),
-		cmocka_unit_test_setup_teardown(claim_and_assign, setup, teardown),
-		cmocka_unit_test_setup_teardown(search_by_keyword_and_day, setup, teardown),
-		cmocka_unit_test_setup_teardown(incoming_messages, setup, teardown),
-		cmocka_unit_test_setup_teardown(flood_is_rate_limited, setup, teardown),
+		cmocka_unit_test_setup_teardown(numbers_and_transitions, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(notes_never_reach_customers, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(unassigned_goes_to_technicians_not_desk, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(idempotent_replies, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(other_customer_locked_out, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(merge_keeps_both_threads, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(claim_and_assign, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(search_by_keyword_and_day, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(incoming_messages, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(flood_is_rate_limited, setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "imhost.h"
+#include "fixture.h"
 #include "desk.h"
 
 #define H 3600LL
@@ -31,57 +32,27 @@
 #define MON_0330_1000 1774857600LL   /* CEST */
 #define TUE_0331_1600 1774965600LL
 
-typedef struct { char dir[64], path[128]; sqlite3 *db; } fixture;
-
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	char *err = NULL;
+	fx *f = fx_new("desk-sla", FX_OPEN);
 
-	assert_non_null(f);
-	snprintf(f->dir, sizeof f->dir, "/tmp/desk_sla_XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/db.sqlite", f->dir);
-	assert_int_equal(im_store_open(f->path, &f->db, &err), IM_OK);
-	assert_int_equal(sqlite3_exec(f->db, "INSERT INTO staff(jid, role) VALUES('tech@support.example','technician')",
-	                              NULL, NULL, NULL), SQLITE_OK);
+	fx_exec(f->db, "INSERT INTO staff(jid, role) VALUES('tech@support.example','technician')");
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	char cmd[160];
-
-	sqlite3_close(f->db);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	im_clock_real();
 	return 0;
 }
 
 static json_t *call_as(sqlite3 *db, const char *actor, int64_t now, const char *op, const char *params, int want_ok)
 {
-	im_env env = { db, NULL, IM_ERASE_DELETE };
 	char ctx[256];
-	int ok;
-	char *s;
+	const char *code;
 	json_t *r;
 
 	im_clock_set(now);
-	snprintf(ctx, sizeof ctx, "{\"surface\":\"adhoc\",\"actor\":\"%s\",\"tz\":\"Europe/Berlin\"}", actor);
-	s = im_registry_call(&env, op, params, ctx, &ok);
-	assert_non_null(s);
-	if (ok != want_ok)
-		fail_msg("%s %s -> %s", op, params, s);
-	r = json_loads(s, 0, NULL);
-	free(s);
-	assert_non_null(r);
+	r = fx_call(db, op, params, fx_ctx(ctx, sizeof ctx, actor, "Europe/Berlin"), &code);
+	if ((strcmp(code, "ok") == 0) != want_ok)
+		fail_msg("%s %s -> %s", op, params, code);
 	return r;
 }
-
 /* Opens a ticket as alice at now with priority; returns its number. */
 static int64_t open_at(sqlite3 *db, int64_t now, const char *prio)
 {
@@ -137,7 +108,7 @@ static void calendar_arithmetic(void **state)
 
 static void due_across_weekend(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int64_t tk = open_at(f->db, FRI_0306_1600, "high"), a, b;   /* high: 120 / 960 business minutes */
 
 	due(f->db, tk, &a, &b);
@@ -147,7 +118,7 @@ static void due_across_weekend(void **state)
 
 static void due_across_dst(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int64_t tk = open_at(f->db, FRI_0327_1600, "high"), a, b;
 
 	due(f->db, tk, &a, &b);
@@ -157,7 +128,7 @@ static void due_across_dst(void **state)
 
 static void paused_while_waiting(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int64_t tk = open_at(f->db, MON_0309_0900, "normal"), a, b;   /* normal: 480 / 2400 */
 	char p[128];
 
@@ -177,7 +148,7 @@ static void paused_while_waiting(void **state)
 
 static void recomputed_on_priority_change(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int64_t tk = open_at(f->db, MON_0309_0900, "normal"), a, b;
 	char p[128];
 
@@ -201,10 +172,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(calendar_arithmetic),
-		cmocka_unit_test_setup_teardown(due_across_weekend, setup, teardown),
-		cmocka_unit_test_setup_teardown(due_across_dst, setup, teardown),
-		cmocka_unit_test_setup_teardown(paused_while_waiting, setup, teardown),
-		cmocka_unit_test_setup_teardown(recomputed_on_priority_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(due_across_weekend, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(due_across_dst, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(paused_while_waiting, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(recomputed_on_priority_change, setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,14 +16,13 @@
 #include <cmocka.h>
 
 #include "imhost.h"
+#include "fixture.h"
 #include "desk.h"
 #include "desk_suggest.h"
 #include "../../sitegen/src/searchidx.h"
 
 #define T0 1773043200LL
 #define ALICE "alice@a.example"
-
-typedef struct { char dir[64], path[128]; sqlite3 *db; } fixture;
 
 static void build_site(const char *dir)
 {
@@ -45,14 +44,8 @@ static void build_site(const char *dir)
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	char *err = NULL;
+	fx *f = fx_new("desk-sug", FX_OPEN);
 
-	assert_non_null(f);
-	snprintf(f->dir, sizeof f->dir, "/tmp/desk_sug_XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/db.sqlite", f->dir);
-	assert_int_equal(im_store_open(f->path, &f->db, &err), IM_OK);
 	build_site(f->dir);
 	im_desk_suggest_reset();
 	*state = f;
@@ -61,21 +54,12 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	fixture *f = *state;
-	char cmd[160];
-
-	sqlite3_close(f->db);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	im_clock_real();
 	im_desk_suggest_reset();
-	return 0;
+	return fx_free(*state);
 }
-
 static void ranks_articles(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r = im_desk_suggest(f->dir, "https://help.example", "The total on my invoices is wrong", 3);
 
 	assert_non_null(r);
@@ -95,7 +79,7 @@ static void ranks_articles(void **state)
 
 static void missing_or_foreign_index(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	char path[200];
 	json_t *r;
 	FILE *fp;
@@ -116,24 +100,12 @@ static void missing_or_foreign_index(void **state)
 
 static json_t *call(sqlite3 *db, int64_t now, const char *op, const char *params)
 {
-	im_env env = { db, NULL, IM_ERASE_DELETE };
-	int ok;
-	char *s;
-	json_t *r;
-
 	im_clock_set(now);
-	s = im_registry_call(&env, op, params, "{\"surface\":\"cli\",\"tz\":\"UTC\"}", &ok);
-	assert_non_null(s);
-	if (!ok)
-		fail_msg("%s %s -> %s", op, params, s);
-	r = json_loads(s, 0, NULL);
-	free(s);
-	return r;
+	return fx_must(db, op, params, FX_CLI);
 }
-
 static void incoming_offers_and_solved(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	char p[256];
 	json_t *r;
 
@@ -154,14 +126,7 @@ static void incoming_offers_and_solved(void **state)
 	assert_string_equal(json_string_value(json_object_get(r, "status")), "resolved");
 	json_decref(r);
 	/* A bad setting is refused. */
-	{
-		im_env env = { f->db, NULL, IM_ERASE_DELETE };
-		int ok;
-		char *s = im_registry_call(&env, "desk.configure", "{\"key\":\"index_dir\",\"value\":\"../etc\"}",
-		                           "{\"surface\":\"cli\",\"tz\":\"UTC\"}", &ok);
-		assert_false(ok);
-		free(s);
-	}
+	fx_expect(f->db, "desk.configure", "{\"key\":\"index_dir\",\"value\":\"../etc\"}", FX_CLI, "invalid");
 }
 
 int main(void)

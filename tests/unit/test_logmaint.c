@@ -16,15 +16,11 @@
 #include "logwriter.h"
 #include "sha256.h"
 #include "store.h"
+#include "fixture.h"
 
 #define T0 INT64_C(1700000000)
 #define ALICE "alice@example.com"
 #define BOB "bob@example.com"
-
-struct fx {
-	char dir[64], path[128];
-	sqlite3 *db;
-};
 
 static void put(im_writer *w, int64_t ts, const char *from, const char *to, const char *body)
 {
@@ -44,14 +40,10 @@ static void login(im_writer *w, int64_t ts, const char *user, const char *event)
 /* alice <-> bob, bob -> carol, a room message by alice, sessions for both. */
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof *f);
+	fx *f = fx_new("lm", FX_DIR_ONLY);
 	im_writer_opts o = { 0 };
 	im_writer *w = NULL;
 
-	assert_non_null(f);
-	strcpy(f->dir, "/tmp/imhost-lm-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/db.sqlite", f->dir);
 	o.path = f->path;
 	assert_int_equal(im_writer_open(&o, &w, NULL), IM_OK);
 	put(w, T0 + 1, ALICE, BOB, "alpha from alice");
@@ -73,40 +65,9 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	const char *sfx[] = { "", "-wal", "-shm" };
-	char p[160];
-	size_t i;
-
-	sqlite3_close(f->db);
-	for (i = 0; i < 3; i++) {
-		snprintf(p, sizeof p, "%s%s", f->path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-static int64_t q_int(sqlite3 *db, const char *sql, const char *arg)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v = -999;
-
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (arg)
-		sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static int64_t fts_hits(sqlite3 *db, const char *word)
 {
-	return q_int(db, "SELECT count(*) FROM log_message_fts WHERE log_message_fts MATCH ?", word);
+	return fx_q_int_arg(db, "SELECT count(*) FROM log_message_fts WHERE log_message_fts MATCH ?", word);
 }
 
 static void fts_consistent(sqlite3 *db)
@@ -118,7 +79,7 @@ static void fts_consistent(sqlite3 *db)
 /* Every place a user JID can be stored. */
 static int64_t traces(sqlite3 *db, const char *jid)
 {
-	return q_int(db, "SELECT (SELECT count(*) FROM log_message WHERE sender=?1 OR recipient=?1)"
+	return fx_q_int_arg(db, "SELECT (SELECT count(*) FROM log_message WHERE sender=?1 OR recipient=?1)"
 	                 " + (SELECT count(*) FROM log_session WHERE user=?1)"
 	                 " + (SELECT count(*) FROM rollup_user_day WHERE user=?1)"
 	                 " + (SELECT count(*) FROM known_user WHERE user=?1)", jid);
@@ -126,7 +87,7 @@ static int64_t traces(sqlite3 *db, const char *jid)
 
 static void erase_delete(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	int64_t n = -1;
 	char *err = NULL;
 
@@ -141,11 +102,11 @@ static void erase_delete(void **state)
 	assert_int_equal(fts_hits(f->db, "delta"), 0);
 	assert_int_equal(fts_hits(f->db, "charlie"), 1);   /* bob -> carol untouched */
 	fts_consistent(f->db);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM log_message", NULL), 1);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM log_session WHERE user=?", BOB), 1);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM known_user WHERE user=?", BOB), 1);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM log_message", NULL), 1);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM log_session WHERE user=?", BOB), 1);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM known_user WHERE user=?", BOB), 1);
 	/* Aggregates without identities stay: trends outlive the person. */
-	assert_int_equal(q_int(f->db, "SELECT sum(messages) FROM rollup_hour", NULL), 5);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT sum(messages) FROM rollup_hour", NULL), 5);
 	/* Erasing again is harmless. */
 	assert_int_equal(im_logs_erase_user(f->db, ALICE, IM_ERASE_DELETE, &n, NULL), IM_OK);
 	assert_int_equal(n, 0);
@@ -153,7 +114,7 @@ static void erase_delete(void **state)
 
 static void erase_pseudonymize(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	char p[128], hex[65], expect[128];
 	int64_t n = -1;
 
@@ -164,18 +125,18 @@ static void erase_pseudonymize(void **state)
 	assert_int_equal(im_logs_erase_user(f->db, ALICE, IM_ERASE_PSEUDONYMIZE, &n, NULL), IM_OK);
 	assert_int_equal(n, 6);
 	assert_int_equal(traces(f->db, ALICE), 0);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM log_message WHERE sender=?", p), 3);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM log_message WHERE recipient=?", p), 1);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM log_message WHERE (sender=?1 OR recipient=?1)"
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM log_message WHERE sender=?", p), 3);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM log_message WHERE recipient=?", p), 1);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM log_message WHERE (sender=?1 OR recipient=?1)"
 	                              " AND body IS NOT NULL", p), 0);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM log_session WHERE user=?1 AND resource IS NULL", p), 2);
-	assert_int_equal(q_int(f->db, "SELECT messages FROM rollup_user_day WHERE user=?", p), 3);
-	assert_int_equal(q_int(f->db, "SELECT logins FROM rollup_user_day WHERE user=?", p), 1);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM known_user WHERE user=?", p), 0);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM log_session WHERE user=?1 AND resource IS NULL", p), 2);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT messages FROM rollup_user_day WHERE user=?", p), 3);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT logins FROM rollup_user_day WHERE user=?", p), 1);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM known_user WHERE user=?", p), 0);
 	assert_int_equal(fts_hits(f->db, "alpha"), 0);
 	assert_int_equal(fts_hits(f->db, "bravo"), 0);
 	assert_int_equal(fts_hits(f->db, "charlie"), 1);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM log_message", NULL), 5);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM log_message", NULL), 5);
 	fts_consistent(f->db);
 	/* Twice: the pseudonym's rollup rows merge, nothing fails. */
 	assert_int_equal(im_logs_erase_user(f->db, ALICE, IM_ERASE_PSEUDONYMIZE, &n, NULL), IM_OK);
@@ -184,7 +145,7 @@ static void erase_pseudonymize(void **state)
 
 static void erase_refuses_bad_input(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	int64_t n;
 	char *err = NULL;
 
@@ -200,7 +161,7 @@ static void erase_refuses_bad_input(void **state)
 
 static void retention_in_chunks(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	im_writer_opts o = { 0 };
 	im_writer *w = NULL;
 	int64_t d = -1, total = 0;
@@ -227,21 +188,21 @@ static void retention_in_chunks(void **state)
 	assert_int_equal(calls, 3);
 	assert_int_equal(total, 25);
 	assert_int_equal(fts_hits(f->db, "ancient"), 0);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM log_message", NULL), 5);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM log_message", NULL), 5);
 	fts_consistent(f->db);
 
 	/* All domains, cutoff between entries: ts < T0+3 removes 2 messages and the 2
 	 * session events at T0. */
 	assert_int_equal(im_logs_retention_chunk(f->db, NULL, T0 + 3, 100, &d, NULL), IM_OK);
 	assert_int_equal(d, 4);
-	assert_int_equal(q_int(f->db, "SELECT min(ts) FROM log_message", NULL), T0 + 3);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM log_session", NULL), 1);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT min(ts) FROM log_message", NULL), T0 + 3);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM log_session", NULL), 1);
 	assert_int_equal(fts_hits(f->db, "alpha"), 0);
 	assert_int_equal(fts_hits(f->db, "charlie"), 1);
 	fts_consistent(f->db);
 	/* Rollups and known users are kept. */
-	assert_int_equal(q_int(f->db, "SELECT sum(messages) FROM rollup_hour", NULL), 30);
-	assert_int_equal(q_int(f->db, "SELECT count(*) FROM known_user WHERE user=?", ALICE), 1);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT sum(messages) FROM rollup_hour", NULL), 30);
+	assert_int_equal(fx_q_int_arg(f->db, "SELECT count(*) FROM known_user WHERE user=?", ALICE), 1);
 
 	assert_int_equal(im_logs_retention_chunk(f->db, NULL, T0, 0, &d, NULL), IM_EINVAL);
 	assert_int_equal(im_logs_retention_chunk(f->db, "", T0, 10, &d, NULL), IM_EINVAL);
@@ -249,7 +210,7 @@ static void retention_in_chunks(void **state)
 
 static void export_user(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	json_t *o = NULL, *msgs, *m, *sess;
 	size_t i;
 
@@ -287,11 +248,11 @@ static void export_user(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(erase_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(erase_pseudonymize, setup, teardown),
-		cmocka_unit_test_setup_teardown(erase_refuses_bad_input, setup, teardown),
-		cmocka_unit_test_setup_teardown(retention_in_chunks, setup, teardown),
-		cmocka_unit_test_setup_teardown(export_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(erase_delete, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(erase_pseudonymize, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(erase_refuses_bad_input, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(retention_in_chunks, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(export_user, setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,45 +18,21 @@
 
 #include "logwriter.h"
 #include "store.h"
+#include "fixture.h"
 
 #define T0 INT64_C(1700000000)   /* 2023-11-14T22:13:20Z */
 #define HOUR(t) ((t) - (t) % 3600)
 #define DAY(t) ((t) - (t) % 86400)
 
-struct fx {
-	char dir[64];
-	char path[128];
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof *f);
+	fx *f = fx_new("lw", FX_DIR_ONLY);
 
-	assert_non_null(f);
-	strcpy(f->dir, "/tmp/imhost-lw-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/db.sqlite", f->dir);
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	const char *sfx[] = { "", "-wal", "-shm" };
-	char p[160];
-	size_t i;
-
-	for (i = 0; i < 3; i++) {
-		snprintf(p, sizeof p, "%s%s", f->path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-static im_writer *wopen(struct fx *f, int sync, int queue_max, int batch_max, int flush_ms)
+static im_writer *wopen(fx *f, int sync, int queue_max, int batch_max, int flush_ms)
 {
 	im_writer_opts o = { .path = f->path, .sync = sync, .queue_max = queue_max,
 	                     .batch_max = batch_max, .flush_ms = flush_ms };
@@ -68,28 +44,13 @@ static im_writer *wopen(struct fx *f, int sync, int queue_max, int batch_max, in
 	return w;
 }
 
-static sqlite3 *dbopen(struct fx *f)
+static sqlite3 *dbopen(fx *f)
 {
 	sqlite3 *db = NULL;
 	char *err = NULL;
 
 	assert_int_equal(im_store_open(f->path, &db, &err), IM_OK);
 	return db;
-}
-
-/* First column of the first row of a query with up to one text parameter. */
-static int64_t q_int(sqlite3 *db, const char *sql, const char *arg)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v = -999;
-
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (arg)
-		sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
 }
 
 /* First column as a malloc'd string (NULL for SQL NULL or no row) + its length. */
@@ -133,7 +94,7 @@ static int sess(im_writer *w, int64_t ts, const char *user, const char *event)
 
 static void entries_land_in_batches(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	im_writer *w = wopen(f, 0, 0, 100, 50);
 	im_writer_stats s;
 	sqlite3 *db;
@@ -153,8 +114,8 @@ static void entries_land_in_batches(void **state)
 	assert_true(s.db_bytes > 0);
 	assert_int_equal(s.degraded, 0);
 	db = dbopen(f);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message", NULL), 250);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message WHERE sender='alice@example.com'"
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message", NULL), 250);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message WHERE sender='alice@example.com'"
 	                           " AND recipient='bob@example.com' AND kind='chat' AND size=100"
 	                           " AND stanza_id='id1' AND truncated=0", NULL), 250);
 	sqlite3_close(db);
@@ -163,7 +124,7 @@ static void entries_land_in_batches(void **state)
 
 static void rollups_are_correct(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	im_writer *w = wopen(f, 0, 0, 0, 0);
 	int64_t h0 = HOUR(T0), d0 = DAY(T0);
 	sqlite3 *db;
@@ -205,31 +166,31 @@ static void rollups_are_correct(void **state)
 	assert_int_equal(sqlite3_column_int64(st, 0), 1);
 	assert_int_equal(sqlite3_column_int64(st, 2), 3);
 	sqlite3_finalize(st);
-	assert_int_equal(q_int(db, "SELECT online FROM session_online WHERE domain='example.com'", NULL), 0);
-	assert_int_equal(q_int(db, "SELECT sum(messages) FROM rollup_hour", NULL), 5);
+	assert_int_equal(fx_q_int_arg(db, "SELECT online FROM session_online WHERE domain='example.com'", NULL), 0);
+	assert_int_equal(fx_q_int_arg(db, "SELECT sum(messages) FROM rollup_hour", NULL), 5);
 
-	assert_int_equal(q_int(db, "SELECT messages FROM rollup_user_day WHERE user=? AND day=" "1699920000", "alice@example.com"), 3);
+	assert_int_equal(fx_q_int_arg(db, "SELECT messages FROM rollup_user_day WHERE user=? AND day=" "1699920000", "alice@example.com"), 3);
 	assert_int_equal(d0, 1699920000);
-	assert_int_equal(q_int(db, "SELECT messages FROM rollup_user_day WHERE user=? AND day=1700006400", "alice@example.com"), 1);
-	assert_int_equal(q_int(db, "SELECT messages FROM rollup_user_day WHERE user=? AND day=1699920000", "bob@example.com"), 1);
-	assert_int_equal(q_int(db, "SELECT logins FROM rollup_user_day WHERE user=? AND day=1699920000", "alice@example.com"), 2);
-	assert_int_equal(q_int(db, "SELECT logins FROM rollup_user_day WHERE user=? AND day=1699920000", "carol@example.com"), 1);
-	assert_int_equal(q_int(db, "SELECT messages FROM rollup_room_day WHERE room=? AND day=1699920000", "room@muc.example.com"), 2);
+	assert_int_equal(fx_q_int_arg(db, "SELECT messages FROM rollup_user_day WHERE user=? AND day=1700006400", "alice@example.com"), 1);
+	assert_int_equal(fx_q_int_arg(db, "SELECT messages FROM rollup_user_day WHERE user=? AND day=1699920000", "bob@example.com"), 1);
+	assert_int_equal(fx_q_int_arg(db, "SELECT logins FROM rollup_user_day WHERE user=? AND day=1699920000", "alice@example.com"), 2);
+	assert_int_equal(fx_q_int_arg(db, "SELECT logins FROM rollup_user_day WHERE user=? AND day=1699920000", "carol@example.com"), 1);
+	assert_int_equal(fx_q_int_arg(db, "SELECT messages FROM rollup_room_day WHERE room=? AND day=1699920000", "room@muc.example.com"), 2);
 	/* known_user: senders and local recipients, not remote ones. */
-	assert_int_equal(q_int(db, "SELECT count(*) FROM known_user WHERE user=?", "dave@remote.org"), 0);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM known_user WHERE user=?", "bob@example.com"), 1);
-	assert_int_equal(q_int(db, "SELECT first_seen FROM known_user WHERE user=?", "alice@example.com"), h0 + 10);
-	assert_int_equal(q_int(db, "SELECT last_seen FROM known_user WHERE user=?", "alice@example.com"), d0 + 86400 + 5);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM known_user WHERE user=?", "dave@remote.org"), 0);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM known_user WHERE user=?", "bob@example.com"), 1);
+	assert_int_equal(fx_q_int_arg(db, "SELECT first_seen FROM known_user WHERE user=?", "alice@example.com"), h0 + 10);
+	assert_int_equal(fx_q_int_arg(db, "SELECT last_seen FROM known_user WHERE user=?", "alice@example.com"), d0 + 86400 + 5);
 	/* The resource was cut from the sender: bare JIDs only. */
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message WHERE sender LIKE '%/%'", NULL), 0);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message WHERE kind='groupchat' AND recipient IS NULL", NULL), 2);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_session", NULL), 9);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message WHERE sender LIKE '%/%'", NULL), 0);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message WHERE kind='groupchat' AND recipient IS NULL", NULL), 2);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_session", NULL), 9);
 	sqlite3_close(db);
 }
 
 static void fts_and_encryption(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	im_writer *w = wopen(f, 0, 0, 0, 0);
 	sqlite3 *db;
 
@@ -243,13 +204,13 @@ static void fts_and_encryption(void **state)
 	                     NULL, NULL, 10), IM_OK);
 	im_writer_close(w);
 	db = dbopen(f);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message_fts WHERE log_message_fts MATCH ?", "zeppelin"), 1);
-	assert_int_equal(q_int(db, "SELECT rowid FROM log_message_fts WHERE log_message_fts MATCH ?", "hangar"), 1);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message_fts WHERE log_message_fts MATCH ?", "zepp*"), 1);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message WHERE encrypted IS NOT NULL AND body IS NULL", NULL), 2);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message WHERE encrypted='omemo'", NULL), 1);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message WHERE encrypted='encrypted'", NULL), 1);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message WHERE body IS NULL", NULL), 3);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message_fts WHERE log_message_fts MATCH ?", "zeppelin"), 1);
+	assert_int_equal(fx_q_int_arg(db, "SELECT rowid FROM log_message_fts WHERE log_message_fts MATCH ?", "hangar"), 1);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message_fts WHERE log_message_fts MATCH ?", "zepp*"), 1);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message WHERE encrypted IS NOT NULL AND body IS NULL", NULL), 2);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message WHERE encrypted='omemo'", NULL), 1);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message WHERE encrypted='encrypted'", NULL), 1);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message WHERE body IS NULL", NULL), 3);
 	/* The external-content index agrees with its table. */
 	assert_int_equal(sqlite3_exec(db, "INSERT INTO log_message_fts(log_message_fts) VALUES('integrity-check')",
 	                              NULL, NULL, NULL), SQLITE_OK);
@@ -258,7 +219,7 @@ static void fts_and_encryption(void **state)
 
 static void long_body_truncated_utf8_safe(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	im_writer *w = wopen(f, 0, 0, 0, 0);
 	size_t n = 1024 * 1024, i, len = 0;
 	char *big = malloc(n + 1), *got;
@@ -287,7 +248,7 @@ static void long_body_truncated_utf8_safe(void **state)
 
 static void invalid_text_repaired_and_entries_refused(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	im_writer *w = wopen(f, 0, 0, 0, 0);
 	im_log_message m = { .ts = T0, .domain = "example.com", .from = "alice@example.com",
 	                     .to = "bob@example.com", .kind = "chat", .size = 1,
@@ -339,13 +300,13 @@ static void invalid_text_repaired_and_entries_refused(void **state)
 	assert_non_null(got);
 	assert_string_equal(got, "res\xef\xbf\xbd");
 	free(got);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message_fts WHERE log_message_fts MATCH 'bc'", NULL), 1);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message_fts WHERE log_message_fts MATCH 'bc'", NULL), 1);
 	sqlite3_close(db);
 }
 
 static void queue_overflow_drops_and_counts(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	/* flush_ms 1000 and a large batch: the writer leaves the queue alone for a
 	 * second, so the 11th..15th pushes find it full. */
 	im_writer *w = wopen(f, 0, 10, 1000, 1000);
@@ -372,24 +333,24 @@ static void queue_overflow_drops_and_counts(void **state)
 
 static void sync_mode_commits_before_return(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	im_writer *w = wopen(f, 1, 0, 0, 1000);
 	sqlite3 *db = dbopen(f);
 	int i;
 
 	for (i = 1; i <= 5; i++) {
 		assert_int_equal(msg(w, T0 + i, "alice@example.com", "bob@example.com", NULL, "chat", "s", NULL, 1), IM_OK);
-		assert_int_equal(q_int(db, "SELECT count(*) FROM log_message", NULL), i);
+		assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message", NULL), i);
 	}
 	assert_int_equal(sess(w, T0, "alice@example.com", "login"), IM_OK);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_session", NULL), 1);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_session", NULL), 1);
 	sqlite3_close(db);
 	im_writer_close(w);
 }
 
 static void close_flushes_everything(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	im_writer *w = wopen(f, 0, 0, 0, 1000);
 	sqlite3 *db;
 	int i;
@@ -399,8 +360,8 @@ static void close_flushes_everything(void **state)
 	im_writer_close(w);
 	im_writer_close(NULL);
 	db = dbopen(f);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message", NULL), 1000);
-	assert_int_equal(q_int(db, "SELECT messages FROM rollup_user_day WHERE user=?", "alice@example.com"), 1000);
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message", NULL), 1000);
+	assert_int_equal(fx_q_int_arg(db, "SELECT messages FROM rollup_user_day WHERE user=?", "alice@example.com"), 1000);
 	sqlite3_close(db);
 }
 
@@ -418,7 +379,7 @@ static void *produce(void *arg)
 
 static void concurrent_producers(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	im_writer *w = wopen(f, 0, 0, 256, 20);
 	struct producer p[3] = { { w, 4000, 0 }, { w, 4000, 0 }, { w, 4000, 0 } };
 	pthread_t t[3];
@@ -448,7 +409,7 @@ static void on_notify(void *arg)
 
 static void degraded_mode_and_recovery(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	im_writer_opts o = { .path = f->path, .queue_max = 100, .batch_max = 10, .flush_ms = 20,
 	                     .notify = on_notify };
 	im_writer *w = NULL;
@@ -489,15 +450,15 @@ static void degraded_mode_and_recovery(void **state)
 	im_writer_stats_get(w, &s);
 	assert_int_equal(s.degraded, 0);
 	assert_int_equal(s.written, 1 + ok);
-	assert_int_equal(q_int(lock, "SELECT count(*) FROM log_message WHERE body='during'", NULL), ok);
-	assert_int_equal(q_int(lock, "SELECT messages FROM rollup_user_day WHERE user=?", "alice@example.com"), 1 + ok);
+	assert_int_equal(fx_q_int_arg(lock, "SELECT count(*) FROM log_message WHERE body='during'", NULL), ok);
+	assert_int_equal(fx_q_int_arg(lock, "SELECT messages FROM rollup_user_day WHERE user=?", "alice@example.com"), 1 + ok);
 	sqlite3_close(lock);
 	im_writer_close(w);
 }
 
 static void close_while_locked_gives_up_in_bounded_time(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	im_writer *w = wopen(f, 0, 0, 0, 20);
 	sqlite3 *lock = dbopen(f);
 	struct timespec a, b;
@@ -511,7 +472,7 @@ static void close_while_locked_gives_up_in_bounded_time(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	assert_true(b.tv_sec - a.tv_sec <= 6);
 	assert_int_equal(sqlite3_exec(lock, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(q_int(lock, "SELECT count(*) FROM log_message", NULL), 0);
+	assert_int_equal(fx_q_int_arg(lock, "SELECT count(*) FROM log_message", NULL), 0);
 	sqlite3_close(lock);
 }
 
@@ -519,7 +480,7 @@ static void close_while_locked_gives_up_in_bounded_time(void **state)
  * everything older than the window is on disk. */
 static void hard_kill_loses_at_most_the_flush_window(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	int pipefd[2], status;
 	char c;
 	pid_t pid;
@@ -552,27 +513,27 @@ static void hard_kill_loses_at_most_the_flush_window(void **state)
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	db = dbopen(f);
-	assert_int_equal(q_int(db, "SELECT count(*) FROM log_message WHERE body='k'", NULL), 500);
-	assert_int_equal(q_int(db, "SELECT messages FROM rollup_user_day WHERE user=?", "alice@example.com"),
-	                 q_int(db, "SELECT count(*) FROM log_message", NULL));
+	assert_int_equal(fx_q_int_arg(db, "SELECT count(*) FROM log_message WHERE body='k'", NULL), 500);
+	assert_int_equal(fx_q_int_arg(db, "SELECT messages FROM rollup_user_day WHERE user=?", "alice@example.com"),
+	                 fx_q_int_arg(db, "SELECT count(*) FROM log_message", NULL));
 	sqlite3_close(db);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(entries_land_in_batches, setup, teardown),
-		cmocka_unit_test_setup_teardown(rollups_are_correct, setup, teardown),
-		cmocka_unit_test_setup_teardown(fts_and_encryption, setup, teardown),
-		cmocka_unit_test_setup_teardown(long_body_truncated_utf8_safe, setup, teardown),
-		cmocka_unit_test_setup_teardown(invalid_text_repaired_and_entries_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(queue_overflow_drops_and_counts, setup, teardown),
-		cmocka_unit_test_setup_teardown(sync_mode_commits_before_return, setup, teardown),
-		cmocka_unit_test_setup_teardown(close_flushes_everything, setup, teardown),
-		cmocka_unit_test_setup_teardown(concurrent_producers, setup, teardown),
-		cmocka_unit_test_setup_teardown(degraded_mode_and_recovery, setup, teardown),
-		cmocka_unit_test_setup_teardown(close_while_locked_gives_up_in_bounded_time, setup, teardown),
-		cmocka_unit_test_setup_teardown(hard_kill_loses_at_most_the_flush_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(entries_land_in_batches, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(rollups_are_correct, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(fts_and_encryption, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(long_body_truncated_utf8_safe, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(invalid_text_repaired_and_entries_refused, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(queue_overflow_drops_and_counts, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(sync_mode_commits_before_return, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(close_flushes_everything, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(concurrent_producers, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(degraded_mode_and_recovery, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(close_while_locked_gives_up_in_bounded_time, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(hard_kill_loses_at_most_the_flush_window, setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "fixture.h"
 
 /* A row to insert once the table exists (since = version), and a query that
  * must return 1 after the upgrade. */
@@ -53,8 +54,6 @@ static const char *const v1_tables[] = {
 	"rollup_room_day", "session_online", "known_user", "api_token", "audit",
 };
 
-struct fx { char dir[64], path[128]; };
-
 static void rm_db(const char *path)
 {
 	const char *sfx[] = { "", "-wal", "-shm" };
@@ -69,41 +68,15 @@ static void rm_db(const char *path)
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof *f);
+	fx *f = fx_new("mig", FX_DIR_ONLY);
 
-	assert_non_null(f);
-	strcpy(f->dir, "/tmp/imhost-mig-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/db.sqlite", f->dir);
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	rm_db(f->path);
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-static int64_t q_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v = -999;
-
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static void every_version_upgrades(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	int n = im_migration_count(), v;
 	size_t i;
 
@@ -125,15 +98,15 @@ static void every_version_upgrades(void **state)
 		assert_int_equal(im_store_open(f->path, &db, &err), IM_OK);
 		assert_null(err);
 		assert_int_equal(im_store_version(db), n);
-		assert_int_equal(q_int(db, "PRAGMA user_version"), n);
+		assert_int_equal(fx_q_int(db, "PRAGMA user_version"), n);
 		for (i = 0; i < sizeof v1_tables / sizeof v1_tables[0]; i++) {
 			char sql[160];
 			snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE name='%s'", v1_tables[i]);
-			assert_int_equal(q_int(db, sql), 1);
+			assert_int_equal(fx_q_int(db, sql), 1);
 		}
 		for (i = 0; i < sizeof samples / sizeof samples[0]; i++)
 			if (samples[i].since <= v)
-				assert_int_equal(q_int(db, samples[i].check), 1);
+				assert_int_equal(fx_q_int(db, samples[i].check), 1);
 		assert_int_equal(sqlite3_exec(db, "PRAGMA integrity_check", NULL, NULL, NULL), SQLITE_OK);
 		sqlite3_close(db);
 	}
@@ -185,7 +158,7 @@ static void *open_one(void *arg)
 
 static void two_opens_at_once(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	int round;
 
 	/* Separate connections, as two processes would have: the locking is SQLite's. */
@@ -211,9 +184,9 @@ static void two_opens_at_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(every_version_upgrades, setup, teardown),
+		cmocka_unit_test_setup_teardown(every_version_upgrades, setup, fx_teardown),
 		cmocka_unit_test(steps_exist_and_bounds),
-		cmocka_unit_test_setup_teardown(two_opens_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(two_opens_at_once, setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "imhost.h"
+#include "fixture.h"
 
 static const char *const roles[] = { "operator", "server_admin", "billing", "technician", "owner",
                                      "domain_admin", "member", "user" };
@@ -129,7 +130,7 @@ static void test_every_op_is_in_the_matrix(void **state)
 
 static void test_matrix(void **state)
 {
-	char dir[] = "/tmp/imhost-perm-XXXXXX", path[64], ctx[256], cmd[80];
+	char dir[] = "/tmp/imhost-perm-XXXXXX", path[64], ctx[256];
 	sqlite3 *db = NULL;
 	im_env env;
 	size_t i, r;
@@ -162,8 +163,7 @@ static void test_matrix(void **state)
 		}
 	}
 	sqlite3_close(db);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fx_rmtree(dir), 0);
 }
 
 static void test_role_sources(void **state)

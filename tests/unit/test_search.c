@@ -15,10 +15,9 @@
 #include <pthread.h>
 
 #include "imhost.h"
+#include "fixture.h"
 
 #define T0 1795700000   /* 2026-11-26T13:33:20Z */
-
-typedef struct { char dir[64]; sqlite3 *db; im_writer *w; int stop; } fixture;
 
 static void add(sqlite3 *db, int64_t ts, const char *from, const char *to, const char *room,
                 const char *kind, const char *body, const char *enc)
@@ -52,14 +51,9 @@ static void add(sqlite3 *db, int64_t ts, const char *from, const char *to, const
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	char path[128];
+	fx *f = fx_new("search", FX_OPEN);
 	int i;
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/imhost-search-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof path, "%s/db.sqlite", f->dir);
-	assert_int_equal(im_store_open(path, &f->db, NULL), IM_OK);
 	sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL);
 	add(f->db, T0 + 1, "alice@a.example", "bob@a.example", NULL, "chat", "Hello Bob, the invoice 4711 is ready", NULL);
 	add(f->db, T0 + 2, "bob@a.example", "alice@a.example", NULL, "chat", "thanks for the invoice", NULL);
@@ -75,21 +69,8 @@ static int setup(void **state)
 		snprintf(body, sizeof body, "filler message %d common", i);
 		add(f->db, T0 - 86400 + i / 2, "dave@c.example", "erin@c.example", NULL, "chat", body, NULL);
 	}
-	assert_int_equal(sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	fx_exec(f->db, "COMMIT");
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	char cmd[128];
-
-	sqlite3_close(f->db);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
 	return 0;
 }
 
@@ -105,7 +86,7 @@ static im_search_q base(void)
 }
 
 /* Runs q; returns the items' ids, newest first, in ids (count returned). */
-static int run(fixture *f, const im_search_q *q, int64_t *ids, int max, char *next, size_t nextsz)
+static int run(fx *f, const im_search_q *q, int64_t *ids, int max, char *next, size_t nextsz)
 {
 	json_t *res = NULL, *it;
 	char *err = NULL;
@@ -126,13 +107,13 @@ static int run(fixture *f, const im_search_q *q, int64_t *ids, int max, char *ne
 	return n;
 }
 
-static int count(fixture *f, const im_search_q *q)
+static int count(fx *f, const im_search_q *q)
 {
 	int64_t ids[500];
 	return run(f, q, ids, 500, NULL, 0);
 }
 
-static int count_kw(fixture *f, const char *kw)
+static int count_kw(fx *f, const char *kw)
 {
 	im_search_q q = base();
 	q.keyword = kw;
@@ -161,7 +142,7 @@ static void test_fts_query_builder(void **state)
 
 static void test_keywords(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int64_t ids[10];
 	im_search_q q = base();
 
@@ -188,7 +169,7 @@ static void test_hostile_keywords_never_error(void **state)
 		"'", "\\", "%", "_", "\xc3\xa4", "\xe2\x80\x9cpizza\xe2\x80\x9d", "pizza*please", ":",
 		"col : pizza", "\t\n", "", "a b c d e f g h i j k l m n o p q r s t u v w x y z",
 	};
-	fixture *f = *state;
+	fx *f = *state;
 	size_t i;
 
 	for (i = 0; i < sizeof kws / sizeof kws[0]; i++) {
@@ -207,7 +188,7 @@ static void test_hostile_keywords_never_error(void **state)
 
 static void test_filters(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	im_search_q q = base();
 	int64_t ids[200];
 	int n, i;
@@ -241,7 +222,7 @@ static void test_filters(void **state)
 
 static void test_range_in_time_zone_via_registry(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	im_env env = { f->db, NULL, IM_ERASE_DELETE };
 	const char *ctx = "{\"actor\":\"admin@a.example\",\"roles\":[\"server_admin\"],"
 	                  "\"surface\":\"http\",\"tz\":\"Europe/Berlin\"}";
@@ -277,7 +258,7 @@ static void test_range_in_time_zone_via_registry(void **state)
 
 static void test_paging_stable_under_inserts(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	im_search_q q = base();
 	char cursor[64] = "";
 	int64_t all[200], page[7];
@@ -312,12 +293,15 @@ static void test_paging_stable_under_inserts(void **state)
 /* A writer thread keeps logging (newer and older timestamps, same domain)
  * while pages are read: keyset paging must still hand out every entry of the
  * original set exactly once, in strictly descending (ts, id) order. */
+/* The writer thread's handle and stop flag, shared with the test. */
+typedef struct { im_writer *w; int stop; } writer_run;
+
 static void *keep_writing(void *arg)
 {
-	fixture *f = arg;
+	writer_run *wr = arg;
 	int i = 0;
 
-	while (!__atomic_load_n(&f->stop, __ATOMIC_SEQ_CST) && i < 3000) {
+	while (!__atomic_load_n(&wr->stop, __ATOMIC_SEQ_CST) && i < 3000) {
 		im_log_message m;
 		memset(&m, 0, sizeof m);
 		m.ts = T0 - 86400 + (i % 2 ? 500 + i : 30 - i % 60);
@@ -328,7 +312,7 @@ static void *keep_writing(void *arg)
 		m.body = "concurrent";
 		m.body_len = 10;
 		m.size = 10;
-		if (im_writer_message(f->w, &m) == IM_OK)
+		if (im_writer_message(wr->w, &m) == IM_OK)
 			i++;
 		if (i % 50 == 0)
 			usleep(200);
@@ -338,24 +322,24 @@ static void *keep_writing(void *arg)
 
 static void test_paging_with_a_concurrent_writer(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	im_writer_opts o;
-	char path[128], cursor[64] = "";
+	writer_run wr = { NULL, 0 };
+	char cursor[64] = "";
 	im_search_q q = base();
 	static int64_t all[30000], keys[30000][2];
 	int total = 0, pages = 0, i, originals = 0;
 	pthread_t th;
 
-	snprintf(path, sizeof path, "%s/db.sqlite", f->dir);
 	memset(&o, 0, sizeof o);
-	o.path = path;
+	o.path = f->path;
 	o.flush_ms = 5;
-	assert_int_equal(im_writer_open(&o, &f->w, NULL), IM_OK);
-	f->stop = 0;
-	assert_int_equal(pthread_create(&th, NULL, keep_writing, f), 0);
+	assert_int_equal(im_writer_open(&o, &wr.w, NULL), IM_OK);
+	wr.stop = 0;
+	assert_int_equal(pthread_create(&th, NULL, keep_writing, &wr), 0);
 	for (i = 0; i < 5000; i++) {   /* the writer is committing before paging starts */
 		im_writer_stats st;
-		im_writer_stats_get(f->w, &st);
+		im_writer_stats_get(wr.w, &st);
 		if (st.written >= 200)
 			break;
 		usleep(1000);
@@ -380,10 +364,10 @@ static void test_paging_with_a_concurrent_writer(void **state)
 		pages++;
 		usleep(500);
 	} while (*cursor && total < 29000);
-	__atomic_store_n(&f->stop, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&wr.stop, 1, __ATOMIC_SEQ_CST);
 	pthread_join(th, NULL);
-	im_writer_close(f->w);
-	f->w = NULL;
+	im_writer_close(wr.w);
+	wr.w = NULL;
 	assert_true(pages > 20);
 	assert_true(total > 220);      /* rows written meanwhile did show up */
 	for (i = 1; i < total; i++)   /* strictly descending: no repeats, no going back */
@@ -397,7 +381,7 @@ static void test_plans_agree(void **state)
 {
 	static const char *const kws[] = { "common", "filler 7*", "invoice", "pizza", "message",
 	                                   "\"filler message 1\"", "nothing" };
-	fixture *f = *state;
+	fx *f = *state;
 	size_t i;
 	int k, p;
 
@@ -433,7 +417,7 @@ static void test_plans_agree(void **state)
 
 static void test_merge_plan_is_chosen(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	im_search_q q = base();
 	im_search_info info;
 	json_t *res = NULL;
@@ -459,7 +443,7 @@ static void test_merge_plan_is_chosen(void **state)
  * found in (ts, id) order by the merge's early stop. */
 static void test_merge_with_out_of_order_ts(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	im_search_q q = base();
 	int64_t a[20], b[20];
 	int na, nb, k;
@@ -481,7 +465,7 @@ static void test_merge_with_out_of_order_ts(void **state)
 
 /* Ground truth straight from SQL: ids matching keyword (already an FTS query)
  * with since <= ts < until, newest first. */
-static int truth(fixture *f, const char *fts, int64_t since, int64_t until, int64_t *ids, int max)
+static int truth(fx *f, const char *fts, int64_t since, int64_t until, int64_t *ids, int max)
 {
 	sqlite3_stmt *st;
 	int n = 0;
@@ -504,7 +488,7 @@ static int truth(fixture *f, const char *fts, int64_t since, int64_t until, int6
  * inside the window must still be found, in (ts, id) order. */
 static void test_fts_stream_window(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	int64_t got[60], want[60];
 	int i, ng, nw, pass;
 
@@ -530,7 +514,7 @@ static void test_fts_stream_window(void **state)
 
 static void test_item_shape(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	im_search_q q = base();
 	json_t *res = NULL, *it;
 	char *err = NULL;
@@ -555,17 +539,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fts_query_builder),
-		cmocka_unit_test_setup_teardown(test_keywords, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_keywords_never_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_range_in_time_zone_via_registry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_paging_stable_under_inserts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_paging_with_a_concurrent_writer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_plans_agree, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_merge_plan_is_chosen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_merge_with_out_of_order_ts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fts_stream_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_item_shape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keywords, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_keywords_never_error, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_filters, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_range_in_time_zone_via_registry, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_paging_stable_under_inserts, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_paging_with_a_concurrent_writer, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_plans_agree, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_merge_plan_is_chosen, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_merge_with_out_of_order_ts, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fts_stream_window, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_item_shape, setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

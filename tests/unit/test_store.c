@@ -12,34 +12,13 @@
 #include <cmocka.h>
 
 #include "store.h"
-
-struct fx { char dir[64], path[128]; };
+#include "fixture.h"
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof *f);
+	fx *f = fx_new("st", FX_DIR_ONLY);
 
-	assert_non_null(f);
-	strcpy(f->dir, "/tmp/imhost-st-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/db.sqlite", f->dir);
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	const char *sfx[] = { "", "-wal", "-shm" };
-	char p[160];
-	size_t i;
-
-	for (i = 0; i < 3; i++) {
-		snprintf(p, sizeof p, "%s%s", f->path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
 	return 0;
 }
 
@@ -66,7 +45,7 @@ static void expect(sqlite3 *db, const char *sql, const char *want)
 
 static void open_sets_pragmas_and_migrates(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	sqlite3 *db = NULL;
 	char *err = NULL;
 
@@ -87,7 +66,7 @@ static void open_sets_pragmas_and_migrates(void **state)
 
 static void readonly_open(void **state)
 {
-	struct fx *f = *state;
+	fx *f = *state;
 	sqlite3 *db = NULL, *raw = NULL;
 	char *err = NULL;
 
@@ -144,8 +123,8 @@ static void bad_paths_fail_cleanly(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(open_sets_pragmas_and_migrates, setup, teardown),
-		cmocka_unit_test_setup_teardown(readonly_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(open_sets_pragmas_and_migrates, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(readonly_open, setup, fx_teardown),
 		cmocka_unit_test(bad_paths_fail_cleanly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

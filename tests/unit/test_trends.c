@@ -13,21 +13,16 @@
 #include <cmocka.h>
 
 #include "imhost.h"
+#include "fixture.h"
 
 #define D0 1795651200   /* 2026-11-26T00:00:00Z, a Thursday */
 #define MON 1795392000  /* 2026-11-23T00:00:00Z, the Monday of that week */
 
-typedef struct { char dir[64]; sqlite3 *db; } fixture;
-
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	char path[128], sql[2048];
+	fx *f = fx_new("trends", FX_OPEN);
+	char sql[2048];
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/imhost-trends-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof path, "%s/db.sqlite", f->dir);
-	assert_int_equal(im_store_open(path, &f->db, NULL), IM_OK);
 	snprintf(sql, sizeof sql,
 	         "INSERT INTO rollup_hour(domain, hour, messages, bytes, peak_sessions) VALUES"
 	         "('a.example', %d, 10, 1000, 3), ('a.example', %d, 5, 500, 7),"
@@ -40,25 +35,12 @@ static int setup(void **state)
 	         "INSERT INTO rollup_room_day(domain, day, room, messages) VALUES ('a.example', %d, 'r2@conf.a.example', 2);",
 	         D0 + 3600, D0 + 7200, D0 + 3600, D0 + 86400 + 3600,
 	         D0, D0, D0, D0 + 86400, D0, D0 + 86400);
-	assert_int_equal(sqlite3_exec(f->db, sql, NULL, NULL, NULL), SQLITE_OK);
+	fx_exec(f->db, sql);
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	char cmd[128];
-
-	sqlite3_close(f->db);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
-static json_t *trend(fixture *f, const char *domain, const char *metric, const char *g,
+static json_t *trend(fx *f, const char *domain, const char *metric, const char *g,
                      int64_t since, int64_t until, int limit, int expect)
 {
 	im_trends_q q = { domain, metric, g, since, until, limit };
@@ -79,7 +61,7 @@ static int64_t point(json_t *r, size_t i, const char *what)
 
 static void test_messages(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r;
 
 	/* per day, one domain, zeros filled, until exclusive */
@@ -112,7 +94,7 @@ static void test_messages(void **state)
 
 static void test_users_sessions_tops(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	json_t *r, *top;
 
 	r = trend(f, NULL, "active_users", "day", D0, D0 + 2 * 86400, 0, IM_OK);
@@ -143,7 +125,7 @@ static void test_users_sessions_tops(void **state)
 
 static void test_through_the_registry(void **state)
 {
-	fixture *f = *state;
+	fx *f = *state;
 	im_env env = { f->db, NULL, IM_ERASE_DELETE };
 	char *s;
 	int ok;
@@ -169,9 +151,9 @@ static void test_through_the_registry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_messages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users_sessions_tops, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_through_the_registry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_messages, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_users_sessions_tops, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_through_the_registry, setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

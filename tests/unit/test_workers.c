@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "imhost.h"
+#include "fixture.h"
 
 #define JOBS 300
 
@@ -25,7 +26,7 @@ static int readable(int fd, int timeout_ms)
 
 static void test_submit_many_drain_all(void **state)
 {
-	char dir[] = "/tmp/imhost-workers-XXXXXX", path[64], cmd[80];
+	char dir[] = "/tmp/imhost-workers-XXXXXX", path[64];
 	static int seen[JOBS];
 	im_workers_opts o;
 	im_workers *w = NULL;
@@ -83,8 +84,7 @@ static void test_submit_many_drain_all(void **state)
 	for (i = 0; i < 20; i++)
 		assert_int_equal(im_workers_submit(w, i, "logs.search", NULL, ctx), IM_OK);
 	im_workers_close(w);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fx_rmtree(dir), 0);
 }
 
 static void test_open_errors(void **state)
