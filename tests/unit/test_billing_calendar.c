@@ -12,21 +12,10 @@
 #include <cmocka.h>
 
 #include "billing_calendar.h"
+#include "fixture.h"
 #include "imhost_err.h"
 
 #define DAY 86400LL
-
-static int64_t utc(int y, int m, int d, int hh)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = y - 1900;
-	tm.tm_mon = m - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = hh;
-	return (int64_t)timegm(&tm);
-}
 
 static void expect_starts(const im_anchor *a, const int64_t *want, int n)
 {
@@ -42,9 +31,9 @@ static void expect_starts(const im_anchor *a, const int64_t *want, int n)
 static void test_anchor_31(void **state)
 {
 	im_anchor a = { "UTC", 2028, 1, 31, 1 };   /* 2028 is a leap year */
-	const int64_t want[] = { utc(2028, 1, 31, 0), utc(2028, 2, 29, 0), utc(2028, 3, 31, 0),
-	                         utc(2028, 4, 30, 0), utc(2028, 5, 31, 0), utc(2029, 1, 31, 0),
-	                         utc(2029, 2, 28, 0) };
+	const int64_t want[] = { fx_utc(2028, 1, 31, 0), fx_utc(2028, 2, 29, 0), fx_utc(2028, 3, 31, 0),
+	                         fx_utc(2028, 4, 30, 0), fx_utc(2028, 5, 31, 0), fx_utc(2029, 1, 31, 0),
+	                         fx_utc(2029, 2, 28, 0) };
 	(void)state;
 	/* Never drifts to the 28th/29th after February: always from the anchor. */
 	expect_starts(&a, want, 5);
@@ -60,9 +49,9 @@ static void test_anchor_31(void **state)
 static void test_anchor_29_30(void **state)
 {
 	im_anchor a29 = { "UTC", 2027, 1, 29, 1 }, a30 = { "UTC", 2027, 1, 30, 1 };
-	const int64_t w29[] = { utc(2027, 1, 29, 0), utc(2027, 2, 28, 0), utc(2027, 3, 29, 0) };
-	const int64_t w30[] = { utc(2027, 1, 30, 0), utc(2027, 2, 28, 0), utc(2027, 3, 30, 0),
-	                        utc(2027, 4, 30, 0) };
+	const int64_t w29[] = { fx_utc(2027, 1, 29, 0), fx_utc(2027, 2, 28, 0), fx_utc(2027, 3, 29, 0) };
+	const int64_t w30[] = { fx_utc(2027, 1, 30, 0), fx_utc(2027, 2, 28, 0), fx_utc(2027, 3, 30, 0),
+	                        fx_utc(2027, 4, 30, 0) };
 	(void)state;
 	expect_starts(&a29, w29, 3);
 	expect_starts(&a30, w30, 4);
@@ -71,9 +60,9 @@ static void test_anchor_29_30(void **state)
 static void test_leap_day(void **state)
 {
 	im_anchor y = { "UTC", 2028, 2, 29, 12 }, m = { "UTC", 2028, 2, 29, 1 };
-	const int64_t wy[] = { utc(2028, 2, 29, 0), utc(2029, 2, 28, 0), utc(2030, 2, 28, 0),
-	                       utc(2031, 2, 28, 0), utc(2032, 2, 29, 0) };
-	const int64_t wm[] = { utc(2028, 2, 29, 0), utc(2028, 3, 29, 0), utc(2028, 4, 29, 0) };
+	const int64_t wy[] = { fx_utc(2028, 2, 29, 0), fx_utc(2029, 2, 28, 0), fx_utc(2030, 2, 28, 0),
+	                       fx_utc(2031, 2, 28, 0), fx_utc(2032, 2, 29, 0) };
+	const int64_t wm[] = { fx_utc(2028, 2, 29, 0), fx_utc(2028, 3, 29, 0), fx_utc(2028, 4, 29, 0) };
 	im_anchor bad = { "UTC", 2027, 2, 29, 1 };
 	int64_t s;
 
@@ -91,28 +80,28 @@ static void test_dst_in_customer_zone(void **state)
 
 	(void)state;
 	assert_int_equal(im_period_bounds(&a, 0, &s, &e), IM_OK);
-	assert_int_equal(s, utc(2027, 2, 28, 23));   /* local midnight Mar 1, CET */
-	assert_int_equal(e, utc(2027, 3, 31, 22));   /* local midnight Apr 1, CEST */
+	assert_int_equal(s, fx_utc(2027, 2, 28, 23));   /* local midnight Mar 1, CET */
+	assert_int_equal(e, fx_utc(2027, 3, 31, 22));   /* local midnight Apr 1, CEST */
 	assert_int_equal(e - s, 31 * DAY - 3600);    /* the customer's March is an hour short */
 	assert_int_equal(im_period_bounds(&a, 7, &s, &e), IM_OK);   /* October: an hour long */
 	assert_int_equal(e - s, 31 * DAY + 3600);
 	/* Lookup at and around each boundary. */
-	assert_int_equal(im_period_index(&a, utc(2027, 2, 28, 23), &k), IM_OK);
+	assert_int_equal(im_period_index(&a, fx_utc(2027, 2, 28, 23), &k), IM_OK);
 	assert_int_equal(k, 0);
-	assert_int_equal(im_period_index(&a, utc(2027, 2, 28, 23) - 1, &k), IM_OK);
+	assert_int_equal(im_period_index(&a, fx_utc(2027, 2, 28, 23) - 1, &k), IM_OK);
 	assert_int_equal(k, -1);
-	assert_int_equal(im_period_index(&a, utc(2027, 3, 31, 22) - 1, &k), IM_OK);
+	assert_int_equal(im_period_index(&a, fx_utc(2027, 3, 31, 22) - 1, &k), IM_OK);
 	assert_int_equal(k, 0);
-	assert_int_equal(im_period_index(&a, utc(2027, 3, 31, 22), &k), IM_OK);
+	assert_int_equal(im_period_index(&a, fx_utc(2027, 3, 31, 22), &k), IM_OK);
 	assert_int_equal(k, 1);
 	/* New York and Kathmandu (+5:45): local midnight, not UTC midnight. */
 	{
 		im_anchor ny = { "America/New_York", 2027, 11, 1, 1 }, kt = { "Asia/Kathmandu", 2027, 1, 15, 1 };
 		assert_int_equal(im_period_bounds(&ny, 0, &s, &e), IM_OK);
-		assert_int_equal(s, utc(2027, 11, 1, 4));
-		assert_int_equal(e, utc(2027, 12, 1, 5));
+		assert_int_equal(s, fx_utc(2027, 11, 1, 4));
+		assert_int_equal(e, fx_utc(2027, 12, 1, 5));
 		assert_int_equal(im_period_start(&kt, 0, &s), IM_OK);
-		assert_int_equal(s, utc(2027, 1, 15, 0) - 5 * 3600 - 45 * 60);
+		assert_int_equal(s, fx_utc(2027, 1, 15, 0) - 5 * 3600 - 45 * 60);
 		assert_int_equal(s % 900, 0);   /* 15-minute usage buckets align */
 	}
 }
@@ -139,7 +128,7 @@ static void test_anchor_from_time(void **state)
 
 	(void)state;
 	/* 23:30 UTC on Jan 30 is already Jan 31 in Berlin. */
-	assert_int_equal(im_anchor_from_time("Europe/Berlin", utc(2027, 1, 30, 23) + 1800, 1, &a), IM_OK);
+	assert_int_equal(im_anchor_from_time("Europe/Berlin", fx_utc(2027, 1, 30, 23) + 1800, 1, &a), IM_OK);
 	assert_int_equal(a.day, 31);
 	assert_int_equal(a.month, 1);
 	assert_int_equal(im_anchor_from_time("Not/AZone", 0, 1, &a), IM_EINVAL);

@@ -30,18 +30,6 @@
 
 #define DAY 86400LL
 
-static int64_t utc(int y, int m, int d, int hh)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = y - 1900;
-	tm.tm_mon = m - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = hh;
-	return (int64_t)timegm(&tm);
-}
-
 static int setup(void **state)
 {
 	fx *f = fx_new("bill", FX_OPEN);
@@ -118,29 +106,29 @@ static void test_downtime_and_clock_back(void **state)
 
 	customer(f->db, 1);
 	pl = plan(f->db, "basic", "EUR", 1000);
-	sub = subscribe(f->db, 1, pl, utc(2027, 1, 31, 10), "Europe/Berlin");
+	sub = subscribe(f->db, 1, pl, fx_utc(2027, 1, 31, 10), "Europe/Berlin");
 	(void)sub;
-	st = run(f->db, utc(2027, 2, 15, 0));   /* first period not over */
+	st = run(f->db, fx_utc(2027, 2, 15, 0));   /* first period not over */
 	assert_int_equal(st.drafted, 0);
 	/* Down from mid-February to May 5: three periods ended (Jan 31 - Feb 28,
 	 * Feb 28 - Mar 31, Mar 31 - Apr 30, local), each billed once. */
-	st = run(f->db, utc(2027, 5, 5, 0));
+	st = run(f->db, fx_utc(2027, 5, 5, 0));
 	assert_int_equal(st.drafted, 3);
 	assert_int_equal(st.finalized, 3);
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), 3);
-	assert_int_equal(fx_q_int(f->db, "SELECT period_start FROM bill_invoice WHERE number = 2"), utc(2027, 2, 27, 23));
-	assert_int_equal(fx_q_int(f->db, "SELECT period_end FROM bill_invoice WHERE number = 2"), utc(2027, 3, 30, 22));
+	assert_int_equal(fx_q_int(f->db, "SELECT period_start FROM bill_invoice WHERE number = 2"), fx_utc(2027, 2, 27, 23));
+	assert_int_equal(fx_q_int(f->db, "SELECT period_end FROM bill_invoice WHERE number = 2"), fx_utc(2027, 3, 30, 22));
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE total = 1000 AND status = 'open'"), 3);
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE number_text = 'INV-2027-000003'"), 1);
 	/* Rerun, twice in one second: nothing. */
-	st = run(f->db, utc(2027, 5, 5, 0));
+	st = run(f->db, fx_utc(2027, 5, 5, 0));
 	assert_int_equal(st.drafted + st.finalized, 0);
 	/* The clock steps back to March: nothing created, nothing removed. */
-	st = run(f->db, utc(2027, 3, 1, 0));
+	st = run(f->db, fx_utc(2027, 3, 1, 0));
 	assert_int_equal(st.drafted + st.finalized, 0);
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), 3);
 	/* Forward again: only May's period is new. */
-	st = run(f->db, utc(2027, 6, 1, 0));
+	st = run(f->db, fx_utc(2027, 6, 1, 0));
 	assert_int_equal(st.drafted, 1);
 	/* Finalized invoices are immutable and never deleted. */
 	assert_int_not_equal(sqlite3_exec(f->db, "UPDATE bill_invoice SET total = 1 WHERE number = 1", NULL, NULL, NULL), SQLITE_OK);
@@ -157,20 +145,20 @@ static void test_proration_both_ways(void **state)
 	customer(f->db, 1);
 	a = plan(f->db, "small", "EUR", 1000);
 	b = plan(f->db, "large", "EUR", 4000);
-	sub = subscribe(f->db, 1, a, utc(2027, 1, 1, 9), "UTC");
+	sub = subscribe(f->db, 1, a, fx_utc(2027, 1, 1, 9), "UTC");
 	/* Upgrade after 10 of January's 31 days. */
-	assert_int_equal(im_bill_change_plan(f->db, sub, b, utc(2027, 1, 11, 0), &err), IM_OK);
-	run(f->db, utc(2027, 2, 1, 0));
+	assert_int_equal(im_bill_change_plan(f->db, sub, b, fx_utc(2027, 1, 11, 0), &err), IM_OK);
+	run(f->db, fx_utc(2027, 2, 1, 0));
 	assert_int_equal(fx_q_int(f->db, "SELECT amount FROM bill_line WHERE pos = 1"), 323);    /* 1000*10/31 = 322.58 */
 	assert_int_equal(fx_q_int(f->db, "SELECT amount FROM bill_line WHERE pos = 2"), 2710);   /* 4000*21/31 = 2709.68 */
 	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice"), 3033);
 	/* A change inside an invoiced period is refused: history is not rewritten. */
-	assert_int_equal(im_bill_change_plan(f->db, sub, a, utc(2027, 1, 20, 0), &err), IM_EINVAL);
+	assert_int_equal(im_bill_change_plan(f->db, sub, a, fx_utc(2027, 1, 20, 0), &err), IM_EINVAL);
 	free(err);
 	err = NULL;
 	/* Downgrade halfway through February (14 of 28 days). */
-	assert_int_equal(im_bill_change_plan(f->db, sub, a, utc(2027, 2, 15, 0), &err), IM_OK);
-	run(f->db, utc(2027, 3, 1, 0));
+	assert_int_equal(im_bill_change_plan(f->db, sub, a, fx_utc(2027, 2, 15, 0), &err), IM_OK);
+	run(f->db, fx_utc(2027, 3, 1, 0));
 	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice WHERE number = 2"), 2500);
 	/* Plans are versioned: a new version leaves the subscription on its own. */
 	{
@@ -179,24 +167,24 @@ static void test_proration_both_ways(void **state)
 		assert_int_equal(im_bill_plan_create(f->db, &p2, 0, &id, &ver, NULL), IM_OK);
 		assert_int_equal(ver, 2);
 	}
-	run(f->db, utc(2027, 4, 1, 0));
+	run(f->db, fx_utc(2027, 4, 1, 0));
 	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice WHERE number = 3"), 1000);
 	/* Another currency is never mixed in. */
 	{
 		int64_t usd = plan(f->db, "usd", "USD", 100);
-		assert_int_equal(im_bill_change_plan(f->db, sub, usd, utc(2027, 4, 10, 0), &err), IM_EINVAL);
+		assert_int_equal(im_bill_change_plan(f->db, sub, usd, fx_utc(2027, 4, 10, 0), &err), IM_EINVAL);
 		free(err);
 		err = NULL;
 	}
 	/* Cancel now (April 16: 15 of 30 days) -> the last period is prorated. */
 	{
 		int64_t ends;
-		assert_int_equal(im_bill_cancel(f->db, sub, 0, utc(2027, 4, 16, 0), &ends, &err), IM_OK);
-		assert_int_equal(ends, utc(2027, 4, 16, 0));
-		run(f->db, utc(2027, 6, 1, 0));
+		assert_int_equal(im_bill_cancel(f->db, sub, 0, fx_utc(2027, 4, 16, 0), &ends, &err), IM_OK);
+		assert_int_equal(ends, fx_utc(2027, 4, 16, 0));
+		run(f->db, fx_utc(2027, 6, 1, 0));
 		assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), 4);
 		assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice WHERE number = 4"), 500);
-		assert_int_equal(fx_q_int(f->db, "SELECT period_end FROM bill_invoice WHERE number = 4"), utc(2027, 4, 16, 0));
+		assert_int_equal(fx_q_int(f->db, "SELECT period_end FROM bill_invoice WHERE number = 4"), fx_utc(2027, 4, 16, 0));
 	}
 	ledger_consistent(f->db);
 }
@@ -209,8 +197,8 @@ static void test_trial(void **state)
 
 	customer(f->db, 1);
 	assert_int_equal(im_bill_plan_create(f->db, &p, 0, &id, &ver, NULL), IM_OK);
-	subscribe(f->db, 1, id, utc(2027, 4, 1, 0), "UTC");
-	run(f->db, utc(2027, 5, 1, 0));
+	subscribe(f->db, 1, id, fx_utc(2027, 4, 1, 0), "UTC");
+	run(f->db, fx_utc(2027, 5, 1, 0));
 	/* 10 free days of 30: 3000 * 20/30 = 2000. */
 	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice"), 2000);
 }
@@ -229,23 +217,23 @@ static void test_tax_usage_currencies(void **state)
 	assert_int_equal(im_bill_info_update(f->db, 1, info, "owner@c1.example", 0, NULL), IM_OK);
 	json_decref(info);
 	assert_int_equal(im_bill_plan_create(f->db, &p, 0, &id, &ver, NULL), IM_OK);
-	subscribe(f->db, 1, id, utc(2027, 1, 1, 0), "UTC");
+	subscribe(f->db, 1, id, fx_utc(2027, 1, 1, 0), "UTC");
 	/* Usage: 3 distinct users (one twice), seats peak 5, 12345 messages, 1.5 GB. */
-	assert_int_equal(im_bill_usage_record(f->db, "e1", "c1.example", "login", "a@c1.example", 0, utc(2027, 1, 2, 0), &dup, NULL), IM_OK);
-	assert_int_equal(im_bill_usage_record(f->db, "e2", "c1.example", "login", "b@c1.example", 0, utc(2027, 1, 3, 0), &dup, NULL), IM_OK);
-	assert_int_equal(im_bill_usage_record(f->db, "e3", "c1.example", "login", "a@c1.example", 0, utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
-	assert_int_equal(im_bill_usage_record(f->db, "e4", "c1.example", "login", "c@c1.example", 0, utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
-	assert_int_equal(im_bill_usage_record(f->db, "e5", "c1.example", "seats", NULL, 5, utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
-	assert_int_equal(im_bill_usage_record(f->db, "e6", "c1.example", "seats", NULL, 3, utc(2027, 1, 20, 0), &dup, NULL), IM_OK);
-	assert_int_equal(im_bill_usage_record(f->db, "e7", "c1.example", "messages", NULL, 12000, utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
-	assert_int_equal(im_bill_usage_record(f->db, "e8", "c1.example", "messages", NULL, 345, utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
-	assert_int_equal(im_bill_usage_record(f->db, "e8", "c1.example", "messages", NULL, 345, utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
+	assert_int_equal(im_bill_usage_record(f->db, "e1", "c1.example", "login", "a@c1.example", 0, fx_utc(2027, 1, 2, 0), &dup, NULL), IM_OK);
+	assert_int_equal(im_bill_usage_record(f->db, "e2", "c1.example", "login", "b@c1.example", 0, fx_utc(2027, 1, 3, 0), &dup, NULL), IM_OK);
+	assert_int_equal(im_bill_usage_record(f->db, "e3", "c1.example", "login", "a@c1.example", 0, fx_utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
+	assert_int_equal(im_bill_usage_record(f->db, "e4", "c1.example", "login", "c@c1.example", 0, fx_utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
+	assert_int_equal(im_bill_usage_record(f->db, "e5", "c1.example", "seats", NULL, 5, fx_utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
+	assert_int_equal(im_bill_usage_record(f->db, "e6", "c1.example", "seats", NULL, 3, fx_utc(2027, 1, 20, 0), &dup, NULL), IM_OK);
+	assert_int_equal(im_bill_usage_record(f->db, "e7", "c1.example", "messages", NULL, 12000, fx_utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
+	assert_int_equal(im_bill_usage_record(f->db, "e8", "c1.example", "messages", NULL, 345, fx_utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
+	assert_int_equal(im_bill_usage_record(f->db, "e8", "c1.example", "messages", NULL, 345, fx_utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
 	assert_int_equal(dup, 1);   /* same event id: counted once */
-	assert_int_equal(im_bill_usage_record(f->db, "e9", "c1.example", "storage", NULL, 1500000000, utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
-	assert_int_equal(im_bill_usage_record(f->db, "e10", "c1.example", "bogus", NULL, 1, utc(2027, 1, 9, 0), &dup, &err), IM_EINVAL);
+	assert_int_equal(im_bill_usage_record(f->db, "e9", "c1.example", "storage", NULL, 1500000000, fx_utc(2027, 1, 9, 0), &dup, NULL), IM_OK);
+	assert_int_equal(im_bill_usage_record(f->db, "e10", "c1.example", "bogus", NULL, 1, fx_utc(2027, 1, 9, 0), &dup, &err), IM_EINVAL);
 	free(err);
 	err = NULL;
-	run(f->db, utc(2027, 2, 1, 0));
+	run(f->db, fx_utc(2027, 2, 1, 0));
 	/* Lines: 9.99 (tax 1.8981 -> 1.90), seats 3 x 2.50 = 7.50 (1.425 -> 1.43),
 	 * messages 12345 * 0.15/1000 = 1.85175 -> 1.85 (0.3515 -> 0.35),
 	 * storage 1.5 GB x 1.00 = 1.50 (0.285 -> 0.29). */
@@ -261,7 +249,7 @@ static void test_tax_usage_currencies(void **state)
 	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice"), 2084 + 397);
 	assert_int_equal(fx_q_int(f->db, "SELECT active_users FROM bill_invoice"), 3);
 	/* Late usage for the invoiced January is refused. */
-	assert_int_equal(im_bill_usage_record(f->db, "late1", "c1.example", "messages", NULL, 5, utc(2027, 1, 30, 0), &dup, &err), IM_EINVAL);
+	assert_int_equal(im_bill_usage_record(f->db, "late1", "c1.example", "messages", NULL, 5, fx_utc(2027, 1, 30, 0), &dup, &err), IM_EINVAL);
 	free(err);
 	err = NULL;
 	/* The bill-to snapshot is kept; later info changes do not rewrite it. */
@@ -309,9 +297,9 @@ static void test_zero_and_three_decimals(void **state)
 	json_decref(info);
 	jpy = plan(f->db, "jp", "JPY", 1005);     /* 1005 yen */
 	kwd = plan(f->db, "kw", "KWD", 12345);    /* 12.345 KWD */
-	subscribe(f->db, 1, jpy, utc(2027, 1, 1, 0), "Asia/Tokyo");
-	subscribe(f->db, 2, kwd, utc(2027, 1, 1, 0), "Asia/Kuwait");
-	run(f->db, utc(2027, 2, 2, 0));
+	subscribe(f->db, 1, jpy, fx_utc(2027, 1, 1, 0), "Asia/Tokyo");
+	subscribe(f->db, 2, kwd, fx_utc(2027, 1, 1, 0), "Asia/Kuwait");
+	run(f->db, fx_utc(2027, 2, 2, 0));
 	/* 10 % of 1005 yen = 100.5 -> 101 yen; of 12.345 KWD = 1.2345 -> 1.235. */
 	assert_int_equal(fx_q_int(f->db, "SELECT tax FROM bill_invoice WHERE currency = 'JPY'"), 101);
 	assert_int_equal(fx_q_int(f->db, "SELECT tax FROM bill_invoice WHERE currency = 'KWD'"), 1235);
@@ -334,8 +322,8 @@ static void test_payments_credit_notes(void **state)
 
 	customer(f->db, 1);
 	pl = plan(f->db, "basic", "EUR", 1000);
-	subscribe(f->db, 1, pl, utc(2027, 1, 1, 0), "UTC");
-	run(f->db, utc(2027, 3, 1, 0));   /* invoices 1 (Jan) and 2 (Feb), 10.00 each */
+	subscribe(f->db, 1, pl, fx_utc(2027, 1, 1, 0), "UTC");
+	run(f->db, fx_utc(2027, 3, 1, 0));   /* invoices 1 (Jan) and 2 (Feb), 10.00 each */
 	/* Partial. */
 	assert_int_equal(im_bill_payment(f->db, 1, 1, "bank", "BANK-1", 400, "EUR", 10, &pay, &dup, &err), IM_OK);
 	assert_int_equal(fx_q_int(f->db, "SELECT paid FROM bill_invoice WHERE id = 1"), 400);
@@ -353,7 +341,7 @@ static void test_payments_credit_notes(void **state)
 	assert_int_equal(im_bill_credit_balance(f->db, 1, "EUR", &bal), IM_OK);
 	assert_int_equal(bal, 500);
 	/* The next invoice takes the credit automatically at finalization. */
-	run(f->db, utc(2027, 4, 1, 0));
+	run(f->db, fx_utc(2027, 4, 1, 0));
 	assert_int_equal(fx_q_int(f->db, "SELECT paid FROM bill_invoice WHERE id = 3"), 500);
 	assert_int_equal(im_bill_credit_balance(f->db, 1, "EUR", &bal), IM_OK);
 	assert_int_equal(bal, 0);
@@ -405,8 +393,8 @@ static void test_webhook_events(void **state)
 
 	customer(f->db, 1);
 	pl = plan(f->db, "basic", "EUR", 1000);
-	subscribe(f->db, 1, pl, utc(2027, 1, 1, 0), "UTC");
-	run(f->db, utc(2027, 2, 1, 0));
+	subscribe(f->db, 1, pl, fx_utc(2027, 1, 1, 0), "UTC");
+	run(f->db, fx_utc(2027, 2, 1, 0));
 	/* Out of order: the refund arrives before its payment -> retry later. */
 	assert_int_equal(im_bill_webhook_apply(f->db, "stripe", refund, 5, &out, &err), IM_EBUSY);
 	assert_string_equal(out, "retry");
@@ -466,9 +454,9 @@ static void test_two_runs_at_once(void **state)
 	}
 	fx_exec(f->db, "COMMIT");
 	for (i = 1; i <= 300; i++)
-		subscribe(f->db, i, pl, utc(2027, 1, 1 + (int)(i % 28), 0), "Europe/Berlin");
+		subscribe(f->db, i, pl, fx_utc(2027, 1, 1 + (int)(i % 28), 0), "Europe/Berlin");
 	for (k = 0; k < 2; k++) {
-		a[k] = (worker_arg){ f->path, utc(2027, 4, 1, 0), -1, k, 2, 0 };
+		a[k] = (worker_arg){ f->path, fx_utc(2027, 4, 1, 0), -1, k, 2, 0 };
 		assert_int_equal(pthread_create(&t[k], NULL, run_thread, &a[k]), 0);
 	}
 	for (k = 0; k < 2; k++) {
@@ -497,7 +485,7 @@ static void test_two_processes_at_once(void **state)
 		customer(f->db, i);
 	fx_exec(f->db, "COMMIT");
 	for (i = 1; i <= 300; i++)
-		subscribe(f->db, i, pl, utc(2027, 1, 1 + (int)(i % 28), 0), "UTC");
+		subscribe(f->db, i, pl, fx_utc(2027, 1, 1 + (int)(i % 28), 0), "UTC");
 	assert_int_equal(pipe(go), 0);
 	for (k = 0; k < 2; k++) {
 		pid[k] = fork();
@@ -509,7 +497,7 @@ static void test_two_processes_at_once(void **state)
 			close(go[1]);
 			if (im_store_open(f->path, &db, NULL) != IM_OK || read(go[0], &c, 1) != 0)
 				_exit(2);
-			_exit(im_bill_run(db, utc(2027, 4, 1, 0), &st, NULL) == IM_OK ? 0 : 1);
+			_exit(im_bill_run(db, fx_utc(2027, 4, 1, 0), &st, NULL) == IM_OK ? 0 : 1);
 		}
 	}
 	close(go[0]);
@@ -559,7 +547,7 @@ static void test_1000_finalizations(void **state)
 	}
 	fx_exec(f->db, "COMMIT");
 	for (k = 0; k < 4; k++) {
-		a[k] = (worker_arg){ f->path, utc(2027, 6, 1, 0), -1, k, 4, 1000 };
+		a[k] = (worker_arg){ f->path, fx_utc(2027, 6, 1, 0), -1, k, 4, 1000 };
 		assert_int_equal(pthread_create(&t[k], NULL, finalize_thread, &a[k]), 0);
 	}
 	for (k = 0; k < 4; k++) {
@@ -570,7 +558,7 @@ static void test_1000_finalizations(void **state)
 	assert_int_equal(fx_q_int(f->db, "SELECT MIN(number) FROM bill_invoice"), 1);
 	assert_int_equal(fx_q_int(f->db, "SELECT MAX(number) FROM bill_invoice"), 1000);
 	/* A second finalization of the same invoice is refused, takes no number. */
-	assert_int_equal(im_bill_finalize(f->db, 1, utc(2027, 6, 1, 0), NULL), IM_EINVAL);
+	assert_int_equal(im_bill_finalize(f->db, 1, fx_utc(2027, 6, 1, 0), NULL), IM_EINVAL);
 	assert_int_equal(fx_q_int(f->db, "SELECT last FROM bill_series WHERE name = 'INV-2027'"), 1000);
 	(void)id;
 	ledger_consistent(f->db);
@@ -603,12 +591,12 @@ static void test_crash_sigkill(void **state)
 		customer(f->db, i);
 	fx_exec(f->db, "COMMIT");
 	for (i = 1; i <= 400; i++)
-		subscribe(f->db, i, pl, utc(2027, 1, 1 + (int)(i % 28), 0), "UTC");
+		subscribe(f->db, i, pl, fx_utc(2027, 1, 1 + (int)(i % 28), 0), "UTC");
 	expected = fx_q_int(f->db, "SELECT SUM(CASE WHEN anchor_d = 1 THEN 6 ELSE 5 END) FROM bill_subscription");
 	printf("crash test seed %u\n", seed);
 	for (round = 0; round < 12; round++) {
 		long budget = 1 + (long)(rand_r(&seed) % 800);    /* x 100 VM steps */
-		int64_t now = utc(2027, 2 + round / 2, 1, 0);      /* every month twice */
+		int64_t now = fx_utc(2027, 2 + round / 2, 1, 0);      /* every month twice */
 		pid_t pid = fork();
 		int status;
 
@@ -631,7 +619,7 @@ static void test_crash_sigkill(void **state)
 	}
 	printf("crash test: %d of 12 runs killed mid-run\n", killed);
 	assert_true(killed >= 3);   /* the test tested something */
-	run(f->db, utc(2027, 7, 1, 0));
+	run(f->db, fx_utc(2027, 7, 1, 0));
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), expected);
 	assert_int_equal(fx_q_int(f->db, "SELECT MAX(number) FROM bill_invoice"), expected);
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE status = 'draft'"), 0);

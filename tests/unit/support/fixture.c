@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -184,4 +185,16 @@ const char *fx_ctx(char *buf, size_t size, const char *actor, const char *tz)
 	if (n < 0 || (size_t)n >= size)
 		fail_msg("fx_ctx: buffer too small");
 	return buf;
+}
+
+int64_t fx_utc(int y, int m, int d, int hh)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = hh;
+	return (int64_t)timegm(&tm);
 }

@@ -82,4 +82,7 @@ const char *fx_errcode(json_t *r);
  * JSON escaping (test data never does).  Returns buf. */
 const char *fx_ctx(char *buf, size_t size, const char *actor, const char *tz);
 
+/* Epoch seconds of y-m-d hh:00:00 UTC (timegm). */
+int64_t fx_utc(int y, int m, int d, int hh);
+
 #endif
