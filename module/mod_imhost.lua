@@ -112,9 +112,10 @@ end
 
 --- Who is asking: the context every operation is called with -----------------------
 
--- Roles as the C permission table knows them.  Customer and staff roles stored by
--- imhost itself arrive with the accounts issue; for now a Prosody admin is a server
--- admin and everyone else a plain user.
+-- Global roles as the glue knows them: the operator on the command line and the
+-- shell, a Prosody admin as server admin, anyone else a plain user.  Staff and
+-- customer roles live in imhost's own tables; the C registry resolves them per
+-- call and per domain, so they are never taken from here.
 local function context_for(actor, surface, tz)
 	local roles;
 	if surface == "cli" or surface == "shell" then
@@ -128,13 +129,18 @@ local function context_for(actor, surface, tz)
 		prosody_admin = roles[1] == "server_admin" or roles[1] == "operator" };
 end
 
-local accounts = module:require("imhost_accounts");
-accounts.init {
-	module = module;
+-- What every part of the glue is given: the module, the core, and three ways to
+-- reach the registry (late-bound: db is opened below, or by the CLI).
+local services = {
+	module = module; core = core; context_for = context_for;
 	call_sync = function (...) return call_sync(...); end;
 	submit = function (...) return submit(...); end;
 	fire = function (name, data) return module:fire_event(name, data); end;
 };
+
+local accounts = module:require("imhost_accounts");
+accounts.init(services);
+services.accounts = accounts;
 
 -- Test-only: imhost_test_clock = <epoch> fixes the core's clock at start and adds
 -- the admin-shell command `imhost:test_set_clock(epoch)`.  Never set it in
@@ -157,22 +163,12 @@ end
 -- Billing on the server (imhost_billing.lib.lua): webhooks, signed statement links,
 -- the daily run and overdue actions, usage metering.
 local billing = module:require("imhost_billing");
-billing.init {
-	module = module; core = core; accounts = accounts;
-	call_sync = function (...) return call_sync(...); end;
-	submit = function (...) return submit(...); end;
-	fire = function (name, data) return module:fire_event(name, data); end;
-};
+billing.init(services);
 
 -- The support desk (imhost_desk.lib.lua; its address is mod_imhost_desk): delivers
 -- every desk.* result's notifications, from whichever surface ran it.
 local desk = module:require("imhost_desk");
-desk.init {
-	module = module; context_for = context_for;
-	call_sync = function (...) return call_sync(...); end;
-	submit = function (...) return submit(...); end;
-	fire = function (name, data) return module:fire_event(name, data); end;
-};
+desk.init(services);
 
 local surfaces = module:require("imhost_surfaces");
 surfaces.init {
