@@ -839,6 +839,30 @@ static void trend_metrics(void)
 	}
 }
 
+/* The module's metrics, through Prosody's own OpenMetrics endpoint. */
+static void metrics(void)
+{
+	static const char *const names[] = { "queue_depth", "batch_size", "flush_latency",
+		"dropped_entries", "written_entries", "database_size", "degraded" };
+	h_http_response r = { 0, NULL, 0 };
+	char want[128];
+	size_t i;
+
+	if (!CHECK(h_http("GET", "/metrics", "a.test", NULL, NULL, &r) == 0 && r.status == 200,
+		   "GET /metrics answers 200")) {
+		h_http_clear(&r);
+		return;
+	}
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(want, sizeof want, "prosody_mod_imhost__%s", names[i]);
+		CHECK(r.body && strstr(r.body, want), "metrics include %s", want);
+	}
+	/* Entries were written: the counter is not zero. */
+	CHECK(r.body && strstr(r.body, "prosody_mod_imhost__written_entries 0\n") == NULL,
+	      "written_entries counts the committed entries");
+	h_http_clear(&r);
+}
+
 int main(void)
 {
 	h_client *alice, *bob, *carol, *admin, *dave, *erin, *frank, *gina;
@@ -874,6 +898,7 @@ int main(void)
 	bad_input();
 	refusals(bob);
 	tokens();
+	metrics();
 	adhoc_admin(admin);
 	cli_and_shell();
 	retention();
