@@ -8,6 +8,12 @@
  *
  *   build/bench/billing [dir]      (default: a fresh directory under /tmp)
  * Prints one line per measurement and "billing: N passed, M failed".
+ *
+ *   build/bench/billing --fill-only PATH
+ * Only fills a new database at PATH (refused if it exists) and prints
+ * "RESULT customers=.. users=.. fill_s=.. period_end=.."; bench/run.sh's
+ * "billing" part then starts Prosody + imhost on it and runs billing there,
+ * with the server's clock set after period_end.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +147,32 @@ static int64_t q1(sqlite3 *db, const char *sql)
 	return v;
 }
 
+/* --fill-only PATH: a fresh database for the in-server run (bench/run.sh). */
+static int fill_only(const char *path)
+{
+	char *err = NULL;
+	sqlite3 *db;
+	double t0;
+	int rc;
+
+	if (access(path, F_OK) == 0) {   /* never fill on top of someone's data */
+		fprintf(stderr, "billing: %s exists; --fill-only wants a new path\n", path);
+		return 2;
+	}
+	if (im_store_open(path, &db, &err) != IM_OK) {
+		fprintf(stderr, "open: %s\n", err ? err : "failed");
+		free(err);
+		return 2;
+	}
+	t0 = secs();
+	rc = fill(db);
+	if (sqlite3_close(db) != SQLITE_OK || rc != 0)
+		return 2;
+	printf("RESULT customers=%d users=%d fill_s=%.2f period_end=%lld\n", CUSTOMERS, CUSTOMERS * USERS_PER,
+	       secs() - t0, (long long)FEB1);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char dir[128], path[192], *err = NULL;
@@ -149,6 +181,12 @@ int main(int argc, char **argv)
 	double t0, run_s, rerun_s;
 	int pass = 0, failn = 0;
 
+	if (argc == 3 && strcmp(argv[1], "--fill-only") == 0)
+		return fill_only(argv[2]);
+	if (argc > 1 && argv[1][0] == '-') {
+		fprintf(stderr, "usage: billing [dir] | billing --fill-only PATH\n");
+		return 2;
+	}
 	if (argc > 1)
 		snprintf(dir, sizeof dir, "%s", argv[1]);
 	else if (snprintf(dir, sizeof dir, "/tmp/imh-bench-billing-XXXXXX") < 0 || mkdtemp(dir) == NULL)

@@ -13,8 +13,15 @@
 #
 # Part 3, core: the core's own benchmarks (build/bench/logwrite, logsearch).
 #
+# Part 4, billing: bench/billing --fill-only writes 10,000 customers, 100,000
+#   users and a month of usage; Prosody + imhost starts on it with its test
+#   clock mid-period, the clock is moved past the period's end, and billing.run
+#   goes over the HTTP API twice (run, idempotent rerun) while bench/pingstall
+#   measures the event-loop stall, including the glue's announcement of the
+#   finalized invoices (imhost-invoice-finalized) after the run.
+#
 # Knobs: BENCH_SECONDS (10) BENCH_PAIRS (25) BENCH_ROUNDS (2) BENCH_ENTRIES (1000000)
-#        BENCH_SEARCHES (400) BENCH_PARTS ("routing search core") KEEP=1
+#        BENCH_SEARCHES (400) BENCH_PARTS ("routing search core billing") KEEP=1
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 IMHOST_REPO=$(cd "$HERE/.." && pwd)
@@ -37,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for b in loadgen logfill pingstall; do
+for b in loadgen logfill pingstall billing; do
 	[ -x "$BIN/$b" ] || { echo "bench: $BIN/$b missing (make -C bench)" >&2; exit 1; }
 done
 
@@ -150,6 +157,42 @@ search() {
 	env_stop
 }
 
+# POST /imhost/api/v1/billing/run as admin: prints the seconds it took and
+# leaves the answer in $1.
+billing_run() {
+	curl -s -o "$1" -w '%{time_total}' -u "admin@a.test:$PW" -H 'Host: a.test' -H 'Content-Type: application/json' \
+		-d '{}' "http://127.0.0.1:$ENV_HTTP_PORT/imhost/api/v1/billing/run"
+}
+
+billing() {
+	db="$ENV_ROOT/billing.sqlite"
+	echo "== billing: filling 10,000 customers, 100,000 users, a month of usage into $db"
+	"$BIN/billing" --fill-only "$db" | tee "$ENV_ROOT/billing-fill.out" || return 1
+	if ! start_with bench-billing billing "$db" || ! add_accounts; then
+		echo "bench: could not start the billing server" >&2; return 1
+	fi
+	module_check billing
+	sleep 1	# the start-up run (nothing due yet) and reconciliation pass
+	# Past the period's end (+1 h): every customer now has one period to invoice.
+	env_prosodyctl shell imhost test_set_clock $(( $(result "$ENV_ROOT/billing-fill.out" period_end) + 3600 )) \
+		>/dev/null 2>&1 || { echo "bench: could not set the server's clock" >&2; env_stop; return 1; }
+	"$BIN/pingstall" -p "$ENV_C2S_PORT" -j pinger@a.test -x "$PW" -t 300 -l billing \
+		> "$ENV_ROOT/billing-busy.out" &
+	ping_pid=$!
+	sleep 0.5
+	run_s=$(billing_run "$ENV_ROOT/billing-run.json")
+	sleep 3	# the announcement of the finalized invoices follows the answer
+	rerun_s=$(billing_run "$ENV_ROOT/billing-rerun.json")
+	sleep 1
+	kill -TERM "$ping_pid" 2>/dev/null
+	wait "$ping_pid"
+	echo "billing run: ${run_s:-?} s, $(cat "$ENV_ROOT/billing-run.json")"
+	echo "billing rerun: ${rerun_s:-?} s, $(cat "$ENV_ROOT/billing-rerun.json")"
+	echo "RESULT run_s=${run_s:-} rerun_s=${rerun_s:-}" > "$ENV_ROOT/billing.out"
+	cat "$ENV_ROOT/billing-busy.out"
+	env_stop
+}
+
 # The core's own micro-benchmarks (bench/logwrite.c, bench/logsearch.c, by the
 # core's authors), when built: printed as they come.
 core() {
@@ -162,11 +205,14 @@ core() {
 
 started=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-for part in ${BENCH_PARTS:-routing search core}; do
+. "$HERE/desk.sh"	# desk_part, desk_table (issue 6)
+for part in ${BENCH_PARTS:-routing search core billing desk}; do
 	case "$part" in
+	desk) desk_part ;;
 	routing) routing ;;
 	search) search ;;
 	core) core ;;
+	billing) billing ;;
 	*) echo "bench: unknown part '$part'" >&2 ;;
 	esac
 done
@@ -213,5 +259,15 @@ if [ -f "$R/search.out" ]; then
 	printf '%-34s %12s ms  (p99 %s ms)   goal stall <= 5 ms\n' "ping RTT max, during searches" \
 		"$(na "$(result "$R/busy.out" max_ms)")" "$(na "$(result "$R/busy.out" p99_ms)")"
 fi
+if [ -f "$R/billing.out" ]; then
+	[ -f "$R/billing.invalid" ] && echo "  billing numbers VOID: a module failed to load"
+	printf '%-34s %12s s    goal <= 2 s   (%s)\n' "billing run, 10,000 customers" \
+		"$(na "$(result "$R/billing.out" run_s)")" "$(cat "$R/billing-run.json" 2>/dev/null)"
+	printf '%-34s %12s s    goal <= 0.3 s (%s)\n' "billing idempotent rerun" \
+		"$(na "$(result "$R/billing.out" rerun_s)")" "$(cat "$R/billing-rerun.json" 2>/dev/null)"
+	printf '%-34s %12s ms  (p99 %s ms)   goal stall <= 20 ms\n' "ping RTT max, during billing" \
+		"$(na "$(result "$R/billing-busy.out" max_ms)")" "$(na "$(result "$R/billing-busy.out" p99_ms)")"
+fi
+desk_table
 echo "bench: $(( $(date +%s) - started )) s; load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(other work on this machine skews every number above: a load above ~1 before start means a busy box)"

@@ -290,21 +290,33 @@ end
 -- restart does not announce old invoices again.
 local announced;
 
+-- Pages of ANNOUNCE_PAGE open invoices in id order: decoding all 10,000 of a
+-- month's run at once stalled the event loop ~0.4 s (bench "billing"); a page
+-- decodes and fires in a few ms and the loop serves others between pages.
+local ANNOUNCE_PAGE = 200;
+
 local function announce_finalized(cb)
-	core_async("billing.report_open", {}, function (r)
-		local fresh = announced == nil;
-		announced = announced or {};
-		for _, inv in ipairs(r and r.rows or {}) do
-			if not announced[inv.id] then
-				announced[inv.id] = true;
-				if not fresh then
-					fire("imhost-invoice-finalized", { invoice = inv.id, number = inv.number, customer = inv.customer,
-						currency = inv.currency, balance = inv.balance, due = inv.due });
+	local fresh = announced == nil;
+	announced = announced or {};
+	local function page(after)
+		core_async("billing.report_open", { after_id = after, limit = ANNOUNCE_PAGE }, function (r)
+			local rows = r and r.rows or {};
+			local last = after;
+			for _, inv in ipairs(rows) do
+				last = inv.id;
+				if not announced[inv.id] then
+					announced[inv.id] = true;
+					if not fresh then
+						fire("imhost-invoice-finalized", { invoice = inv.id, number = inv.number, customer = inv.customer,
+							currency = inv.currency, balance = inv.balance, due = inv.due });
+					end
 				end
 			end
-		end
-		if cb then cb(); end
-	end);
+			if #rows == ANNOUNCE_PAGE then return page(last); end
+			if cb then cb(); end
+		end);
+	end
+	page(0);
 end
 
 -- The billing run as the server does it: run, announce, then overdue.

@@ -7,8 +7,10 @@
 --   * a chat message to a desk address (mod_imhost_desk, a component) from a
 --     customer -> desk.incoming, off the event loop; the desk answers from its
 --     own address;
---   * from a technician (staff role technician, or a Prosody admin: anyone the
---     core grants desk.work) -> the chat commands below;
+--   * a command ("#N ...", "!...") or a reply in a ticket's thread from a
+--     technician (staff role technician, or a Prosody admin: anyone the core
+--     grants desk.work) -> the chat commands below; plain text is a request
+--     whoever sends it;
 --   * every desk.* write result, from any surface, is delivered here: its
 --     "notify" list goes out as chat messages from the desk's address (and
 --     customer ones by e-mail when configured), and the module events
@@ -193,7 +195,7 @@ local function parse_staff(body, thread_ticket, key)
 	return nil, HELP;
 end
 
-local function staff_message(desk, from_full, who, body, thread, key, ctx)
+local function staff_message(desk, from_full, body, thread, key, ctx)
 	local thread_ticket = thread and tonumber(thread:match("^imhost%-desk%-(%d+)$"));
 	local op, params, fmt = parse_staff(body, thread_ticket, key);
 	if not op then send_chat(desk, from_full, params); return; end
@@ -242,9 +244,16 @@ function M.on_message(desk, stanza)
 	if not who or desk_set[who] or desk_set[jid_host(who)] then return true; end   -- no loops between desks
 	local ctx = context_for(who, "adhoc");
 	local thread = stanza:get_child_text("thread");
+	-- Only a command ("#N ...", "!...") or a reply in a ticket's thread can be a
+	-- technician's: plain text is a request, whoever sends it (technicians may
+	-- open tickets too), and costs no staff lookup.
+	if not (body:match("^%s*[#!]") or (thread and thread:match("^imhost%-desk%-%d+$"))) then
+		customer_message(desk, from_full, who, body, stanza.attr.id);
+		return true;
+	end
 	is_technician(who, ctx):next(function (yes)
 		if yes then
-			staff_message(desk, from_full, who, body, thread, stanza.attr.id, ctx);
+			staff_message(desk, from_full, body, thread, stanza.attr.id, ctx);
 		else
 			customer_message(desk, from_full, who, body, stanza.attr.id);
 		end

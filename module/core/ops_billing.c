@@ -636,13 +636,35 @@ static int mrr(im_op_ctx *c, json_t *p, json_t **result)
 	              " AND s.start <= ?1 GROUP BY s.currency ORDER BY s.currency", "i", c->now, 0, "mrr", result);
 }
 
+static const im_param open_params[] = {
+	{ "after_id", IM_PT_INT, 0, 0, INT64_MAX, NULL, NULL, "page by invoice id: only ids above this, in id order" },
+	{ "limit", IM_PT_INT, 0, 1, 100000, NULL, NULL, "at most this many rows" },
+};
+
+/* Without after_id: every open invoice, oldest due first (the staff report).
+ * With it: pages in id order, so the glue can announce 10,000 newly
+ * finalized invoices a few hundred at a time instead of decoding them all in
+ * one go on Prosody's event loop (bench "billing": 0.4 s stall otherwise). */
 static int open_invoices(im_op_ctx *c, json_t *p, json_t **result)
 {
-	(void)p;
+	int64_t limit = HAS(p, "limit") ? I(p, "limit") : -1;   /* SQLite: negative = no limit */
+
+	if (HAS(p, "after_id")) {
+		json_t *arr = json_array();
+		if (rows(c->env->db, "SELECT i.id, i.number_text AS number, i.customer_id AS customer, c.name, i.currency,"
+		         " i.total - i.paid - i.credited AS balance, i.due, CASE WHEN i.due < ?1 THEN 1 ELSE 0 END"
+		         " AS overdue FROM bill_invoice i JOIN customer c ON c.id = i.customer_id"
+		         " WHERE i.status = 'open' AND i.id > ?2 ORDER BY i.id LIMIT ?3", arr, "iii", c->now,
+		         I(p, "after_id"), limit) != IM_OK)
+			return dbfail(c, result, arr);
+		add_text(arr, "balance");
+		*result = json_pack("{s:o}", "rows", arr);
+		return IM_OK;
+	}
 	return report(c, "SELECT i.id, i.number_text AS number, i.customer_id AS customer, c.name, i.currency,"
-	              " i.total - i.paid - i.credited AS balance, i.due, CASE WHEN i.due < ? THEN 1 ELSE 0 END AS overdue"
+	              " i.total - i.paid - i.credited AS balance, i.due, CASE WHEN i.due < ?1 THEN 1 ELSE 0 END AS overdue"
 	              " FROM bill_invoice i JOIN customer c ON c.id = i.customer_id WHERE i.status = 'open'"
-	              " ORDER BY i.due, i.id", "i", c->now, 0, "balance", result);
+	              " ORDER BY i.due, i.id LIMIT ?2", "ii", c->now, limit, "balance", result);
 }
 
 static int usage_report(im_op_ctx *c, json_t *p, json_t **result)
@@ -699,6 +721,6 @@ const im_op im_op_billing_report_revenue = { "billing.report_revenue", "Revenue 
 const im_op im_op_billing_report_mrr = { "billing.report_mrr", "Monthly recurring revenue", "billing.read", 0, 0,
 	NOP, mrr, NULL, 0 };
 const im_op im_op_billing_report_open = { "billing.report_open", "Open and overdue invoices", "billing.read", 0, 0,
-	NOP, open_invoices, NULL, 0 };
+	P(open_params), open_invoices, NULL, 0 };
 const im_op im_op_billing_report_usage = { "billing.report_usage", "Usage per domain", "billing.read", 0, 1,
 	P(period_params), usage_report, NULL, 0 };

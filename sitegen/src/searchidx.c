@@ -8,7 +8,14 @@
  * meta.json, one shard per word and one chunk per shown result.  The exact
  * file format is docs/search-index.md; theme/search.js mirrors the tokenizer
  * and stemmer, so any change here is a format change there (bump
- * SG_SEARCH_FORMAT). */
+ * SG_SEARCH_FORMAT).
+ *
+ * Incremental builds: searchload.c reads a written index back; its pages
+ * are dropped unless kept or replaced, and its terms keep their encoded
+ * posting arrays untouched unless a changed page is in them or page ids
+ * moved (assign_ids).  Files whose bytes equal the loaded ones are not
+ * written.  The render threads each fill a builder of their own, merged
+ * before writing (sg_search_merge). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* vasprintf */
 #endif
@@ -784,6 +791,7 @@ term *sg_si_term(sg_search *s, const char *w, size_t n)
 	t->n = t->cap = 0;
 	t->raw = NULL;
 	t->rawlen = 0;
+	t->ent = t->from = NULL;
 	s->slots[j] = (uint32_t)++s->nterms;
 	if (s->nterms * 2 > s->nslots)
 		rehash(s);
@@ -1064,8 +1072,11 @@ typedef struct {
 	size_t n, cap;
 	buf keys;       /* the meta "shards" array body */
 	size_t nkeys;
-	const char *frag;      /* encoded terms, back to back */
-	const size_t *fragoff; /* term i is frag[fragoff[i] .. fragoff[i+1]) */
+	/* Term i's entry ("term":[...]) is at fp[i], fragoff[i + 1] - fragoff[i]
+	 * bytes long: in the old shard for a term left encoded, else in the
+	 * writer's buffer.  fragoff doubles as the byte counts split needs. */
+	const char *const *fp;
+	const size_t *fragoff;
 	const term *terms;
 	/* Where files go as they are made (one at a time: holding the whole
 	 * index's bytes at once was the build's peak memory). */
@@ -1099,6 +1110,38 @@ static void put_file(plan *pl, outfile *f)
 	f->len = 0;
 }
 
+/* Records a shard the loaded index already holds byte for byte. */
+static void plan_kept(plan *pl, char *name)
+{
+	if (pl->n == pl->cap) {
+		pl->cap = pl->cap ? pl->cap * 2 : 64;
+		pl->f = xrealloc(pl->f, pl->cap * sizeof *pl->f);
+	}
+	outfile *f = &pl->f[pl->n++];
+	f->name = name;
+	f->data = NULL;
+	f->len = 0;
+	*pl->kept = xrealloc(*pl->kept, (*pl->nkept + 1) * sizeof **pl->kept);
+	(*pl->kept)[(*pl->nkept)++] = fmt("search/%s", name);
+}
+
+static int cmp_outfile(const void *a, const void *b);
+
+/* Do terms [a, b) make up exactly the loaded shard called name, each entry
+ * unchanged?  Then its bytes are the old file's: no need to build them. */
+static int shard_unchanged(const plan *pl, const char *name, size_t a, size_t b)
+{
+	const char *from = pl->terms[a].from;
+	if (!pl->kept || !pl->terms[a].raw || !from || strcmp(from, name))
+		return 0;
+	for (size_t i = a; i < b; i++)
+		if (!pl->terms[i].raw || pl->terms[i].from != from)
+			return 0;
+	outfile key = { (char *)name, NULL, 0, 0 };
+	const oldfile *o = bsearch(&key, pl->s->files, pl->s->nfiles, sizeof *pl->s->files, cmp_outfile);
+	return o && o->nterms == b - a;
+}
+
 /* Adds a file to the index; all but meta.json are written right away
  * (meta.json last, so a reader that sees it finds every file it lists). */
 static void plan_file(plan *pl, char *name, buf *data)
@@ -1119,15 +1162,19 @@ static void emit_shard(plan *pl, const char *key, size_t keylen, size_t a, size_
 {
 	buf name = { 0 }, data = { 0 };
 	key_file(&name, key, keylen);
-	buf_reserve(&data, pl->fragoff[b] - pl->fragoff[a] + (b - a) + 3);
-	buf_put(&data, "{", 1);
-	for (size_t i = a; i < b; i++) {
-		if (i > a)
-			buf_put(&data, ",", 1);
-		buf_put(&data, pl->frag + pl->fragoff[i], pl->fragoff[i + 1] - pl->fragoff[i]);
+	if (shard_unchanged(pl, name.p, a, b)) {
+		plan_kept(pl, name.p);
+	} else {
+		buf_reserve(&data, pl->fragoff[b] - pl->fragoff[a] + (b - a) + 3);
+		buf_put(&data, "{", 1);
+		for (size_t i = a; i < b; i++) {
+			if (i > a)
+				buf_put(&data, ",", 1);
+			buf_put(&data, pl->fp[i], pl->fragoff[i + 1] - pl->fragoff[i]);
+		}
+		buf_put(&data, "}\n", 2);
+		plan_file(pl, name.p, &data);
 	}
-	buf_put(&data, "}\n", 2);
-	plan_file(pl, name.p, &data);
 
 	char *k = xrealloc(NULL, keylen + 1);
 	memcpy(k, key, keylen);
@@ -1238,7 +1285,7 @@ static int remove_stale(const char *dir, const char *sub, const plan *pl, char *
 		if (n < 6 || strcmp(e->d_name + n - 5, ".json"))
 			continue;
 		char *name = fmt("%s/%s", sub, e->d_name);
-		outfile key = { name, NULL, 0 };
+		outfile key = { name, NULL, 0, 0 };
 		if (!bsearch(&key, pl->f, pl->n, sizeof *pl->f, cmp_outfile)) {
 			char *full = fmt("%s/%s", dir, name);
 			if (unlink(full) != 0 && errno != ENOENT && !rc) {
@@ -1470,18 +1517,28 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 	buf frag = { 0 };
 	size_t guess = 0;
 	for (i = 0; i < s->nterms; i++)
-		guess += strlen(s->terms[i].s) + 4 + (s->terms[i].raw ? s->terms[i].rawlen : s->terms[i].n * 8);
+		if (!s->terms[i].raw)
+			guess += strlen(s->terms[i].s) + 4 + s->terms[i].n * 8;
 	buf_reserve(&frag, guess);
+	/* Entry sizes (off) and places (fp): an entry left encoded stays where
+	 * it is in the old shard; the others are encoded into frag, whose final
+	 * address is known only at the end (fpos). */
 	size_t *off = xrealloc(NULL, (s->nterms + 1) * sizeof *off);
+	size_t *fpos = xrealloc(NULL, (s->nterms + 1) * sizeof *fpos);
+	const char **fp = xrealloc(NULL, (s->nterms + 1) * sizeof *fp);
+	size_t total = 0;
 	for (i = 0; i < s->nterms; i++) {
 		const term *t = &s->terms[i];
-		off[i] = frag.n;
-		buf_json(&frag, t->s);
+		off[i] = total;
 		if (t->raw) {   /* unchanged since the loaded index */
-			buf_put(&frag, ":", 1);
-			buf_put(&frag, t->raw, t->rawlen);
+			fp[i] = t->ent;
+			total += (size_t)(t->raw + t->rawlen - t->ent);
 			continue;
 		}
+		fp[i] = NULL;
+		fpos[i] = frag.n;
+		size_t start = frag.n;
+		buf_json(&frag, t->s);
 		/* Two numbers of at most 10 digits and two commas per posting:
 		 * reserve once and write digits in place (millions of them). */
 		buf_reserve(&frag, t->n * 22 + 3);
@@ -1500,11 +1557,16 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 		*o++ = ']';
 		frag.n = (size_t)(o - frag.p);
 		frag.p[frag.n] = '\0';
+		total += frag.n - start;
 	}
-	off[s->nterms] = frag.n;
+	off[s->nterms] = total;
+	for (i = 0; i < s->nterms; i++)
+		if (!fp[i])
+			fp[i] = frag.p + fpos[i];
+	free(fpos);
 
 	plan pl = { 0 };
-	pl.frag = frag.p ? frag.p : "";
+	pl.fp = fp;
 	pl.fragoff = off;
 	pl.terms = s->terms;
 	pl.s = s;
@@ -1580,5 +1642,6 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 	free(pl.keys.p);
 	free(frag.p);
 	free(off);
+	free(fp);
 	return rc;
 }

@@ -23,6 +23,8 @@ typedef struct {
 	 * page ids) until write decodes them; NULL otherwise. */
 	const char *raw;
 	size_t rawlen;
+	const char *ent;    /* with raw: the whole "term":[...] entry in the old shard */
+	const char *from;   /* with raw: that shard's name (an oldfile's name) */
 } term;
 
 typedef struct {
@@ -36,6 +38,7 @@ typedef struct {
 	char *name;  /* relative to <out>/search, e.g. "t/in.json" */
 	char *data;
 	size_t len;
+	size_t nterms;   /* a loaded shard: how many terms it held */
 } oldfile;
 
 typedef struct {

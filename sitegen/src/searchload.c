@@ -63,6 +63,7 @@ static oldfile *read_one(sg_search *s, const char *dir, const char *name)
 	o->name = memcpy(xalloc(NULL, nl), name, nl);
 	o->data = data;
 	o->len = len;
+	o->nterms = 0;
 	return o;
 }
 
@@ -109,7 +110,7 @@ static char *json_str(const char **p)
 }
 
 /* A shard: {"term":[d,v,...],...}\n — terms keep their arrays encoded. */
-static int parse_shard(sg_search *s, const oldfile *f)
+static int parse_shard(sg_search *s, oldfile *f)
 {
 	const char *p = f->data;
 	if (*p++ != '{')
@@ -117,6 +118,7 @@ static int parse_shard(sg_search *s, const oldfile *f)
 	if (*p == '}')
 		return 0;
 	for (;;) {
+		const char *ent = p;
 		char *w = json_str(&p);
 		if (!w || *p++ != ':' || *p != '[') {
 			free(w);
@@ -133,6 +135,9 @@ static int parse_shard(sg_search *s, const oldfile *f)
 			return -1;   /* a term in two shards: not our writer's output */
 		t->raw = p;
 		t->rawlen = (size_t)(end + 1 - p);
+		t->ent = ent;
+		t->from = f->name;
+		f->nterms++;
 		p = end + 1;
 		if (*p == '}')
 			return 0;
@@ -197,7 +202,7 @@ static int parse_meta(sg_search *s, const oldfile *m, const char *dir, size_t *p
 			return -1;
 		char *name = sg_si_shard_name(key);
 		free(key);
-		const oldfile *f = read_one(s, dir, name);
+		oldfile *f = read_one(s, dir, name);
 		free(name);
 		if (!f || parse_shard(s, f) != 0)
 			return -1;
