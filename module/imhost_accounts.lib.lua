@@ -13,12 +13,22 @@
 -- login refusal for locked users and suspended domains (at SASL, with the reason
 -- as the failure text), last activity, reading served TLS certificates, and the
 -- daily expiry reminders.
+--
+-- Nothing slow runs on Prosody's event loop.  Every C call goes to a worker
+-- thread (submit) and is either waited for inside an async runner
+-- (util.async: stanza handlers, the admin shell, HTTP) or continued in the
+-- promise's callback (timers, server-started).  The only synchronous calls left
+-- in the server are the two answers Prosody needs at once outside a runner
+-- (seat check, login check): a few primary-key/index reads, said at each line.
+-- The offline CLI (prosodyctl mod_imhost) calls everything synchronously.
 
 local json = require "util.json";
 local jid_util = require "util.jid";
 local id = require "util.id";
 local st = require "util.stanza";
 local usermanager = require "core.usermanager";
+local async = require "util.async";
+local promise = require "util.promise";
 
 local jid_split, jid_bare, jid_prep = jid_util.split, jid_util.bare, jid_util.prep;
 
@@ -38,10 +48,8 @@ local function done(result)
 	return { ok = true, json = json.encode(result) };
 end
 
--- Calls a C operation synchronously as imhost itself; returns the decoded result or
--- nil, error table.
-local function core_call(op, params)
-	local res = call_sync(op, params, SELF);
+-- {ok, json} -> the decoded result, or nil, error table.
+local function decode_result(res)
 	local ok, decoded = pcall(json.decode, res.json);
 	if not ok or type(decoded) ~= "table" then
 		return nil, { code = "internal", message = tostring(res.json) };
@@ -50,11 +58,50 @@ local function core_call(op, params)
 	return decoded;
 end
 
+-- May this caller wait for a worker?  Only inside an async runner of the server.
+local function can_wait()
+	return prosody.process_type == "prosody" and async.ready();
+end
+
+-- Calls a C operation as imhost itself and returns its decoded result or nil,
+-- error table.  Inside an async runner it waits for a worker thread without
+-- blocking the loop; elsewhere (the offline CLI, or the few callers documented
+-- as cheap reads) it runs on this thread.
+local function core_call(op, params)
+	if can_wait() then
+		return decode_result(async.wait_for(submit(op, params, SELF)));
+	end
+	return decode_result(call_sync(op, params, SELF));
+end
+
+-- The same as a promise of { value, err }, for callers that cannot wait (timers,
+-- server-started): the work runs on a worker, the callback on the loop.  In the
+-- offline CLI (no workers drained) it runs synchronously.
+local function core_async(op, params)
+	if prosody.process_type ~= "prosody" then
+		local value, err = decode_result(call_sync(op, params, SELF));
+		return promise.resolve({ value = value, err = err });
+	end
+	return submit(op, params, SELF):next(function (res)
+		local value, err = decode_result(res);
+		return { value = value, err = err };
+	end);
+end
+
 -- The same off the event loop, for facts nobody waits for (logins).
 local function core_report(op, params)
 	submit(op, params, SELF):next(function (res)
 		if not res.ok then log("warn", "imhost: %s %s failed: %s", op, json.encode(params), res.json); end
 	end);
+end
+
+-- A fact a later check depends on (an account created or deleted counts against
+-- the seats): inside a runner it is waited for, so that the next seat check on
+-- another worker sees it; elsewhere it is reported off the loop.
+local function core_record(op, params)
+	if not can_wait() then return core_report(op, params); end
+	local _, err = core_call(op, params);
+	if err then log("warn", "imhost: %s %s failed: %s", op, json.encode(params), tostring(err.message)); end
 end
 
 local function local_host(host)
@@ -405,6 +452,10 @@ end
 -- May user@host be created now (seat limit, suspension)?  true, or nil, reason.
 -- Domains no customer owns have no limit.
 local function may_create(username, host)
+	-- Outside a runner (a provider call from a timer or another module's code)
+	-- the answer is needed now: on this thread, a handful of primary-key and
+	-- index reads (domain, account, seats counted on account(domain), billing
+	-- restriction), no write.
 	local answer, err = core_call("users.may_create", { user = username .. "@" .. host });
 	if not answer then
 		if err.code == "not_found" then return true; end
@@ -422,6 +473,9 @@ local function login_refusal(username, host)
 	local key = username .. "@" .. host;
 	local entry = may_login_cache[key];
 	if entry and entry.until_t > os.time() then return entry.value or nil; end
+	-- SASL and resource binding run in the session's runner: a worker answers.
+	-- Outside one, on this thread: two primary-key reads (account, domain), and
+	-- the answer is cached for LOGIN_CACHE_TTL seconds.
 	local answer, err = core_call("users.may_login", { user = key });
 	if not answer then
 		if err.code ~= "not_found" then log("warn", "imhost: users.may_login %s: %s", key, err.message); end
@@ -467,7 +521,7 @@ local function wrap_provider(host)
 		local ok, err = create(username, password);
 		if ok then
 			local jid = username .. "@" .. host;
-			core_call("users.record", { user = jid, event = "created" });
+			core_record("users.record", { user = jid, event = "created" });
 			may_login_cache[jid] = nil;
 			fire("imhost-user-created", { username = username, host = host, jid = jid });
 		end
@@ -477,7 +531,7 @@ local function wrap_provider(host)
 		local ok, err = delete(username);
 		if ok then
 			local jid = username .. "@" .. host;
-			core_call("users.record", { user = jid, event = "deleted" });
+			core_record("users.record", { user = jid, event = "deleted" });
 			fire("imhost-user-deleted", { username = username, host = host, jid = jid });
 		end
 		return ok, err;
@@ -544,17 +598,20 @@ end
 
 --- At start: reconcile accounts, read certificates, send due reminders ----------------
 
+-- Reports host's account list to C (on a worker); returns a promise resolved when
+-- C has applied it.
 function reconcile(host)
 	local h = local_host(host);
-	if not h or not h.users or h.users.name == "null" then return; end
+	if not h or not h.users or h.users.name == "null" then return promise.resolve(); end
 	local list = {};
 	for username in usermanager.users(host) do list[#list + 1] = username .. "@" .. host; end
-	local res, err = core_call("users.reconcile", { domain = host, users = table.concat(list, " ") });
-	if not res then
-		if err.code ~= "not_found" then log("warn", "imhost: users.reconcile %s: %s", host, err.message); end
-		return;
-	end
-	log("debug", "imhost: reconciled %d accounts on %s", #list, host);
+	return core_async("users.reconcile", { domain = host, users = table.concat(list, " ") }):next(function (r)
+		if not r.value then
+			if r.err.code ~= "not_found" then log("warn", "imhost: users.reconcile %s: %s", host, r.err.message); end
+			return;
+		end
+		log("debug", "imhost: reconciled %d accounts on %s", #list, host);
+	end);
 end
 
 local months = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12 };
@@ -579,9 +636,10 @@ local function cert_path(host)
 	return ok and found and found.certificate or nil;
 end
 
--- Reads host's served certificate and reports it; a missing or unreadable file
--- is reported (log + certs.record with error), never fatal.
-local function check_cert(host)
+-- Reads host's served certificate (a small local file) and returns the
+-- certs.record parameters; a missing or unreadable file is logged and reported
+-- as an error, never fatal.
+local function cert_report(host)
 	local path = cert_path(host);
 	local problem, cert;
 	if not path then
@@ -599,19 +657,20 @@ local function check_cert(host)
 	end
 	if problem then
 		log("warn", "imhost: TLS certificate of %s: %s", host, problem);
-		core_call("certs.record", { domain = host, error = problem });
-		return;
+		return { domain = host, error = problem };
 	end
 	local after_t, before_t = time_fields(cert:notafter()), time_fields(cert:notbefore());
 	if not after_t or not before_t then
-		core_call("certs.record", { domain = host, error = "unreadable validity dates in " .. path });
-		return;
+		return { domain = host, error = "unreadable validity dates in " .. path };
 	end
 	-- Both read as local time by os.time: the difference is the lifetime either way.
 	local lifetime = os.time(after_t) - os.time(before_t);
-	local res, err = core_call("certs.record", { domain = host, not_after = iso_of(after_t),
-		fingerprint = cert:digest("sha256"), lifetime = lifetime > 0 and lifetime or nil });
-	if not res and err.code ~= "not_found" then
+	return { domain = host, not_after = iso_of(after_t),
+		fingerprint = cert:digest("sha256"), lifetime = lifetime > 0 and lifetime or nil };
+end
+
+local function cert_recorded(host, value, err)
+	if not value and err.code ~= "not_found" then
 		log("warn", "imhost: certs.record %s: %s", host, err.message);
 	end
 end
@@ -646,38 +705,63 @@ end
 -- reminders.run from any surface (the daily job, or an operator) delivers.
 after["reminders.run"] = function (_, result) deliver_reminders(result); end
 
-local function send_reminders()
-	local res, err = core_call("reminders.run", {});
-	if not res then
-		log("warn", "imhost: reminders.run: %s", err.message);
-		return;
+local function imhost_hosts()
+	local list = {};
+	for host, h in pairs(prosody.hosts) do
+		if h.type == "local" and h.modules.imhost then list[#list + 1] = host; end
 	end
-	deliver_reminders(res);
+	return list;
 end
 
+-- Before reminders.run from a surface (M.before): records every certificate
+-- first; inside a runner each waits for a worker, else (never in practice: the
+-- surfaces run in runners) on this thread.
 function check_all_certs()
-	for host, h in pairs(prosody.hosts) do
-		if h.type == "local" and h.modules.imhost then check_cert(host); end
+	for _, host in ipairs(imhost_hosts()) do
+		cert_recorded(host, core_call("certs.record", cert_report(host)));
 	end
 end
 
--- Everything the daily job does, also run at start.
+-- Everything the daily job does, also run at start, off the loop: all
+-- certificates recorded, then reminders.run (so it never reads a stale expiry),
+-- then delivery on the loop.  Returns a promise.
 function M.daily()
-	check_all_certs();
-	send_reminders();
+	local records = {};
+	for _, host in ipairs(imhost_hosts()) do
+		records[#records + 1] = core_async("certs.record", cert_report(host)):next(function (r)
+			cert_recorded(host, r.value, r.err);
+		end);
+	end
+	return promise.all(records):next(function ()
+		return core_async("reminders.run", {});
+	end):next(function (r)
+		if not r.value then
+			log("warn", "imhost: reminders.run: %s", r.err.message);
+			return;
+		end
+		deliver_reminders(r.value);
+	end):catch(function (err)
+		log("error", "imhost: daily accounts job: %s", tostring(err));
+	end);
 end
 
+-- At start: every host's accounts reconciled (on workers), then the daily job.
 function M.start()
-	for host, h in pairs(prosody.hosts) do
-		if h.type == "local" and h.modules.imhost then
-			local users = h.users;
-			if users then users.imhost_reconciling = true; end
-			local ok, err = pcall(reconcile, host);
-			if users then users.imhost_reconciling = nil; end
-			if not ok then log("error", "imhost: reconcile %s: %s", host, tostring(err)); end
+	local reconciled = {};
+	for _, host in ipairs(imhost_hosts()) do
+		local users = local_host(host).users;
+		if users then users.imhost_reconciling = true; end
+		local ok, p = pcall(reconcile, host);
+		if users then users.imhost_reconciling = nil; end
+		if not ok then
+			log("error", "imhost: reconcile %s: %s", host, tostring(p));
+		else
+			reconciled[#reconciled + 1] = p:catch(function (err)
+				log("error", "imhost: reconcile %s: %s", host, tostring(err));
+			end);
 		end
 	end
-	M.daily();
+	return promise.all(reconciled):next(function () return M.daily(); end);
 end
 
 function M.init(deps)

@@ -68,16 +68,22 @@ local function send_chat(from, to, text, thread, stanza_id)
 end
 
 -- E-mail through a sendmail-compatible command (-t reads the recipients from
--- the headers).  Runs the command with the address only in the headers, never
--- on a command line, and refuses addresses with line breaks (header injection).
+-- the headers).  The address goes in the headers only, never on a command line;
+-- addresses with line breaks are refused (header injection).  The command runs in
+-- the background (our pipe passed on fd 3: sh gives a background job /dev/null
+-- as its input) and the message is
+-- cut below the pipe's 64 KiB buffer, so neither the write nor the close can
+-- block Prosody's event loop on a slow mailer.
+local MAIL_MAX = 60000;
 local function send_mail(addr, ticket, text)
 	if not sendmail or type(addr) ~= "string" or addr == "" or addr:find("[\r\n]") or not addr:find("@") then
 		return;
 	end
-	local p = io.popen(sendmail, "w");
+	local p = io.popen("exec 3<&0; (" .. sendmail .. ") <&3 3<&- &", "w");
 	if not p then log("warn", "imhost desk: cannot run %s", sendmail); return; end
-	p:write(("To: %s\nSubject: Support ticket #%d\nContent-Type: text/plain; charset=utf-8\n\n%s\n")
-		:format(addr, ticket, text));
+	local mail = ("To: %s\nSubject: Support ticket #%d\nContent-Type: text/plain; charset=utf-8\n\n%s\n")
+		:format(addr, ticket, text);
+	p:write(mail:sub(1, MAIL_MAX));
 	p:close();
 end
 
@@ -274,10 +280,20 @@ function M.add_desk(host, host_module)
 	local settings = { desk_jids = table.concat(desk_hosts, " ") };
 	if index then settings.index_dir = index:gsub("/search/?$", ""); end
 	if site_url then settings.site_url = site_url; end
+	-- At start-up the loop serves nobody yet: configure on this thread, and a
+	-- refused setting stops the module.  Loaded into a running server: on a
+	-- worker (a write may wait for SQLite's lock), a refusal is logged.
+	local running = prosody.start_time and prosody.lock_globals;
 	for key, value in pairs(settings) do
-		local res = call_sync("desk.configure", { key = key, value = value }, SELF);
-		if not res.ok then
-			error(("imhost desk: %s = %q refused: %s"):format(key, value, tostring(res.json)));
+		if running then
+			submit("desk.configure", { key = key, value = value }, SELF):next(function (res)
+				if not res.ok then log("error", "imhost desk: %s = %q refused: %s", key, value, tostring(res.json)); end
+			end);
+		else
+			local res = call_sync("desk.configure", { key = key, value = value }, SELF);
+			if not res.ok then
+				error(("imhost desk: %s = %q refused: %s"):format(key, value, tostring(res.json)));
+			end
 		end
 	end
 end

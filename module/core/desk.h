@@ -117,7 +117,8 @@ int im_desk_merge(sqlite3 *db, int64_t src, int64_t target, const char *actor, i
  * recorded.  Customers (the requester) get public replies and status changes,
  * never notes nor note text; staff (the assignee, or every technician while
  * unassigned) get everything.  Never the event's author, never a desk address.
- * *out: [{"to","audience":"customer"|"staff","ticket","event","kind","text"}]. */
+ * *out: [{"to","audience":"customer"|"staff","ticket","event","kind","text"}];
+ * a customer's entry also has "email" when the customer has one on file. */
 int im_desk_notify(sqlite3 *db, const im_desk_conf *conf, int64_t event, int64_t now, json_t **out);
 
 /* --- reads (desk_query.c) ------------------------------------------------------ */

@@ -73,6 +73,28 @@ static void col(sqlite3_stmt *st, int i, char *dst, size_t n)
 	snprintf(dst, n, "%s", s ? (const char *)s : "");
 }
 
+/* The e-mail address the ticket's customer has on file (billing information),
+ * set as "email" on the customer's notification n so the glue can also mail it;
+ * no address (or no customer): nothing set.  IM_OK or IM_ERR. */
+static int add_customer_email(sqlite3 *db, int64_t tk, json_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = IM_ERR, s;
+
+	if (sqlite3_prepare_v2(db, "SELECT a.email FROM desk_ticket t JOIN bill_account a ON a.customer_id = t.customer_id "
+	                       "WHERE t.id = ? AND a.email <> ''", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 1, tk) == SQLITE_OK) {
+		s = sqlite3_step(st);
+		if (s == SQLITE_ROW)
+			rc = json_object_set_new(n, "email", json_string((const char *)sqlite3_column_text(st, 0))) == 0
+			     ? IM_OK : IM_ERR;
+		else if (s == SQLITE_DONE)
+			rc = IM_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* Customer-facing text: public body or status only (never a note). */
 static void customer_text(const ev_row *e, char *buf, size_t n)
 {
@@ -142,7 +164,11 @@ int im_desk_notify(sqlite3 *db, const im_desk_conf *conf, int64_t ev, int64_t no
 	           strcmp(e.kind, "status") == 0 || strcmp(e.kind, "merge") == 0;
 	if (customer) {
 		customer_text(&e, buf, TEXT_MAX);
+		size_t before = json_array_size(list);
 		if (add(db, conf, list, &e, ev, e.requester, "customer", buf, now) != IM_OK)
+			goto done;
+		if (json_array_size(list) > before &&
+		    add_customer_email(db, e.ticket, json_array_get(list, before)) != IM_OK)
 			goto done;
 	}
 	staff_text(&e, buf, TEXT_MAX);

@@ -16,6 +16,10 @@
 #include "billing_hmac.h"
 
 #define DB_META "imhost_core.db"
+/* db:close (and the collector at Prosody's exit) gives worker jobs this long
+ * before abandoning them: a stopping server must not wait on a long report
+ * (workers.h: im_workers_close_within says why nothing is lost for good). */
+#define WORKERS_CLOSE_GRACE_MS 500
 
 typedef struct {
 	sqlite3 *db;           /* this thread's connection: db:call, db:verify_token */
@@ -73,7 +77,7 @@ static void db_release(core_db *d)
 	d->closed = 1;
 	/* Writer first: its notify callback kicks the workers' eventfd. */
 	im_writer_close(d->writer);
-	im_workers_close(d->workers);
+	im_workers_close_within(d->workers, WORKERS_CLOSE_GRACE_MS);
 	sqlite3_close(d->db);
 	d->writer = NULL;
 	d->workers = NULL;

@@ -5,10 +5,12 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imhost_err.h"
@@ -17,6 +19,9 @@
 #include "workers.h"
 
 #define MAX_THREADS 16
+/* VM instructions between two looks at `abandon` (sqlite3_progress_handler):
+ * a few microseconds apart, so an abandoned job stops within a millisecond. */
+#define ABANDON_CHECK_OPS 1000
 
 typedef struct job {
 	int64_t id;
@@ -27,6 +32,8 @@ typedef struct job {
 struct im_workers {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_cond_t idle;      /* broadcast after each job: close_within waits on it */
+	atomic_int abandon;       /* set by close_within at its deadline; read lock-free by SQLite's progress handler */
 	job *head, *tail;
 	int queued, running, queue_max, stopping;
 	im_completion *done_head, *done_tail;
@@ -39,6 +46,16 @@ struct im_workers {
 };
 
 struct thread_arg { im_workers *w; int index; };
+
+/* SQLite's progress handler: non-zero makes the running statement fail with
+ * SQLITE_INTERRUPT.  Unlike sqlite3_interrupt, it also stops statements a job
+ * starts after the deadline. */
+static int abandoned(void *arg)
+{
+	im_workers *w = arg;
+
+	return atomic_load_explicit(&w->abandon, memory_order_relaxed);
+}
 
 static void job_free(job *j)
 {
@@ -99,6 +116,7 @@ static void *run(void *arg)
 
 		pthread_mutex_lock(&w->lock);
 		w->running--;
+		pthread_cond_broadcast(&w->idle);
 		if (c != NULL) {
 			if (w->done_tail)
 				w->done_tail->next = c;
@@ -143,10 +161,21 @@ int im_workers_open(const im_workers_opts *o, im_workers **out, char **err)
 		free(w);
 		return IM_ERR;
 	}
+	if (pthread_cond_init(&w->idle, NULL) != 0) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+		close(w->efd);
+		free(w);
+		return IM_ERR;
+	}
+	atomic_init(&w->abandon, 0);
 	for (i = 0; i < n; i++) {
 		struct thread_arg *ta;
 		if (im_store_open(o->path, &w->db[i], err) != IM_OK)
 			goto fail;
+		/* Lets close_within stop a long job (no other code sets a progress
+		 * handler on these connections). */
+		sqlite3_progress_handler(w->db[i], ABANDON_CHECK_OPS, abandoned, w);
 		ta = malloc(sizeof *ta);
 		if (ta == NULL) {
 			sqlite3_close(w->db[i]);
@@ -267,6 +296,48 @@ int im_workers_busy(im_workers *w)
 	return n;
 }
 
+static void free_queued(im_workers *w)
+{
+	while (w->head) {
+		job *j = w->head;
+		w->head = j->next;
+		job_free(j);
+	}
+	w->tail = NULL;
+	w->queued = 0;
+}
+
+void im_workers_close_within(im_workers *w, int grace_ms)
+{
+	struct timespec deadline;
+	int timed_out = 0;
+
+	if (w == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &deadline);   /* pthread_cond_timedwait's clock */
+	if (grace_ms > 0) {
+		deadline.tv_sec += grace_ms / 1000;
+		deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&w->lock);
+	w->stopping = 1;
+	pthread_cond_broadcast(&w->cond);
+	while (w->queued + w->running > 0 && !timed_out)
+		timed_out = grace_ms <= 0 ||
+		            pthread_cond_timedwait(&w->idle, &w->lock, &deadline) == ETIMEDOUT;
+	if (timed_out) {
+		/* Past the grace: drop what has not started, interrupt what runs. */
+		free_queued(w);
+		atomic_store_explicit(&w->abandon, 1, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&w->lock);
+	im_workers_close(w);
+}
+
 void im_workers_close(im_workers *w)
 {
 	int i;
@@ -283,11 +354,8 @@ void im_workers_close(im_workers *w)
 		if (w->db[i])
 			sqlite3_close(w->db[i]);
 	im_completions_free(w->done_head);
-	while (w->head) {
-		job *j = w->head;
-		w->head = j->next;
-		job_free(j);
-	}
+	free_queued(w);
+	pthread_cond_destroy(&w->idle);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	close(w->efd);

@@ -65,4 +65,13 @@ int im_workers_busy(im_workers *w);
  * (including undrained completions).  NULL-safe. */
 void im_workers_close(im_workers *w);
 
+/* The same, bounded in time, for a process that is exiting (nobody will drain
+ * the results): queued jobs still run for up to grace_ms; then jobs not yet
+ * started are dropped, and every statement a running job executes fails with
+ * SQLITE_INTERRUPT, so its transaction rolls back and the thread returns
+ * promptly.  Jobs are transactions the server re-derives (reconciliation and
+ * the daily runs at the next start), so abandoning one loses no fact for good.
+ * grace_ms <= 0 abandons at once.  NULL-safe. */
+void im_workers_close_within(im_workers *w, int grace_ms);
+
 #endif

@@ -730,6 +730,8 @@ void sg_search_free(sg_search *s)
 	for (size_t i = 0; i < s->nterms; i++) {
 		free(s->terms[i].s);
 		free(s->terms[i].p);
+		if (s->terms[i].rawown)
+			free((char *)s->terms[i].raw);
 	}
 	for (size_t i = 0; i < s->cslots; i++)
 		free(s->cache[i].w);
@@ -791,6 +793,7 @@ term *sg_si_term(sg_search *s, const char *w, size_t n)
 	t->n = t->cap = 0;
 	t->raw = NULL;
 	t->rawlen = 0;
+	t->rawown = 0;
 	t->ent = t->from = NULL;
 	s->slots[j] = (uint32_t)++s->nterms;
 	if (s->nterms * 2 > s->nslots)
@@ -1388,8 +1391,114 @@ static void raw_decode(term *t)
 	t->p = p;
 	t->n += n;
 	t->cap = cap;
+	if (t->rawown)
+		free((char *)t->raw);
 	t->raw = NULL;
 	t->rawlen = 0;
+	t->rawown = 0;
+	t->ent = t->from = NULL;
+}
+
+/* Appends ",d,v" (or "d,v" first) for page id after prev. */
+static void put_pair(buf *o, int *any, uint32_t *prev, uint32_t id, uint32_t v)
+{
+	buf_reserve(o, 24);
+	char *w = o->p + o->n;
+	if ((*any)++)
+		*w++ = ',';
+	w += put_u32(w, id - *prev);
+	*w++ = ',';
+	w += put_u32(w, v);
+	o->n = (size_t)(w - o->p);
+	o->p[o->n] = '\0';
+	*prev = id;
+}
+
+/* When page ids did not move: t's encoded postings with the loaded pages
+ * flagged in dirty taken out and t->p (new pages) put in, copying the
+ * untouched runs before and after the changes as they are.  A common term
+ * of a one-page edit lists every page: decoding and re-encoding all of it
+ * was most of an incremental build's index time. */
+static void raw_splice(term *t, const unsigned char *dirty, size_t ndirty, const uint32_t *remap)
+{
+	/* New postings at their final ids (the same as the old ids here). */
+	size_t m = 0;
+	for (size_t j = 0; j < t->n; j++)
+		if (remap[t->p[j].page] != UINT32_MAX) {
+			t->p[m].page = remap[t->p[j].page];
+			t->p[m++].v = t->p[j].v;
+		}
+	if (m > 1)
+		qsort(t->p, m, sizeof *t->p, cmp_posting);
+	uint32_t last = ndirty ? (uint32_t)(ndirty - 1) : 0;   /* no change after this id */
+	if (m && t->p[m - 1].page > last)
+		last = t->p[m - 1].page;
+
+	buf o = { 0 };
+	buf_reserve(&o, t->rawlen + m * 24 + 2);
+	buf_put(&o, "[", 1);
+	const char *p = t->raw + 1, *end = t->raw + t->rawlen - 1;   /* "[ ... ]" */
+	uint32_t id = 0, prev = 0;
+	size_t k = 0;
+	int any = 0, diverged = 0;
+	while (p < end) {
+		const char *pair = p;
+		uint32_t d = 0, v = 0;
+		while (*p != ',')
+			d = d * 10 + (uint32_t)(*p++ - '0');
+		p++;
+		while (p < end && *p != ',')
+			v = v * 10 + (uint32_t)(*p++ - '0');
+		if (p < end)
+			p++;   /* the comma before the next pair */
+		id += d;
+		int drop = id < ndirty && dirty[id];
+		if (!diverged && ((k < m && t->p[k].page <= id) || drop)) {
+			/* First change: the input so far is the output so far. */
+			size_t len = (size_t)(pair - (t->raw + 1));
+			if (len)
+				buf_put(&o, t->raw + 1, len - 1);   /* without its last comma */
+			diverged = 1;
+		}
+		if (!diverged) {
+			prev = id;
+			any = 1;
+			continue;
+		}
+		while (k < m && t->p[k].page < id)
+			put_pair(&o, &any, &prev, t->p[k].page, t->p[k].v), k++;
+		if (k < m && t->p[k].page == id)   /* the replaced page, new posting */
+			put_pair(&o, &any, &prev, id, t->p[k].v), k++;
+		else if (!drop)
+			put_pair(&o, &any, &prev, id, v);
+		if (id > last && !drop) {
+			/* Past every change: the rest's deltas still hold. */
+			if (p < end) {
+				buf_put(&o, ",", 1);
+				buf_put(&o, p, (size_t)(end - p));
+			}
+			p = end;
+		}
+	}
+	if (!diverged) {   /* nothing dropped or inserted before the end */
+		buf_put(&o, t->raw + 1, (size_t)(end - (t->raw + 1)));
+	}
+	while (k < m)
+		put_pair(&o, &any, &prev, t->p[k].page, t->p[k].v), k++;
+	buf_put(&o, "]", 1);
+	free(t->p);
+	t->p = NULL;
+	t->n = t->cap = 0;
+	t->ent = t->from = NULL;   /* no longer the old file's bytes */
+	if (o.n == 2) {   /* no page left: the term disappears */
+		free(o.p);
+		t->raw = NULL;
+		t->rawlen = 0;
+		return;
+	}
+	t->raw = o.p;
+	t->rawlen = o.n;
+	t->rawown = 1;
 }
 
 static int is_included(const page *pg)
@@ -1430,18 +1539,21 @@ static int assign_ids(sg_search *s, char **err)
 	for (i = 0; i < s->nold; i++)
 		if ((dirty[i] = !is_included(&s->pages[i])))
 			ndirty = i + 1;
-	for (i = 0; i < s->nterms; i++) {
-		term *t = &s->terms[i];
-		if (t->raw && (t->n || !same_ids || raw_touches(t->raw, t->rawlen, dirty, ndirty)))
-			raw_decode(t);
-	}
-	free(dirty);
-
 	uint32_t *remap = xrealloc(NULL, (n ? n : 1) * sizeof *remap);
 	for (i = 0; i < n; i++)
 		remap[i] = UINT32_MAX;
 	for (i = 0; i < np; i++)
 		remap[o[i].ins] = (uint32_t)i;
+	for (i = 0; i < s->nterms; i++) {
+		term *t = &s->terms[i];
+		if (!t->raw)
+			continue;
+		if (!same_ids)
+			raw_decode(t);
+		else if (t->n || raw_touches(t->raw, t->rawlen, dirty, ndirty))
+			raw_splice(t, dirty, ndirty, remap);
+	}
+	free(dirty);
 	for (i = 0; i < n; i++)
 		if (remap[i] == UINT32_MAX) {
 			free(s->pages[i].url);
@@ -1517,8 +1629,8 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 	buf frag = { 0 };
 	size_t guess = 0;
 	for (i = 0; i < s->nterms; i++)
-		if (!s->terms[i].raw)
-			guess += strlen(s->terms[i].s) + 4 + s->terms[i].n * 8;
+		if (!s->terms[i].ent)
+			guess += strlen(s->terms[i].s) + 4 + s->terms[i].rawlen + s->terms[i].n * 8;
 	buf_reserve(&frag, guess);
 	/* Entry sizes (off) and places (fp): an entry left encoded stays where
 	 * it is in the old shard; the others are encoded into frag, whose final
@@ -1530,7 +1642,7 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 	for (i = 0; i < s->nterms; i++) {
 		const term *t = &s->terms[i];
 		off[i] = total;
-		if (t->raw) {   /* unchanged since the loaded index */
+		if (t->raw && t->ent) {   /* unchanged since the loaded index */
 			fp[i] = t->ent;
 			total += (size_t)(t->raw + t->rawlen - t->ent);
 			continue;
@@ -1539,6 +1651,12 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 		fpos[i] = frag.n;
 		size_t start = frag.n;
 		buf_json(&frag, t->s);
+		if (t->raw) {   /* spliced (raw_splice): encoded already */
+			buf_put(&frag, ":", 1);
+			buf_put(&frag, t->raw, t->rawlen);
+			total += frag.n - start;
+			continue;
+		}
 		/* Two numbers of at most 10 digits and two commas per posting:
 		 * reserve once and write digits in place (millions of them). */
 		buf_reserve(&frag, t->n * 22 + 3);

@@ -23,6 +23,7 @@ typedef struct {
 	 * page ids) until write decodes them; NULL otherwise. */
 	const char *raw;
 	size_t rawlen;
+	int rawown;         /* raw was re-encoded (raw_splice) and is ours to free */
 	const char *ent;    /* with raw: the whole "term":[...] entry in the old shard */
 	const char *from;   /* with raw: that shard's name (an oldfile's name) */
 } term;

@@ -226,6 +226,21 @@ int main(void)
 	t = await_text(tina, "reply done", WAIT);
 	CHECK(t != NULL, "tina is told the reply was stored");
 	free(t);
+	{
+		int st, tries;
+		char *mail = NULL;
+		for (tries = 0; tries < 20; tries++) {   /* the mailer runs in the background */
+			free(mail);
+			mail = h_run(&st, NULL, "cat '%s' 2>/dev/null", h_env("DESK_MAIL"));
+			if (mail && strstr(mail, "links last one hour"))
+				break;
+			h_pump(100);
+		}
+		CHECK(mail && strstr(mail, "To: billing@acme.example") && strstr(mail, "links last one hour"),
+		      "the reply is also mailed to the customer's address on file");
+		CHECK(mail && !strstr(mail, "New ticket"), "staff notifications are never mailed");
+		free(mail);
+	}
 	send_thread(tina, DESK, "t1", "Please request a fresh reset link: links last one hour.", key);
 	t = await_text(tina, "already stored", WAIT);
 	CHECK(t != NULL, "the resent stanza (same id) is recognised");
@@ -238,6 +253,12 @@ int main(void)
 	free(t);
 	CHECK(await_text(cora, "SECRET-NOTE", 1500) == NULL, "the note never reaches cora");
 	CHECK(await_text(theo, "SECRET-NOTE", 300) == NULL, "nor theo: the ticket is tina's now");
+	{
+		int st;
+		char *mail = h_run(&st, NULL, "cat '%s' 2>/dev/null", h_env("DESK_MAIL"));
+		CHECK(mail && !strstr(mail, "SECRET-NOTE"), "nor the customer's e-mail");
+		free(mail);
+	}
 
 	snprintf(buf, sizeof buf, "%ld", n);
 	j = adhoc(cora, "desk.view", (const char *const[]){ "ticket", buf, NULL }, NULL);
@@ -291,6 +312,12 @@ int main(void)
 	json_decref(j);
 	j = adhoc(cora, "desk.mine", (const char *const[]){ "keyword", "expired", NULL }, NULL);
 	CHECK(j && list_has(j, n), "cora's \"My tickets\" finds it by a word of her second message");
+	json_decref(j);
+	j = adhoc(cora, "desk.mine", (const char *const[]){ "keyword", "SECRET-NOTE", NULL }, NULL);
+	CHECK(j && !list_has(j, n), "a word only in the internal note finds nothing for cora");
+	json_decref(j);
+	j = adhoc(tina, "desk.search", (const char *const[]){ "keyword", "SECRET-NOTE", NULL }, NULL);
+	CHECK(j && list_has(j, n), "it does for staff");
 	json_decref(j);
 	j = adhoc(dave, "desk.mine", (const char *const[]){ "keyword", "password", NULL }, NULL);
 	CHECK(j && !list_has(j, n), "dave's \"My tickets\" does not list it");
