@@ -240,6 +240,7 @@ static const char *const steps[] = {
 	"  CHECK (credited >= 0 AND credited <= total), CHECK (paid >= 0));"
 	"CREATE INDEX bill_invoice_customer ON bill_invoice(customer_id, id);"
 	"CREATE INDEX bill_invoice_status ON bill_invoice(status, due);"
+	"CREATE INDEX bill_invoice_open ON bill_invoice(customer_id, status, due);"  /* overdue checks */
 	/* Finalized invoices are never edited or deleted: only status, paid,
 	 * credited and paid_at move. */
 	"CREATE TRIGGER bill_invoice_frozen BEFORE UPDATE OF customer_id, sub_id, kind,"
