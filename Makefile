@@ -21,8 +21,11 @@ BUILD   = build
 # library that unit tests link; the binding adds the Lua entry point for Prosody.
 CORE_SRC = $(filter-out module/core/lua_binding.c,$(wildcard module/core/*.c))
 CORE_HDR = $(wildcard module/core/*.h)
-CORE_OBJ = $(CORE_SRC:module/core/%.c=$(BUILD)/core/%.o)
-ASAN_OBJ = $(CORE_SRC:module/core/%.c=$(BUILD)/asan/%.o)
+# The desk tokenizes and stems queries exactly as sitegen's index writer did: the
+# core links sitegen's own searchidx.c (docs/search-index.md) rather than a copy.
+SHARED_SRC = sitegen/src/searchidx.c
+CORE_OBJ = $(CORE_SRC:module/core/%.c=$(BUILD)/core/%.o) $(BUILD)/core/sg_searchidx.o
+ASAN_OBJ = $(CORE_SRC:module/core/%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/sg_searchidx.o
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 # Shared fixtures (temp databases, calling operations) linked into every unit test.
 UNIT_SUPPORT = $(wildcard tests/unit/support/*.c)
@@ -52,6 +55,12 @@ $(BUILD)/core/%.o: module/core/%.c $(CORE_HDR)
 $(BUILD)/asan/%.o: module/core/%.c $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CORE_CFLAGS) -O1 $(SANITIZE) -c $< -o $@
+$(BUILD)/core/sg_searchidx.o: $(SHARED_SRC) $(wildcard sitegen/src/searchidx*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -Isitegen/src -c $< -o $@
+$(BUILD)/asan/sg_searchidx.o: $(SHARED_SRC) $(wildcard sitegen/src/searchidx*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -Isitegen/src -O1 $(SANITIZE) -c $< -o $@
 $(BUILD)/libimhost.a: $(CORE_OBJ)
 	$(AR) rcs $@ $^
 $(BUILD)/libimhost-asan.a: $(ASAN_OBJ)

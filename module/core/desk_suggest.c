@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../sitegen/src/searchidx.h"
+#include "../../sitegen/src/searchidx.h"   /* the index writer's own tokenizer and stemmer */
 #include "desk_suggest.h"
 
 #define MAX_TERMS 64

@@ -1,7 +1,7 @@
 /*
  * desk_suggest.h — help-site articles for a support request, read from the
  * search index sitegen writes (docs/search-index.md, "Reading the index from
- * C").  Tokenizing is sitegen's own (desk_sgtok.c).
+ * C").  Tokenizing is sitegen's own (sitegen/src/searchidx.c, linked into the core).
  *
  * Parsed files are cached per process and index directory, reloaded when
  * search/meta.json's mtime changes.  Thread-safe (one mutex).
