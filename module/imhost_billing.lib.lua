@@ -12,7 +12,9 @@
 --     and GET /imhost/statement/<customer>/<invoice|all>.<html|csv|txt> behind a
 --     signed, expiring link;
 --   * "Download statement" over XMPP answers with such a link, not the document;
---   * usage metering from the server's own events (messages, logins, seats);
+--   * usage metering: billing.meter (C, off the loop) reads what the server already
+--     records (rollups, sessions, accounts, log bytes); the glue only submits it
+--     daily and at start, before billing.run (which meters first as well);
 --   * module events imhost-invoice-finalized, imhost-payment-received,
 --     imhost-invoice-overdue (docs/operators.md).
 -- Secrets never pass through operation params: params are audited.
@@ -21,7 +23,6 @@ local json = require "util.json";
 local st = require "util.stanza";
 local id = require "util.id";
 local jid_util = require "util.jid";
-local usermanager = require "core.usermanager";
 
 local M = {};
 local module_api, core, call_sync, submit, fire, log;
@@ -93,7 +94,6 @@ local function read_config(m)
 		provider = provider;
 		policy = policy;
 		payment_url = m:get_option_string("imhost_payment_url");
-		usage_flush = number("imhost_usage_flush_interval", 60, 5, 3600);
 	};
 end
 
@@ -400,70 +400,24 @@ function M.add_muc_host(host_module)
 	end, 50);
 end
 
---- Usage metering from the server's events ------------------------------------------------------
+--- Usage metering -----------------------------------------------------------------------------
 
--- Messages are counted in memory per domain and recorded every usage_flush seconds
--- (one billing.usage per domain per interval; the event id makes a retried flush
--- count once).  Logins are recorded once per user per UTC day (the engine counts
--- unique users per period).  Seats: the number of accounts per domain, daily.
--- Storage is not metered by the glue (0.12 has no per-domain storage total).
-local message_counts = {};
-local logged_today = {};
-
-function M.count_message(domain)
-	message_counts[domain] = (message_counts[domain] or 0) + 1;
-end
-
-function M.count_login(domain, user)
-	local day = os.date("!%Y-%m-%d", core.now());
-	local key = user .. " " .. day;
-	if logged_today[key] then return; end
-	logged_today[key] = true;
-	core_async("billing.usage", { event_id = "login:" .. key, domain = domain, metric = "login", user = user });
-end
-
-local flush_seq = 0;
-local function flush_usage()
-	local counts = message_counts;
-	message_counts = {};
-	flush_seq = flush_seq + 1;
-	local stamp = core.now();
-	for domain, n in pairs(counts) do
-		core_async("billing.usage", { event_id = ("msg:%s:%d:%d"):format(domain, stamp, flush_seq), domain = domain,
-			metric = "messages", value = n, ts = stamp });
-	end
-end
-
-local function record_seats()
-	logged_today = {};
-	local stamp = core.now();
-	for host, hs in pairs(prosody.hosts) do
-		if hs.type == "local" and hs.modules.imhost and hs.users and hs.users.name ~= "null" then
-			local n = 0;
-			for _ in usermanager.users(host) do n = n + 1; end
-			core_async("billing.usage", { event_id = ("seats:%s:%s"):format(host, os.date("!%Y-%m-%d", stamp)),
-				domain = host, metric = "seats", value = n, ts = stamp });
+-- billing.meter runs in C on a worker thread: it meters every whole UTC hour not yet
+-- metered from rollup_hour, log_session, account and log_message (billing.h,
+-- "Metering").  Nothing here counts on the event loop.
+local function meter(cb)
+	core_async("billing.meter", {}, function (r)
+		if r and r["until"] ~= r.from then
+			log("debug", "imhost billing: metered %s..%s", os.date("!%Y-%m-%dT%H:%MZ", r.from),
+				os.date("!%Y-%m-%dT%H:%MZ", r["until"]));
 		end
-	end
+		if cb then cb(r); end
+	end);
 end
 
 --- HTTP routes and lifecycle -----------------------------------------------------------------------
 
 function M.add_host(host_module)
-	local host = host_module.host;
-	local function on_sent(event)
-		local stanza = event.stanza;
-		local kind = stanza.attr.type;
-		if kind == "groupchat" or kind == "error" or not stanza:get_child("body") then return; end
-		M.count_message(host);
-	end
-	host_module:hook("pre-message/bare", on_sent, 1);
-	host_module:hook("pre-message/full", on_sent, 1);
-	host_module:hook("pre-message/host", on_sent, 1);
-	host_module:hook("resource-bind", function (event)
-		local session = event.session;
-		if session.username then M.count_login(host, session.username .. "@" .. host); end
-	end);
 	host_module:depends("http");
 	host_module:provides("http", {
 		name = "imhost_webhook";
@@ -480,13 +434,11 @@ function M.add_host(host_module)
 end
 
 function M.start()
-	record_seats();
-	M.run();
+	meter(function () M.run(); end);
 end
 
 function M.daily()
-	record_seats();
-	M.run();
+	meter(function () M.run(); end);
 end
 
 -- Wraps a surface's call function (submit: returns a promise; call_sync: returns
@@ -525,9 +477,6 @@ function M.init(deps)
 	end;
 	log = function (...) return module_api:log(...); end;
 	config = read_config(module_api);
-	if prosody.process_type == "prosody" then
-		module_api:add_timer(config.usage_flush, function () flush_usage(); return config.usage_flush; end);
-	end
 end
 
 return M;

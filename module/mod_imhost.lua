@@ -335,6 +335,10 @@ local function erase_user(user_jid, why)
 			module:log("error", "Could not erase interaction log of %s: %s", user_jid, res.json);
 		end
 	end);
+	-- The desk keeps the tickets but not the person (desk_erase.c); same mode.
+	submit("desk.erase", { user = user_jid }, context_for("imhost", "shell")):next(function (res)
+		module:log(res.ok and "info" or "error", "Desk erasure of %s (%s): %s", user_jid, why, res.json);
+	end);
 end
 
 module:hook_global("user-deleted", function (event)

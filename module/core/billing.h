@@ -25,6 +25,16 @@
  *    invoiced period is refused (IM_EINVAL "late") and never billed; the run
  *    invoices a period only once it has ended, so events up to the next run
  *    are counted.
+ *  - Metering (billing_meter.c): usage comes from what the server already
+ *    records, not from extra hooks.  Every completed UTC hour is metered once
+ *    (a watermark in the same transaction): messages = rollup_hour.messages of
+ *    the domain, summed, in the period containing the hour's start; active
+ *    users = users with a login (log_session, the source of
+ *    rollup_user_day.logins) in the period, counted once per period; seats =
+ *    the domain's account rows and storage = the bytes of the domain's logged
+ *    messages still stored (SUM(log_message.size)), each a snapshot at metering
+ *    time, billed as the maximum over the period's snapshots.  The server
+ *    meters daily and before every billing run; billing.run meters first.
  *  - Numbers: finalizing assigns the next number of series "INV-<UTC year>"
  *    inside the finalize transaction; credit notes use "CN-<UTC year>".
  */
@@ -90,6 +100,20 @@ typedef struct {
 /* Usage of customer's domains in [from, until). */
 int im_bill_usage_get(sqlite3 *db, int64_t customer, int64_t from, int64_t until,
                       im_bill_usage *u, char **err);
+
+/* Meters usage from the rollups, log and accounts (the rule above) for every
+ * whole UTC hour in [watermark, until rounded down to the hour), then moves the
+ * watermark to there, all in one transaction: a rerun, a crash or a second
+ * process meters each hour once.  until > now is the caller's mistake (the
+ * hour has not happened); the op passes now.  Uses a TEMP table of db's
+ * connection for the storage snapshot.  The event id "meter:until" of
+ * bill_usage_event is the watermark (im_bill_usage_record refuses "meter:*"). */
+typedef struct {
+	int64_t from, until;                       /* the window metered; from == until: nothing */
+	int64_t messages, active, seats, storage;  /* usage rows written per metric */
+} im_bill_meter_stats;
+
+int im_bill_meter(sqlite3 *db, int64_t until, im_bill_meter_stats *st, char **err);
 
 /* --- the invoice run (billing_run.c) ------------------------------------------------ */
 

@@ -50,6 +50,8 @@ int im_bill_usage_record(sqlite3 *db, const char *event_id, const char *domain,
 	for (i = 0; metric && agg[i]; i += 2)
 		if (strcmp(agg[i], metric) == 0)
 			how = agg[i + 1];
+	if (event_id && strncmp(event_id, "meter:", 6) == 0)   /* billing_meter.c's watermark */
+		return im_bill_fail(err, IM_EINVAL, "usage: event ids \"meter:*\" are reserved");
 	if (!event_id || !*event_id || strlen(event_id) > 128 || !domain || !*domain ||
 	    (how == NULL && !is_login) || (is_login && (!user || !*user)) || value < 0 || ts < 0)
 		return im_bill_fail(err, IM_EINVAL, "usage needs event_id, domain, metric "

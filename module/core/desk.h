@@ -160,4 +160,13 @@ int im_desk_report(sqlite3 *db, int64_t since, int64_t until, int64_t now, json_
 int im_desk_incoming(sqlite3 *db, const im_desk_conf *conf, const char *from, const char *body,
                      const char *stanza_id, int64_t now, json_t **out);
 
+/* --- erasure (desk_erase.c) ------------------------------------------------------- */
+
+/* A deleted user's personal data leaves the desk; tickets stay.  mode is
+ * IM_ERASE_DELETE (JID -> "erased@<domain>") or IM_ERASE_PSEUDONYMIZE (JID ->
+ * im_logs_pseudonym); both drop the bodies and subjects the user wrote and
+ * their search rows (details in desk_erase.c).  One transaction; *count rows
+ * changed.  IM_OK, IM_EINVAL (not local@domain, bad mode), IM_ERR. */
+int im_desk_erase_user(sqlite3 *db, const char *user, int mode, int64_t *count);
+
 #endif

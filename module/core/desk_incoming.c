@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "desk.h"
+#include "desk_tx.h"
 #include "desk_suggest.h"
 #include "imhost_err.h"
 #include "tz.h"
@@ -211,8 +212,14 @@ static int with_notify(sqlite3 *db, const im_desk_conf *conf, json_t *res, int64
 	return IM_OK;
 }
 
-int im_desk_incoming(sqlite3 *db, const im_desk_conf *conf, const char *from, const char *body,
-                     const char *stanza_id, int64_t now, json_t **out)
+/* Steps 1-7 above inside the caller's BEGIN IMMEDIATE transaction: the rate
+ * row, "which ticket is open", the write and the delivery records commit
+ * together, so two workers handling one sender cannot both open a ticket,
+ * and no write has to upgrade a read snapshot.  *text (cleaned body, owned
+ * by the caller) is left set when a new ticket was opened: the caller adds
+ * suggestions after the commit (they read files, not the database). */
+static int incoming_locked(sqlite3 *db, const im_desk_conf *conf, const char *from, const char *body,
+                           const char *stanza_id, int64_t now, json_t **out, char **text_out)
 {
 	char reply[4096], when[160], subject[SUBJECT_MAX + 1], status[16];
 	char *text = NULL;
@@ -221,8 +228,7 @@ int im_desk_incoming(sqlite3 *db, const im_desk_conf *conf, const char *from, co
 	int cut = 0, first = 0, dup = 0, rc;
 
 	*out = NULL;
-	if (im_desk_is_desk_jid(conf, from))
-		return result(out, "ignored", NULL, 0, 0);
+	*text_out = NULL;
 	if ((rc = rate_ok(db, conf, from, now, &first)) < 0)
 		return IM_ERR;
 	if (rc == 0) {
@@ -265,7 +271,7 @@ int im_desk_incoming(sqlite3 *db, const im_desk_conf *conf, const char *from, co
 			return result(out, "refused", reply, n, 0);
 		}
 		tk = n;
-		rc = im_desk_post(db, conf, &tk, from, 0, 0, rest, stanza_id, now, &ev, &dup, &why);
+		rc = im_desk_post_tx(db, conf, &tk, from, 0, 0, rest, stanza_id, now, &ev, &dup, &why);
 		free(text);
 		if (rc == IM_EBUSY) {
 			snprintf(reply, sizeof reply, "Ticket #%lld is closed and was closed more than %d days ago, so it "
@@ -288,7 +294,7 @@ int im_desk_incoming(sqlite3 *db, const im_desk_conf *conf, const char *from, co
 	if (tk > 0 && strcasecmp(text, "solved") == 0 && strcmp(status, "new") == 0 &&
 	    now - created <= SOLVED_WINDOW && staff_posts(db, tk, from) == 0) {
 		free(text);
-		if (im_desk_set_status(db, conf, tk, from, "resolved", now, &ev, &why) != IM_OK)
+		if (im_desk_set_status_tx(db, conf, tk, from, "resolved", now, &ev, &why) != IM_OK)
 			return IM_ERR;
 		snprintf(reply, sizeof reply, "Glad that helped. Ticket #%lld is resolved; write \"#%lld\" and your "
 		         "message within %d days if you need it again.", (long long)tk, (long long)tk, conf->reopen_days);
@@ -297,7 +303,7 @@ int im_desk_incoming(sqlite3 *db, const im_desk_conf *conf, const char *from, co
 		return with_notify(db, conf, *out, ev, now);
 	}
 	if (tk > 0) {
-		rc = im_desk_post(db, conf, &tk, from, 0, 0, text, stanza_id, now, &ev, &dup, &why);
+		rc = im_desk_post_tx(db, conf, &tk, from, 0, 0, text, stanza_id, now, &ev, &dup, &why);
 		free(text);
 		if (rc != IM_OK)
 			return rc == IM_EINVAL ? result(out, "refused", why, tk, 0) : IM_ERR;
@@ -311,13 +317,11 @@ int im_desk_incoming(sqlite3 *db, const im_desk_conf *conf, const char *from, co
 
 	{
 		im_desk_new n = { from, subject, text, guess_category(text), "normal", stanza_id };
-		json_t *sugg, *s;
-		size_t i, len;
 		sqlite3_stmt *st = NULL;
 		int64_t due = 0;
 
 		subject_of(text, subject);
-		rc = im_desk_open(db, conf, &n, now, &tk, &ev, &dup, &why);
+		rc = im_desk_open_tx(db, conf, &n, now, &tk, &ev, &dup, &why);
 		if (rc != IM_OK) {
 			free(text);
 			return rc == IM_EINVAL ? result(out, "refused", why, 0, 0) : IM_ERR;
@@ -327,29 +331,66 @@ int im_desk_incoming(sqlite3 *db, const im_desk_conf *conf, const char *from, co
 			due = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 		fmt_local(conf, due, when, sizeof when);
-		len = (size_t)snprintf(reply, sizeof reply, "Thank you. Your request is ticket #%lld%s. A technician "
+		snprintf(reply, sizeof reply, "Thank you. Your request is ticket #%lld%s. A technician "
 		         "will answer you in this chat, at the latest by %s. Anything you write here is added "
 		         "to this ticket.", (long long)tk,
 		         cut ? " (your message was longer than the desk keeps and was cut)" : "", when);
-		sugg = dup ? json_array() : im_desk_suggest(conf->index_dir, conf->site_url, text, 3);
-		free(text);
-		if (sugg == NULL)
-			return IM_ERR;
-		if (json_array_size(sugg) > 0 && len < sizeof reply) {
-			len += (size_t)snprintf(reply + len, sizeof reply - len, "\n\nThese articles may already answer it:");
-			json_array_foreach(sugg, i, s)
-				if (len < sizeof reply)
-					len += (size_t)snprintf(reply + len, sizeof reply - len, "\n%zu. %s — %s", i + 1,
-					                        json_string_value(json_object_get(s, "title")),
-					                        json_string_value(json_object_get(s, "url")));
-			if (len < sizeof reply)
-				snprintf(reply + len, sizeof reply - len, "\nIf one of them solved it, reply \"solved\".");
-		}
 		if (result(out, dup ? "duplicate" : "created", reply, tk, ev) != IM_OK) {
-			json_decref(sugg);
+			free(text);
 			return IM_ERR;
 		}
-		json_object_set_new(*out, "suggestions", sugg);
+		if (dup)
+			free(text);
+		else
+			*text_out = text;
 		return with_notify(db, conf, *out, ev, now);
 	}
+}
+
+/* Appends up to three suggested articles for text to res's reply. */
+static int add_suggestions(const im_desk_conf *conf, json_t *res, const char *text)
+{
+	char reply[4096];
+	json_t *sugg, *s;
+	size_t i, len;
+
+	if ((sugg = im_desk_suggest(conf->index_dir, conf->site_url, text, 3)) == NULL)
+		return IM_ERR;
+	len = (size_t)snprintf(reply, sizeof reply, "%s", json_string_value(json_object_get(res, "reply")));
+	if (json_array_size(sugg) > 0 && len < sizeof reply) {
+		len += (size_t)snprintf(reply + len, sizeof reply - len, "\n\nThese articles may already answer it:");
+		json_array_foreach(sugg, i, s)
+			if (len < sizeof reply)
+				len += (size_t)snprintf(reply + len, sizeof reply - len, "\n%zu. %s — %s", i + 1,
+				                        json_string_value(json_object_get(s, "title")),
+				                        json_string_value(json_object_get(s, "url")));
+		if (len < sizeof reply)
+			snprintf(reply + len, sizeof reply - len, "\nIf one of them solved it, reply \"solved\".");
+	}
+	if (json_object_set_new(res, "reply", json_string(reply)) != 0 ||
+	    json_object_set_new(res, "suggestions", sugg) != 0)
+		return IM_ERR;
+	return IM_OK;
+}
+
+int im_desk_incoming(sqlite3 *db, const im_desk_conf *conf, const char *from, const char *body,
+                     const char *stanza_id, int64_t now, json_t **out)
+{
+	char *text = NULL;
+	int rc;
+
+	*out = NULL;
+	if (im_desk_is_desk_jid(conf, from))
+		return result(out, "ignored", NULL, 0, 0);
+	if (im_desk_begin(db) != IM_OK)
+		return IM_ERR;
+	rc = im_desk_finish(db, incoming_locked(db, conf, from, body, stanza_id, now, out, &text));
+	if (rc == IM_OK && text != NULL)
+		rc = add_suggestions(conf, *out, text);
+	free(text);
+	if (rc != IM_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
 }

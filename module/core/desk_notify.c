@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "desk.h"
+#include "desk_tx.h"
 #include "imhost_err.h"
 
 /* Bodies are at most body_max (64 KiB) plus a header line. */
@@ -103,9 +104,9 @@ static void customer_text(const ev_row *e, char *buf, size_t n)
 		         e->body ? e->body : "");
 	else if (strcmp(e->kind, "status") == 0)
 		snprintf(buf, n, "Ticket #%lld (%s) is now %s.", (long long)e->ticket, e->subject, e->new_);
-	else   /* merge */
-		snprintf(buf, n, "Ticket #%lld (%s) was merged into ticket #%s; replies continue there.",
-		         (long long)e->ticket, e->subject, e->new_);
+	else   /* merged: e->ticket is the target, new_ the ticket merged into it */
+		snprintf(buf, n, "Ticket #%s was merged into ticket #%lld (%s); both threads are kept and "
+		         "replies continue in #%lld.", e->new_, (long long)e->ticket, e->subject, (long long)e->ticket);
 }
 
 static void staff_text(const ev_row *e, char *buf, size_t n)
@@ -122,7 +123,7 @@ static void staff_text(const ev_row *e, char *buf, size_t n)
 		         *e->old ? " -> " : "", e->new_, e->actor);
 }
 
-int im_desk_notify(sqlite3 *db, const im_desk_conf *conf, int64_t ev, int64_t now, json_t **out)
+static int notify_locked(sqlite3 *db, const im_desk_conf *conf, int64_t ev, int64_t now, json_t **out)
 {
 	sqlite3_stmt *st = NULL, *tech = NULL;
 	ev_row e;
@@ -158,10 +159,11 @@ int im_desk_notify(sqlite3 *db, const im_desk_conf *conf, int64_t ev, int64_t no
 	col(st, 8, e.post_kind, sizeof e.post_kind);
 	e.body = (const char *)sqlite3_column_text(st, 9);
 
-	/* The customer's filter: a public post, a status change or a merge; a
-	 * "reply" event must carry a public post (belt and braces). */
+	/* The customer's filter: a public post, a status change or a merge (the
+	 * target's "merged" event, the one im_desk_merge returns); a "reply"
+	 * event must carry a public post (belt and braces). */
 	customer = (strcmp(e.kind, "reply") == 0 && strcmp(e.post_kind, "public") == 0) ||
-	           strcmp(e.kind, "status") == 0 || strcmp(e.kind, "merge") == 0;
+	           strcmp(e.kind, "status") == 0 || strcmp(e.kind, "merged") == 0;
 	if (customer) {
 		customer_text(&e, buf, TEXT_MAX);
 		size_t before = json_array_size(list);
@@ -197,4 +199,22 @@ done:
 	json_decref(list);
 	free(buf);
 	return rc;
+}
+
+/* Reads the event and records deliveries in one BEGIN IMMEDIATE transaction
+ * unless the caller holds one: an INSERT upgrading the read snapshot of the
+ * open SELECT fails at once with SQLITE_BUSY_SNAPSHOT (no busy handler) when
+ * another connection wrote in between. */
+int im_desk_notify(sqlite3 *db, const im_desk_conf *conf, int64_t ev, int64_t now, json_t **out)
+{
+	if (!sqlite3_get_autocommit(db))
+		return notify_locked(db, conf, ev, now, out);
+	*out = NULL;
+	if (im_desk_begin(db) != IM_OK)
+		return IM_ERR;
+	if (im_desk_finish(db, notify_locked(db, conf, ev, now, out)) == IM_OK)
+		return IM_OK;
+	json_decref(*out);   /* the recording rolled back: deliver nothing */
+	*out = NULL;
+	return IM_ERR;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "desk.h"
+#include "desk_tx.h"
 #include "imhost_err.h"
 
 /* The transition table: the only status changes the desk makes. */
@@ -44,16 +45,18 @@ static int exec(sqlite3 *db, const char *sql)
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? IM_OK : IM_ERR;
 }
 
-static int begin(sqlite3 *db) { return exec(db, "BEGIN IMMEDIATE"); }
+int im_desk_begin(sqlite3 *db) { return exec(db, "BEGIN IMMEDIATE"); }
 
-/* Commits when rc is IM_OK, else rolls back; returns rc (IM_ERR if the commit fails). */
-static int finish(sqlite3 *db, int rc)
+int im_desk_finish(sqlite3 *db, int rc)
 {
 	if (rc == IM_OK && exec(db, "COMMIT") == IM_OK)
 		return IM_OK;
 	(void)exec(db, "ROLLBACK");
 	return rc == IM_OK ? IM_ERR : rc;
 }
+
+
+
 
 static void copy_col(sqlite3_stmt *st, int i, char *dst, size_t n)
 {
@@ -378,8 +381,8 @@ static int open_locked(sqlite3 *db, const im_desk_conf *conf, const im_desk_new 
 	return event(db, *ticket_out, now, n->requester, "created", NULL, "new", post, ev);
 }
 
-int im_desk_open(sqlite3 *db, const im_desk_conf *conf, const im_desk_new *n, int64_t now,
-                 int64_t *ticket_out, int64_t *ev, int *dup, const char **why)
+int im_desk_open_tx(sqlite3 *db, const im_desk_conf *conf, const im_desk_new *n, int64_t now,
+                    int64_t *ticket_out, int64_t *ev, int *dup, const char **why)
 {
 	*dup = 0;
 	*ev = 0;
@@ -391,11 +394,17 @@ int im_desk_open(sqlite3 *db, const im_desk_conf *conf, const im_desk_new *n, in
 		*why = "unknown priority";
 		return IM_EINVAL;
 	}
-	if (begin(db) != IM_OK) {
+	return open_locked(db, conf, n, now, ticket_out, ev, dup);
+}
+
+int im_desk_open(sqlite3 *db, const im_desk_conf *conf, const im_desk_new *n, int64_t now,
+                 int64_t *ticket_out, int64_t *ev, int *dup, const char **why)
+{
+	if (im_desk_begin(db) != IM_OK) {
 		*why = "database busy";
 		return IM_ERR;
 	}
-	return finish(db, open_locked(db, conf, n, now, ticket_out, ev, dup));
+	return im_desk_finish(db, im_desk_open_tx(db, conf, n, now, ticket_out, ev, dup, why));
 }
 
 static int post_locked(sqlite3 *db, const im_desk_conf *conf, int64_t *tk, const char *author, int staff,
@@ -458,9 +467,9 @@ static int post_locked(sqlite3 *db, const im_desk_conf *conf, int64_t *tk, const
 	return IM_OK;
 }
 
-int im_desk_post(sqlite3 *db, const im_desk_conf *conf, int64_t *tk, const char *author, int staff,
-                 int note, const char *body, const char *idem, int64_t now, int64_t *ev, int *dup,
-                 const char **why)
+int im_desk_post_tx(sqlite3 *db, const im_desk_conf *conf, int64_t *tk, const char *author, int staff,
+                    int note, const char *body, const char *idem, int64_t now, int64_t *ev, int *dup,
+                    const char **why)
 {
 	*dup = 0;
 	*ev = 0;
@@ -472,24 +481,26 @@ int im_desk_post(sqlite3 *db, const im_desk_conf *conf, int64_t *tk, const char 
 		*why = "only staff add internal notes";
 		return IM_EINVAL;
 	}
-	if (begin(db) != IM_OK) {
-		*why = "database busy";
-		return IM_ERR;
-	}
-	return finish(db, post_locked(db, conf, tk, author, staff, note, body, idem, now, ev, dup, why));
+	return post_locked(db, conf, tk, author, staff, note, body, idem, now, ev, dup, why);
 }
 
-int im_desk_set_status(sqlite3 *db, const im_desk_conf *conf, int64_t tk, const char *actor,
-                       const char *to, int64_t now, int64_t *ev, const char **why)
+int im_desk_post(sqlite3 *db, const im_desk_conf *conf, int64_t *tk, const char *author, int staff,
+                 int note, const char *body, const char *idem, int64_t now, int64_t *ev, int *dup,
+                 const char **why)
 {
-	ticket t;
-	int rc;
-
-	if (begin(db) != IM_OK) {
+	if (im_desk_begin(db) != IM_OK) {
 		*why = "database busy";
 		return IM_ERR;
 	}
-	rc = load(db, tk, &t);
+	return im_desk_finish(db, im_desk_post_tx(db, conf, tk, author, staff, note, body, idem, now, ev, dup, why));
+}
+
+int im_desk_set_status_tx(sqlite3 *db, const im_desk_conf *conf, int64_t tk, const char *actor,
+                          const char *to, int64_t now, int64_t *ev, const char **why)
+{
+	ticket t;
+	int rc = load(db, tk, &t);
+
 	if (rc == IM_ENOTFOUND)
 		*why = "no such ticket";
 	else if (rc == IM_OK && t.merged_into) {
@@ -497,7 +508,17 @@ int im_desk_set_status(sqlite3 *db, const im_desk_conf *conf, int64_t tk, const 
 		rc = IM_EBUSY;
 	} else if (rc == IM_OK)
 		rc = change_status(db, conf, &t, actor, to, now, ev, why);
-	return finish(db, rc);
+	return rc;
+}
+
+int im_desk_set_status(sqlite3 *db, const im_desk_conf *conf, int64_t tk, const char *actor,
+                       const char *to, int64_t now, int64_t *ev, const char **why)
+{
+	if (im_desk_begin(db) != IM_OK) {
+		*why = "database busy";
+		return IM_ERR;
+	}
+	return im_desk_finish(db, im_desk_set_status_tx(db, conf, tk, actor, to, now, ev, why));
 }
 
 int im_desk_set_priority(sqlite3 *db, const im_desk_conf *conf, int64_t tk, const char *actor,
@@ -511,7 +532,7 @@ int im_desk_set_priority(sqlite3 *db, const im_desk_conf *conf, int64_t tk, cons
 		*why = "unknown priority";
 		return IM_EINVAL;
 	}
-	if (begin(db) != IM_OK) {
+	if (im_desk_begin(db) != IM_OK) {
 		*why = "database busy";
 		return IM_ERR;
 	}
@@ -546,7 +567,7 @@ int im_desk_set_priority(sqlite3 *db, const im_desk_conf *conf, int64_t tk, cons
 		                    event(db, tk, now, actor, "priority", old, prio, 0, ev) != IM_OK))
 			rc = IM_ERR;
 	}
-	return finish(db, rc);
+	return im_desk_finish(db, rc);
 }
 
 int im_desk_assign(sqlite3 *db, int64_t tk, const char *actor, const char *assignee,
@@ -556,7 +577,7 @@ int im_desk_assign(sqlite3 *db, int64_t tk, const char *actor, const char *assig
 	ticket t;
 	int rc;
 
-	if (begin(db) != IM_OK) {
+	if (im_desk_begin(db) != IM_OK) {
 		*why = "database busy";
 		return IM_ERR;
 	}
@@ -582,7 +603,7 @@ int im_desk_assign(sqlite3 *db, int64_t tk, const char *actor, const char *assig
 			rc = event(db, tk, now, actor, "assign", t.assignee[0] ? t.assignee : NULL, assignee, 0, ev);
 		sqlite3_finalize(st);
 	}
-	return finish(db, rc);
+	return im_desk_finish(db, rc);
 }
 
 static int merge_locked(sqlite3 *db, int64_t src, int64_t target, const char *actor, int64_t now,
@@ -629,9 +650,9 @@ static int merge_locked(sqlite3 *db, int64_t src, int64_t target, const char *ac
 int im_desk_merge(sqlite3 *db, int64_t src, int64_t target, const char *actor, int64_t now,
                   int64_t *ev, const char **why)
 {
-	if (begin(db) != IM_OK) {
+	if (im_desk_begin(db) != IM_OK) {
 		*why = "database busy";
 		return IM_ERR;
 	}
-	return finish(db, merge_locked(db, src, target, actor, now, ev, why));
+	return im_desk_finish(db, merge_locked(db, src, target, actor, now, ev, why));
 }

@@ -14,7 +14,8 @@
  *   billing.statement  {format, content}            (html | csv | text)
  *   billing.info       {customer, updated:true}
  *   billing.payment_methods {methods:[{method, reference|null}], payments:[..]}
- *   billing.run        {drafted, finalized, skipped}
+ *   billing.run        {drafted, finalized, skipped, metered:{..as billing.meter}}
+ *   billing.meter      {from, until, messages, active, seats, storage}  (rows written)
  *   billing.overdue    {actions:[{customer, state, from, actions:[..], oldest_due}]}
  *   reports            {rows:[..]}
  */
@@ -264,17 +265,47 @@ static int payment_methods(im_op_ctx *c, json_t *p, json_t **result)
 
 /* --- staff ---------------------------------------------------------------------- */
 
+static json_t *meter_json(const im_bill_meter_stats *m)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "from", (json_int_t)m->from, "until", (json_int_t)m->until,
+	                 "messages", (json_int_t)m->messages, "active", (json_int_t)m->active,
+	                 "seats", (json_int_t)m->seats, "storage", (json_int_t)m->storage);
+}
+
+/* Meters first, so that a run "now" right after a period's end bills the
+ * period's last hours too (otherwise they would be late, never billed). */
 static int run_now(im_op_ctx *c, json_t *p, json_t **result)
 {
+	im_bill_meter_stats m;
 	im_bill_run_stats st;
 	char *err = NULL;
 	int rc;
 
 	(void)p;
-	if ((rc = im_bill_run(c->env->db, c->now, &st, &err)) != IM_OK)
+	if ((rc = im_bill_meter(c->env->db, c->now, &m, &err)) != IM_OK ||
+	    (rc = im_bill_run(c->env->db, c->now, &st, &err)) != IM_OK)
 		return fail(result, rc, NULL, err);
-	*result = json_pack("{s:I,s:I,s:I}", "drafted", (json_int_t)st.drafted,
-	                    "finalized", (json_int_t)st.finalized, "skipped", (json_int_t)st.skipped);
+	*result = json_pack("{s:I,s:I,s:I,s:o}", "drafted", (json_int_t)st.drafted,
+	                    "finalized", (json_int_t)st.finalized, "skipped", (json_int_t)st.skipped,
+	                    "metered", meter_json(&m));
+	return IM_OK;
+}
+
+static const im_param meter_params[] = {
+	{ "until", IM_PT_TIME, 0, 0, 0, NULL, "now", "meter whole UTC hours up to this instant (not after now)" },
+};
+
+static int meter(im_op_ctx *c, json_t *p, json_t **result)
+{
+	im_bill_meter_stats m;
+	char *err = NULL;
+	int rc;
+
+	if (I(p, "until") > c->now)
+		return fail(result, IM_EINVAL, "until", strdup("until is in the future: those hours have not happened"));
+	if ((rc = im_bill_meter(c->env->db, I(p, "until"), &m, &err)) != IM_OK)
+		return fail(result, rc, "until", err);
+	*result = meter_json(&m);
 	return IM_OK;
 }
 
@@ -690,6 +721,8 @@ const im_op im_op_billing_payment_methods = { "billing.payment_methods", "Paymen
 /* Staff. */
 const im_op im_op_billing_run = { "billing.run", "Run billing now (idempotent)", "billing.manage", 1, 1,
 	NOP, run_now, NULL, 0 };
+const im_op im_op_billing_meter = { "billing.meter", "Meter usage from the logs and accounts (idempotent)",
+	"billing.manage", 1, 1, P(meter_params), meter, NULL, 0 };
 const im_op im_op_billing_plan_create = { "billing.plan_create", "Create a plan or a new plan version",
 	"billing.manage", 1, 0, P(plan_params), plan_create, NULL, 0 };
 const im_op im_op_billing_subscribe = { "billing.subscribe", "Subscribe a customer to a plan", "billing.manage", 1, 0,

@@ -136,7 +136,8 @@ extern const im_op im_op_customers_create, im_op_customers_list, im_op_customers
 extern const im_op im_op_desk_open, im_op_desk_mine, im_op_desk_view, im_op_desk_reply, im_op_desk_close,
 	im_op_desk_queue, im_op_desk_claim, im_op_desk_assign, im_op_desk_note, im_op_desk_status,
 	im_op_desk_priority, im_op_desk_merge, im_op_desk_canned, im_op_desk_search, im_op_desk_report,
-	im_op_desk_incoming, im_op_desk_configure;
+	im_op_desk_incoming, im_op_desk_configure,
+	im_op_desk_erase;   /* desk_erase.c */
 
 /* --- ops_billing.c: billing (issue 5) --- */
 extern const im_op im_op_billing_overview, im_op_billing_invoices, im_op_billing_statement,
@@ -146,7 +147,8 @@ extern const im_op im_op_billing_overview, im_op_billing_invoices, im_op_billing
 	im_op_billing_credit_note, im_op_billing_invoice_set, im_op_billing_invoice_create,
 	im_op_billing_account, im_op_billing_webhook, im_op_billing_overdue,
 	im_op_billing_report_revenue, im_op_billing_report_mrr, im_op_billing_report_open,
-	im_op_billing_report_usage;
+	im_op_billing_report_usage,
+	im_op_billing_meter;
 
 /* --- ops_auth.c ------------------------------------------------------------------ */
 

@@ -165,7 +165,7 @@ int main(void)
 	xmpp_stanza_t *s;
 	char *t, *err, buf[256], key[32];
 	json_t *j;
-	long n, m, d;
+	long n, m, d, gus_ticket = -1;
 
 	cfg = h_env("ENV_CFG");
 	cora = h_login("cora@a.test", PW);
@@ -335,6 +335,10 @@ int main(void)
 	t = await_text(tina, buf, WAIT);
 	CHECK(t != NULL, "tina merges #%ld into #%ld from chat", m, n);
 	free(t);
+	snprintf(buf, sizeof buf, "Ticket #%ld was merged into ticket #%ld", m, n);
+	t = await_text(cora, buf, WAIT);
+	CHECK(t != NULL, "cora is told #%ld was merged into #%ld", m, n);
+	free(t);
 	snprintf(buf, sizeof buf, "%ld", n);
 	j = adhoc(tina, "desk.view", (const char *const[]){ "ticket", buf, NULL }, NULL);
 	CHECK(j && posts_with(j, "DUPLICATE-BODY") == 1 && posts_with(j, "reset link") >= 2,
@@ -405,7 +409,8 @@ int main(void)
 			free(huge);
 		}
 		t = await_text(gus, "longer than the desk keeps and was cut", 15000);
-		CHECK(t != NULL && ticket_in(t) > 0, "a 1 MB message opens a ticket, cut, and says so");
+		gus_ticket = t ? ticket_in(t) : -1;
+		CHECK(t != NULL && gus_ticket > 0, "a 1 MB message opens a ticket, cut, and says so");
 		free(t);
 	}
 
@@ -445,11 +450,32 @@ int main(void)
 		free(t);
 	}
 
+	/* 11. Erasure: gus deletes his account; his ticket stays without him. */
+	{
+		int i, gone = 0;
+		CHECK(h_unregister(gus) == 0, "gus deletes his account in-band");
+		h_disconnect(gus);
+		gus = NULL;
+		snprintf(buf, sizeof buf, "%ld", gus_ticket);
+		for (i = 0; i < 50 && !gone; i++) {
+			j = adhoc(tina, "desk.view", (const char *const[]){ "ticket", buf, NULL }, NULL);
+			gone = j && strcmp(json_string_value(json_object_get(j, "requester")), "gus@a.test") != 0;
+			if (gone)
+				CHECK(posts_with(j, "Huge aaaa") == 0 && posts_with(j, "[erased]") == 1 &&
+				      strcmp(json_string_value(json_object_get(j, "subject")), "[erased]") == 0,
+				      "his ticket #%ld stays with subject and message erased, requester %s", gus_ticket,
+				      json_string_value(json_object_get(j, "requester")));
+			json_decref(j);
+			if (!gone)
+				h_pump(100);
+		}
+		CHECK(gone, "gus's JID is gone from ticket #%ld (user-deleted -> desk.erase)", gus_ticket);
+	}
+
 	h_disconnect(cora);
 	h_disconnect(dave);
 	h_disconnect(tina);
 	h_disconnect(theo);
 	h_disconnect(fiona);
-	h_disconnect(gus);
 	return h_finish();
 }

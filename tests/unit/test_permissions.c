@@ -95,6 +95,7 @@ static const struct { const char *op; int allowed[NROLES]; } matrix[] = {
 	{ "billing.info",           { 1, 1, 1, 0, 0, 0, 0, 0 } },
 	{ "billing.payment_methods", { 1, 1, 1, 0, 0, 0, 0, 0 } },
 	{ "billing.run",            { 1, 1, 1, 0, 0, 0, 0, 0 } },
+	{ "billing.meter",          { 1, 1, 1, 0, 0, 0, 0, 0 } },
 	{ "billing.plan_create",    { 1, 1, 1, 0, 0, 0, 0, 0 } },
 	{ "billing.subscribe",      { 1, 1, 1, 0, 0, 0, 0, 0 } },
 	{ "billing.change_plan",    { 1, 1, 1, 0, 0, 0, 0, 0 } },
