@@ -87,6 +87,7 @@ static const struct { const char *op; int allowed[NROLES]; } matrix[] = {
 	{ "desk.report",        { 1, 1, 1, 1, 0, 0, 0, 0 } },
 	{ "desk.incoming",      { 1, 1, 0, 0, 0, 0, 0, 0 } },
 	{ "desk.configure",     { 1, 1, 0, 0, 0, 0, 0, 0 } },
+	{ "desk.erase",         { 1, 1, 0, 0, 0, 0, 0, 0 } },
 	/* Issue 5 (billing): billing.self is also the owner's, per customer only
 	 * (test_accounts.c); glue-only ops (usage, webhook) are "internal". */
 	{ "billing.overview",       { 1, 1, 1, 0, 0, 0, 0, 0 } },
