@@ -94,7 +94,7 @@ unit-asan: $(UNIT_ASAN) module
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh tests/run-unit.sh "C unit tests (ASan+UBSan)" $(UNIT_ASAN)
 
-integration: module
+integration: module sitegen
 	@$(MAKE) --no-print-directory -C tests/integration
 	@sh tests/integration/run.sh
 

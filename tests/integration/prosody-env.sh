@@ -209,6 +209,8 @@ env_register() {
 }
 
 env_log_tail() {
+	# Set-up can fail before a server (and its log) exists.
+	[ -n "${ENV_LOG:-}" ] || { echo "(no server log: the server was not started)"; return 0; }
 	echo "---- last ${1:-40} lines of $ENV_LOG ----"
 	tail -n "${1:-40}" "$ENV_LOG" 2>/dev/null
 	echo "----"
