@@ -34,6 +34,7 @@ local jid_split, jid_bare, jid_prep = jid_util.split, jid_util.bare, jid_util.pr
 
 local M = {};
 local call_sync, submit, fire, log, module_api;
+local services; -- the glue's shared services table (mod_imhost.lua), read at call time
 
 -- The context imhost's own calls run with: the server acting on its own behalf.
 local SELF = { actor = "imhost", surface = "shell", roles = { "operator" }, prosody_admin = true };
@@ -611,6 +612,13 @@ function reconcile(host)
 			return;
 		end
 		log("debug", "imhost: reconciled %d accounts on %s", #list, host);
+		-- Accounts imhost knew that are gone (prosodyctl deluser while the server
+		-- was down): announce them and let the owner of personal data erase it.
+		for _, jid in ipairs(r.value.removed or {}) do
+			local username = jid_split(jid);
+			fire("imhost-user-deleted", { username = username, host = host, jid = jid, offline = true });
+			if services.on_account_missing then services.on_account_missing(jid); end
+		end
 	end);
 end
 
@@ -765,6 +773,7 @@ function M.start()
 end
 
 function M.init(deps)
+	services = deps;
 	call_sync, submit, fire, module_api = deps.call_sync, deps.submit, deps.fire, deps.module;
 	log = function (...) return module_api:log(...); end;
 	M.jid_prep = jid_prep;

@@ -345,6 +345,12 @@ module:hook_global("user-deleted", function (event)
 	erase_user(event.username .. "@" .. event.host, "account deleted");
 end);
 
+-- Accounts that vanished while the server was down, as found by the accounts
+-- reconciliation at start (also users who never wrote a logged message).
+services.on_account_missing = function (user_jid)
+	erase_user(user_jid, "account missing at start");
+end;
+
 -- Accounts deleted while the server was down (prosodyctl deluser) fire no event:
 -- compare the users the log knows with the users that exist, once at start.
 local function reconcile_deleted_users()

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,12 +78,25 @@ void im_workers_kick(im_workers *w)
 		;
 }
 
+/* Workers run below the event loop's priority: on a small machine a burst of
+ * searches or a billing run must not delay the loop that routes messages.
+ * Linux applies nice per thread; elsewhere this is a harmless no-op. */
+#define WORKER_NICE 10
+
+static void lower_own_priority(void)
+{
+#ifdef SYS_gettid
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
+#endif
+}
+
 static void *run(void *arg)
 {
 	struct thread_arg *ta = arg;
 	im_workers *w = ta->w;
 	im_env env;
 
+	lower_own_priority();
 	env.db = w->db[ta->index];
 	env.erasure = w->erasure;
 	free(ta);

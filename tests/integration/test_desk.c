@@ -472,6 +472,44 @@ int main(void)
 		CHECK(gone, "gus's JID is gone from ticket #%ld (user-deleted -> desk.erase)", gus_ticket);
 	}
 
+	/* 12. Erasure of an account deleted while the server was down: ivy opened
+	 * her ticket with the ad-hoc command only (no logged chat message), so
+	 * only the accounts reconciliation at start knows she is gone. */
+	{
+		h_client *ivy = h_login("ivy@a.test", PW);
+		long ivy_ticket = -1;
+		int i, gone = 0;
+
+		j = ivy ? adhoc(ivy, "desk.open", (const char *const[]){ "subject", "Ivy cannot log in",
+		                "message", "Ivy's own words", NULL }, NULL) : NULL;
+		if (json_is_integer(json_object_get(j, "ticket")))
+			ivy_ticket = (long)json_integer_value(json_object_get(j, "ticket"));
+		json_decref(j);
+		CHECK(ivy_ticket > 0, "ivy opens ticket #%ld with the ad-hoc command", ivy_ticket);
+		h_disconnect(ivy);
+		h_disconnect(tina);
+		CHECK(h_envctl("stop") == 0, "the server stops");
+		CHECK(h_envctl("prosodyctl deluser ivy@a.test >/dev/null") == 0,
+		      "prosodyctl deluser ivy@a.test while it is down");
+		CHECK(h_envctl("launch") == 0, "the server starts again");
+		tina = h_login("tina@a.test", PW);
+		snprintf(buf, sizeof buf, "%ld", ivy_ticket);
+		for (i = 0; i < 50 && !gone && tina; i++) {
+			j = adhoc(tina, "desk.view", (const char *const[]){ "ticket", buf, NULL }, NULL);
+			gone = j && json_string_value(json_object_get(j, "requester")) &&
+			       strcmp(json_string_value(json_object_get(j, "requester")), "ivy@a.test") != 0;
+			if (gone)
+				CHECK(posts_with(j, "Ivy's own words") == 0,
+				      "ticket #%ld stays, without her words (requester %s)", ivy_ticket,
+				      json_string_value(json_object_get(j, "requester")));
+			json_decref(j);
+			if (!gone)
+				h_pump(100);
+		}
+		CHECK(gone, "ivy's JID is gone from ticket #%ld after the start (accounts reconciliation)",
+		      ivy_ticket);
+	}
+
 	h_disconnect(cora);
 	h_disconnect(dave);
 	h_disconnect(tina);
