@@ -15,4 +15,9 @@
 #define IM_ENOTFOUND -4
 #define IM_EBUSY    -5   /* resource locked or in use */
 
+/* Replaces *err (freeing the old message) with a malloc'd printf-style message;
+ * does nothing when err is NULL.  *err is NULL afterwards only when out of
+ * memory: callers treat that as "no message". */
+void im_set_errf(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -14,25 +14,11 @@
 
 #include "logmaint.h"
 #include "sha256.h"
+#include "imhost_err.h"
 #include "store.h"
 
 #define JID_MAX     3071
 #define CHUNK_MAX   100000
-
-static void set_errf(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	free(*err);
-	*err = s;
-}
 
 /* A bare user JID: local@domain, no resource, sane length. */
 static int valid_user_jid(const char *jid)
@@ -170,7 +156,7 @@ int im_logs_erase_user(sqlite3 *db, const char *user_jid, int mode, int64_t *cou
 		*count = 0;
 	if (db == NULL || (mode != IM_ERASE_DELETE && mode != IM_ERASE_PSEUDONYMIZE) ||
 	    im_logs_pseudonym(user_jid, pseud, sizeof pseud) != IM_OK) {
-		set_errf(err, "erase: invalid user JID or mode");
+		im_set_errf(err, "erase: invalid user JID or mode");
 		return IM_EINVAL;
 	}
 	if (begin(db, err) != IM_OK)
@@ -221,7 +207,7 @@ int im_logs_retention_chunk(sqlite3 *db, const char *domain, int64_t cutoff, int
 	if (deleted)
 		*deleted = 0;
 	if (db == NULL || chunk < 1 || chunk > CHUNK_MAX || (domain && *domain == '\0')) {
-		set_errf(err, "retention: invalid arguments");
+		im_set_errf(err, "retention: invalid arguments");
 		return IM_EINVAL;
 	}
 	if (begin(db, err) != IM_OK)
@@ -299,7 +285,7 @@ static int rows_to_json(sqlite3 *db, const char *sql, const char *jid,
 			json_t *v = col_json(st, i);
 
 			if (v == NULL) {
-				set_errf(err, "export: column %s is not valid UTF-8", names[i]);
+				im_set_errf(err, "export: column %s is not valid UTF-8", names[i]);
 				sqlite3_finalize(st);
 				return IM_ERR;
 			}
@@ -320,7 +306,7 @@ static int rows_to_json(sqlite3 *db, const char *sql, const char *jid,
 	return IM_OK;
 oom:
 	sqlite3_finalize(st);
-	set_errf(err, "export: out of memory");
+	im_set_errf(err, "export: out of memory");
 	return IM_ERR;
 }
 
@@ -335,7 +321,7 @@ int im_logs_export_user(sqlite3 *db, const char *user_jid, json_t **out, char **
 
 	*out = NULL;
 	if (db == NULL || !valid_user_jid(user_jid)) {
-		set_errf(err, "export: invalid user JID");
+		im_set_errf(err, "export: invalid user JID");
 		return IM_EINVAL;
 	}
 	o = json_object();
@@ -346,13 +332,13 @@ int im_logs_export_user(sqlite3 *db, const char *user_jid, json_t **out, char **
 		json_decref(o);
 		json_decref(msgs);
 		json_decref(sess);
-		set_errf(err, "export: out of memory");
+		im_set_errf(err, "export: out of memory");
 		return IM_ERR;
 	}
 	if (json_object_set_new(o, "messages", msgs) != 0 ||
 	    json_object_set_new(o, "sessions", sess) != 0) {
 		json_decref(o);
-		set_errf(err, "export: out of memory");
+		im_set_errf(err, "export: out of memory");
 		return IM_ERR;
 	}
 	/* One read transaction: both lists come from the same snapshot. */

@@ -34,21 +34,6 @@
 #define WINDOW_AFTER 4096   /* matches streamed before a time window is turned into rowid bounds */
 #define MAX_TERMS  16
 
-static void set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	free(*err);
-	*err = s;
-}
-
 /* --- keyword -> FTS5 query ----------------------------------------------------- */
 
 static int searchable(const char *s, size_t n)
@@ -337,7 +322,7 @@ static int64_t load_candidates(sqlite3 *db, const im_search_q *q, int has_cursor
 	build(&b, q, has_cursor, W_CANDIDATES);
 	if (b.overflow || sqlite3_prepare_v2(db, b.s, -1, &st, NULL) != SQLITE_OK ||
 	    bind_all(st, q, cts, cid, NULL, 0) != SQLITE_OK) {
-		set_err(err, "search candidates: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "search candidates: %s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -349,7 +334,7 @@ static int64_t load_candidates(sqlite3 *db, const im_search_q *q, int has_cursor
 			cap = cap ? cap * 2 : 1024;
 			nv = realloc(v, (size_t)cap * sizeof *v);
 			if (nv == NULL) {
-				set_err(err, "out of memory");
+				im_set_errf(err, "out of memory");
 				goto fail;
 			}
 			v = nv;
@@ -359,7 +344,7 @@ static int64_t load_candidates(sqlite3 *db, const im_search_q *q, int has_cursor
 		n++;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		set_err(err, "search candidates: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "search candidates: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
 	sqlite3_finalize(st);
@@ -383,7 +368,7 @@ static int check_rest(sqlite3 *db, const char *match, cand *c, int64_t n, topk *
 	if (sqlite3_prepare_v2(db, "SELECT 1 FROM log_message_fts WHERE log_message_fts MATCH ?1 AND rowid = ?2",
 	                       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC) != SQLITE_OK) {
-		set_err(err, "search check: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "search check: %s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		return IM_ERR;
 	}
@@ -404,7 +389,7 @@ static int check_rest(sqlite3 *db, const char *match, cand *c, int64_t n, topk *
 		}
 	}
 	if (rc != IM_OK)
-		set_err(err, "search check: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "search check: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -427,7 +412,7 @@ static int merge(sqlite3 *db, const char *match, cand *c, int64_t n, topk *t, in
 	n = j;
 	pmax = malloc((size_t)n * sizeof *pmax);
 	if (pmax == NULL) {
-		set_err(err, "out of memory");
+		im_set_errf(err, "out of memory");
 		return IM_ERR;
 	}
 	for (i = 0; i < n; i++)
@@ -437,7 +422,7 @@ static int merge(sqlite3 *db, const char *match, cand *c, int64_t n, topk *t, in
 	    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, c[0].id) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 3, c[n - 1].id) != SQLITE_OK) {
-		set_err(err, "search stream: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "search stream: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
 	j = n - 1;   /* c[0..j]: candidates not yet passed by the stream */
@@ -460,7 +445,7 @@ static int merge(sqlite3 *db, const char *match, cand *c, int64_t n, topk *t, in
 		}
 	}
 	if (j >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		set_err(err, "search stream: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "search stream: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
 	sqlite3_finalize(st);
@@ -620,7 +605,7 @@ static int fts_stream(sqlite3 *db, const im_search_q *q, int has_cursor, int64_t
 		rc = IM_OK;
 done:
 	if (rc != IM_OK)
-		set_err(err, "search: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "search: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(fts);
 	sqlite3_finalize(look);
 	sqlite3_finalize(proof);
@@ -664,11 +649,11 @@ static int add_rows(sqlite3 *db, sqlite3_stmt *st, json_t *items, char **err)
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (json_array_append_new(items, row_json(st)) != 0) {
-			set_err(err, "out of memory");
+			im_set_errf(err, "out of memory");
 			return IM_ERR;
 		}
 	if (rc != SQLITE_DONE) {
-		set_err(err, "search: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "search: %s", sqlite3_errmsg(db));
 		return IM_ERR;
 	}
 	return IM_OK;
@@ -681,12 +666,12 @@ static int add_hits(sqlite3 *db, const topk *t, json_t *items, char **err)
 	int i, rc = IM_OK;
 
 	if (sqlite3_prepare_v2(db, "SELECT " COLS " FROM log_message m WHERE m.id = ?1", -1, &st, NULL) != SQLITE_OK) {
-		set_err(err, "search: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "search: %s", sqlite3_errmsg(db));
 		return IM_ERR;
 	}
 	for (i = 0; i < t->n && rc == IM_OK; i++) {
 		if (sqlite3_reset(st) != SQLITE_OK || sqlite3_bind_int64(st, 1, t->v[i].id) != SQLITE_OK) {
-			set_err(err, "search: %s", sqlite3_errmsg(db));
+			im_set_errf(err, "search: %s", sqlite3_errmsg(db));
 			rc = IM_ERR;
 		} else {
 			rc = add_rows(db, st, items, err);   /* 0 rows if deleted meanwhile */
@@ -708,7 +693,7 @@ static int run_rows(sqlite3 *db, const im_search_q *q, int has_cursor, int64_t c
 	build(&b, q, has_cursor, w);
 	if (b.overflow || sqlite3_prepare_v2(db, b.s, -1, &st, NULL) != SQLITE_OK ||
 	    bind_all(st, q, cts, cid, match, q->limit + 1) != SQLITE_OK) {
-		set_err(err, "search: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "search: %s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		return IM_ERR;
 	}
@@ -728,23 +713,23 @@ int im_logsearch(sqlite3 *db, const im_search_q *q, json_t **out, im_search_info
 
 	*out = NULL;
 	if (q->limit < 1 || q->limit > 500) {
-		set_err(err, "limit out of range");
+		im_set_errf(err, "limit out of range");
 		return IM_EINVAL;
 	}
 	if (q->cursor) {
 		if (cursor_read(q->cursor, &cts, &cid) != IM_OK) {
-			set_err(err, "malformed cursor");
+			im_set_errf(err, "malformed cursor");
 			return IM_EINVAL;
 		}
 		has_cursor = 1;
 	}
 	if (q->keyword && (terms = im_fts_query(q->keyword, match, sizeof match)) < 0) {
-		set_err(err, "keyword too long");
+		im_set_errf(err, "keyword too long");
 		return IM_EINVAL;
 	}
 	items = json_array();
 	if (items == NULL) {
-		set_err(err, "out of memory");
+		im_set_errf(err, "out of memory");
 		return IM_ERR;
 	}
 	if (terms == 0) {
@@ -765,7 +750,7 @@ int im_logsearch(sqlite3 *db, const im_search_q *q, json_t **out, im_search_info
 		t.n = 0;
 		t.v = malloc((size_t)t.cap * sizeof *t.v);
 		if (t.v == NULL) {
-			set_err(err, "out of memory");
+			im_set_errf(err, "out of memory");
 			rc = IM_ERR;
 		} else if (plan == IM_PLAN_MERGE) {
 			rc = merge(db, match, c, ncand, &t, q->force_plan == IM_PLAN_MERGE_CHECK ? 0 : CHECK_RATIO,
@@ -785,7 +770,7 @@ int im_logsearch(sqlite3 *db, const im_search_q *q, json_t **out, im_search_info
 	res = json_object();
 	if (res == NULL) {
 		json_decref(items);
-		set_err(err, "out of memory");
+		im_set_errf(err, "out of memory");
 		return IM_ERR;
 	}
 	/* limit+1 rows were asked for: one more means another page exists. */

@@ -13,28 +13,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "imhost_err.h"
 #include "store.h"
 
 #define BUSY_TIMEOUT_MS 5000
 
-static void set_errf(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	free(*err);
-	*err = s;   /* NULL only when out of memory: callers treat that as "no message" */
-}
-
 void im_store_set_err(char **err, const char *what, sqlite3 *db)
 {
-	set_errf(err, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
+	im_set_errf(err, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
 }
 
 /* Reads a single integer pragma; -1 on error. */
@@ -90,11 +76,11 @@ static int apply_step(sqlite3 *db, int version, char **err)
 		return IM_OK;
 	}
 	if (cur != version - 1) {
-		set_errf(err, "migration: database at version %d, expected %d", cur, version - 1);
+		im_set_errf(err, "migration: database at version %d, expected %d", cur, version - 1);
 		goto fail;
 	}
 	if (sqlite3_exec(db, im_migration_sql(version), NULL, NULL, NULL) != SQLITE_OK) {
-		set_errf(err, "migration %d: %s", version, sqlite3_errmsg(db));
+		im_set_errf(err, "migration %d: %s", version, sqlite3_errmsg(db));
 		goto fail;
 	}
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version);
@@ -122,12 +108,12 @@ int im_store_migrate(sqlite3 *db, int target_version, char **err)
 		return IM_ERR;
 	}
 	if (cur > im_migration_count()) {
-		set_errf(err, "database schema version %d is newer than this imhost (%d)",
+		im_set_errf(err, "database schema version %d is newer than this imhost (%d)",
 		         cur, im_migration_count());
 		return IM_ERR;
 	}
 	if (target_version < cur || target_version > im_migration_count()) {
-		set_errf(err, "migration: bad target version %d (database at %d, latest %d)",
+		im_set_errf(err, "migration: bad target version %d (database at %d, latest %d)",
 		         target_version, cur, im_migration_count());
 		return IM_EINVAL;
 	}
@@ -174,12 +160,12 @@ static int open_conn(const char *path, int flags, sqlite3 **out, char **err)
 
 	*out = NULL;
 	if (path == NULL || *path == '\0') {
-		set_errf(err, "open: empty database path");
+		im_set_errf(err, "open: empty database path");
 		return IM_EINVAL;
 	}
 	rc = sqlite3_open_v2(path, &db, flags, NULL);
 	if (rc != SQLITE_OK) {
-		set_errf(err, "open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		im_set_errf(err, "open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
 		return IM_ERR;
 	}
@@ -190,7 +176,7 @@ static int open_conn(const char *path, int flags, sqlite3 **out, char **err)
 		goto fail;
 	if (!(flags & SQLITE_OPEN_READONLY)) {
 		if (set_wal(db) != SQLITE_OK) {
-			set_errf(err, "open %s: cannot switch to WAL: %s", path, sqlite3_errmsg(db));
+			im_set_errf(err, "open %s: cannot switch to WAL: %s", path, sqlite3_errmsg(db));
 			sqlite3_close(db);
 			return IM_ERR;
 		}
@@ -202,7 +188,7 @@ static int open_conn(const char *path, int flags, sqlite3 **out, char **err)
 	*out = db;
 	return IM_OK;
 fail:
-	set_errf(err, "open %s: %s", path, sqlite3_errmsg(db));
+	im_set_errf(err, "open %s: %s", path, sqlite3_errmsg(db));
 	sqlite3_close(db);
 	return IM_ERR;
 }

@@ -12,21 +12,6 @@
 
 #define WEEK_OFFSET (4 * 86400)   /* 1970-01-01 was a Thursday; weeks start Monday */
 
-static void set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	free(*err);
-	*err = s;
-}
-
 static int64_t floor_to(int64_t t, int64_t step, int64_t offset)
 {
 	int64_t r = (t - offset) % step;
@@ -72,7 +57,7 @@ static int series(sqlite3 *db, const im_trends_q *q, json_t *res, char **err)
 	first = im_bucket_start(q->since, q->granularity);
 	nb = q->until > first ? (q->until - first + step - 1) / step : 0;
 	if (nb > IM_TRENDS_MAX_BUCKETS) {
-		set_err(err, "too many buckets (%lld); use a coarser granularity", (long long)nb);
+		im_set_errf(err, "too many buckets (%lld); use a coarser granularity", (long long)nb);
 		return IM_EINVAL;
 	}
 	if (strcmp(q->metric, "messages") == 0) {
@@ -86,7 +71,7 @@ static int series(sqlite3 *db, const im_trends_q *q, json_t *res, char **err)
 		         be, dom);
 	} else {   /* active_users */
 		if (strcmp(q->granularity, "hour") == 0) {
-			set_err(err, "active_users is counted per day: use granularity day or week");
+			im_set_errf(err, "active_users is counted per day: use granularity day or week");
 			return IM_EINVAL;
 		}
 		bucket_expr(be, sizeof be, q->granularity, "day");
@@ -96,14 +81,14 @@ static int series(sqlite3 *db, const im_trends_q *q, json_t *res, char **err)
 	}
 	vals = calloc(nb ? (size_t)nb : 1, sizeof *vals);
 	if (vals == NULL) {
-		set_err(err, "out of memory");
+		im_set_errf(err, "out of memory");
 		return IM_ERR;
 	}
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 1, first) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, q->until) != SQLITE_OK ||
 	    (q->domain && sqlite3_bind_text(st, 3, q->domain, -1, SQLITE_STATIC) != SQLITE_OK)) {
-		set_err(err, "trends: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "trends: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -112,7 +97,7 @@ static int series(sqlite3 *db, const im_trends_q *q, json_t *res, char **err)
 			vals[(b - first) / step] = sqlite3_column_int64(st, 1);
 	}
 	if (rc != SQLITE_DONE) {
-		set_err(err, "trends: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "trends: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
 	sqlite3_finalize(st);
@@ -122,7 +107,7 @@ static int series(sqlite3 *db, const im_trends_q *q, json_t *res, char **err)
 		                                     "value", (json_int_t)vals[b]));
 	free(vals);
 	if (arr == NULL) {
-		set_err(err, "out of memory");
+		im_set_errf(err, "out of memory");
 		return IM_ERR;
 	}
 	json_object_set_new(res, "granularity", json_string(q->granularity));
@@ -152,7 +137,7 @@ static int top(sqlite3 *db, const im_trends_q *q, json_t *res, char **err)
 	    sqlite3_bind_int64(st, 2, q->until) != SQLITE_OK ||
 	    (q->domain && sqlite3_bind_text(st, 3, q->domain, -1, SQLITE_STATIC) != SQLITE_OK) ||
 	    sqlite3_bind_int(st, 4, q->limit) != SQLITE_OK) {
-		set_err(err, "trends: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "trends: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -160,7 +145,7 @@ static int top(sqlite3 *db, const im_trends_q *q, json_t *res, char **err)
 		                                     (const char *)sqlite3_column_text(st, 0),
 		                                     "value", (json_int_t)sqlite3_column_int64(st, 1)));
 	if (rc != SQLITE_DONE) {
-		set_err(err, "trends: %s", sqlite3_errmsg(db));
+		im_set_errf(err, "trends: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
 	sqlite3_finalize(st);
@@ -179,12 +164,12 @@ int im_trends(sqlite3 *db, const im_trends_q *q, json_t **out, char **err)
 
 	*out = NULL;
 	if (q->until <= q->since) {
-		set_err(err, "until must be after since");
+		im_set_errf(err, "until must be after since");
 		return IM_EINVAL;
 	}
 	res = json_pack("{s:s}", "metric", q->metric);
 	if (res == NULL) {
-		set_err(err, "out of memory");
+		im_set_errf(err, "out of memory");
 		return IM_ERR;
 	}
 	if (strncmp(q->metric, "top_", 4) == 0)
