@@ -128,6 +128,12 @@ routing() {
 	done
 }
 
+# The event-loop lag measured inside Prosody (bench/mod_bench_looplag.lua):
+# "looplag reset" starts a measurement, "looplag" prints its RESULT line.
+looplag() {
+	curl -s -H 'Host: a.test' "http://127.0.0.1:$ENV_HTTP_PORT/looplag/${1:+?reset=1}" || echo "RESULT samples=0"
+}
+
 search() {
 	db="$ENV_ROOT/fill.sqlite"
 	echo "== search: filling $ENTRIES entries into $db"
@@ -137,8 +143,10 @@ search() {
 	fi
 	module_check search
 	sleep 1	# let start-up work (reconciliation, cron) pass before "idle"
+	looplag reset
 	"$BIN/pingstall" -p "$ENV_C2S_PORT" -j pinger@a.test -x "$PW" -t 3 -l idle |
 		tee "$ENV_ROOT/idle.out"
+	looplag > "$ENV_ROOT/looplag-idle.out"
 	echo "== search: $SEARCHES searches over HTTP, alone (latency)"
 	"$BIN/logfill" search -p "$ENV_HTTP_PORT" -a "admin@a.test:$PW" -n "$SEARCHES" |
 		tee "$ENV_ROOT/search.out"
@@ -149,8 +157,10 @@ search() {
 		> "$ENV_ROOT/busy.out" &
 	ping_pid=$!
 	sleep 0.5	# logged in and pinging before the first search
+	looplag reset
 	"$BIN/logfill" search -p "$ENV_HTTP_PORT" -a "admin@a.test:$PW" -n "$SEARCHES" -s 2 |
 		tee "$ENV_ROOT/search-busy.out"
+	looplag > "$ENV_ROOT/looplag-busy.out"
 	kill -TERM "$ping_pid" 2>/dev/null
 	wait "$ping_pid"
 	cat "$ENV_ROOT/busy.out"
@@ -258,6 +268,12 @@ if [ -f "$R/search.out" ]; then
 		"$(na "$(result "$R/idle.out" max_ms)")" "$(na "$(result "$R/idle.out" p99_ms)")"
 	printf '%-34s %12s ms  (p99 %s ms)   goal stall <= 5 ms\n' "ping RTT max, during searches" \
 		"$(na "$(result "$R/busy.out" max_ms)")" "$(na "$(result "$R/busy.out" p99_ms)")"
+	printf '%-34s %12s ms  (p99 %s ms, %s ticks)\n' "loop lag max in Prosody, idle" \
+		"$(na "$(result "$R/looplag-idle.out" max_ms)")" "$(na "$(result "$R/looplag-idle.out" p99_ms)")" \
+		"$(na "$(result "$R/looplag-idle.out" samples)")"
+	printf '%-34s %12s ms  (p99 %s ms, %s ticks)   goal stall <= 5 ms\n' "loop lag max, during searches" \
+		"$(na "$(result "$R/looplag-busy.out" max_ms)")" "$(na "$(result "$R/looplag-busy.out" p99_ms)")" \
+		"$(na "$(result "$R/looplag-busy.out" samples)")"
 fi
 if [ -f "$R/billing.out" ]; then
 	[ -f "$R/billing.invalid" ] && echo "  billing numbers VOID: a module failed to load"
