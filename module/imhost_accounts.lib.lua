@@ -440,6 +440,12 @@ function M.before(opname)
 	if opname == "reminders.run" and prosody.process_type == "prosody" then check_all_certs(); end
 end
 
+-- Whether M.after has anything to do for an operation: callers skip decoding
+-- results nobody reads (a search result is large; util.json runs on the loop).
+function M.has_after(opname)
+	return after[opname] ~= nil;
+end
+
 function M.after(opname, params, result, ctx)
 	local f = after[opname];
 	if f then

@@ -44,6 +44,10 @@ end
 -- return value are { ok = bool, json = text }.
 local function complete(opname, params, ctx, res)
 	if not res.ok then return res; end
+	-- Decode only what a live handler or an after-step reads: results can be
+	-- large (a page of search results) and util.json runs on the event loop.
+	local op = registry_by_name[opname];
+	if not (op and op.live) and not accounts.has_after(opname) then return res; end
 	local ok, answer = pcall(json.decode, res.json);
 	if not ok or type(answer) ~= "table" then return res; end
 	if answer.live == true then
