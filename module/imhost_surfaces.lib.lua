@@ -14,6 +14,7 @@ local http_util = require "util.http";
 local base64 = require "util.encodings".base64;
 local usermanager = require "core.usermanager";
 local jid_util = require "util.jid";
+local sha256 = require "util.hashes".sha256;
 
 local M = {};
 local core, registry, registry_by_name, context_for, submit, call_sync, verify_token, accounts;
@@ -321,6 +322,14 @@ local function is_loopback(request)
 	return ip == "127.0.0.1" or ip == "::1" or (ip and ip:match("^127%.")) ~= nil;
 end
 
+-- HTTP Basic credentials that passed, by a hash of the header value, for
+-- BASIC_CACHE_TTL seconds; forgotten whenever any password changes or any
+-- account is deleted.
+local BASIC_CACHE_TTL = 60;
+local basic_cache = {};
+module:hook_global("user-password-changed", function () basic_cache = {}; end);
+module:hook_global("user-deleted", function () basic_cache = {}; end);
+
 -- Who sent this request: an XMPP account by HTTP Basic (over TLS, or from loopback),
 -- or a bearer token issued by auth.token.  Returns the bare JID or nil, reason.
 local function authenticate(request)
@@ -342,9 +351,15 @@ local function authenticate(request)
 		if not (username and host and prosody.hosts[host] and prosody.hosts[host].type == "local") then
 			return nil, "unknown account";
 		end
+		-- Checking a password is a salted hash of thousands of rounds and a read of
+		-- the account store, on the event loop: remember a good one briefly.
+		local key = sha256(value, true);
+		local cached = basic_cache[key];
+		if cached and cached.expires > os.time() then return cached.actor; end
 		if not usermanager.test_password(username, host, password) then
 			return nil, "wrong credentials";
 		end
+		basic_cache[key] = { actor = username .. "@" .. host, expires = os.time() + BASIC_CACHE_TTL };
 		return username .. "@" .. host;
 	end
 	return nil, "unsupported authorization scheme";
