@@ -1,8 +1,9 @@
 -- mod_bench_looplag: measures Prosody's event-loop lag from inside the process
--- (benchmarks only).  A 2 ms repeating timer records how late each tick fires:
--- a tick can only be late when the loop was busy (or the process was not
--- scheduled), so the lateness is the event-loop stall as the server sees it,
--- free of the pinging client's own scheduling.
+-- (benchmarks only).  A 2 ms repeating timer records how late each tick fires.
+-- Open question (see the session notes): under load the lateness reaches tens of
+-- ms while a pinging client's round trips stay under ~7 ms, so net.server's
+-- timers seem to yield to pending I/O: read it as timer lateness, not as the
+-- longest time the loop was blocked.
 --   GET /looplag          -> "RESULT samples=N p99_ms=X max_ms=Y"
 --   GET /looplag?reset=1  -> starts a new measurement
 local now = require "util.time".now;

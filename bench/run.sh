@@ -268,10 +268,10 @@ if [ -f "$R/search.out" ]; then
 		"$(na "$(result "$R/idle.out" max_ms)")" "$(na "$(result "$R/idle.out" p99_ms)")"
 	printf '%-34s %12s ms  (p99 %s ms)   goal stall <= 5 ms\n' "ping RTT max, during searches" \
 		"$(na "$(result "$R/busy.out" max_ms)")" "$(na "$(result "$R/busy.out" p99_ms)")"
-	printf '%-34s %12s ms  (p99 %s ms, %s ticks)\n' "loop lag max in Prosody, idle" \
+	printf '%-34s %12s ms  (p99 %s ms, %s ticks)\n' "2 ms timer lateness, idle" \
 		"$(na "$(result "$R/looplag-idle.out" max_ms)")" "$(na "$(result "$R/looplag-idle.out" p99_ms)")" \
 		"$(na "$(result "$R/looplag-idle.out" samples)")"
-	printf '%-34s %12s ms  (p99 %s ms, %s ticks)   goal stall <= 5 ms\n' "loop lag max, during searches" \
+	printf '%-34s %12s ms  (p99 %s ms, %s ticks)\n' "2 ms timer lateness, searches" \
 		"$(na "$(result "$R/looplag-busy.out" max_ms)")" "$(na "$(result "$R/looplag-busy.out" p99_ms)")" \
 		"$(na "$(result "$R/looplag-busy.out" samples)")"
 fi
