@@ -17,7 +17,7 @@ for p in "$c2s_port" "$http_port"; do
 	fi
 done
 
-mkdir -p "$run/data"
+mkdir -p "$run/data" "$run/certs"
 
 # The help site, served by Prosody at /help/.
 if ! "$top/sitegen/sitegen" build --repo "$top" --worktree --out "$top/_site" \
@@ -28,6 +28,7 @@ cfg="$run/prosody.cfg.lua"
 cat > "$cfg" <<CFG
 -- Written by demo/run.sh; regenerated at every 'make demo'.
 pidfile = "$run/prosody.pid"
+certificates = "$run/certs" -- none: the demo speaks plain XMPP on loopback
 data_path = "$run/data"
 plugin_paths = { "$top/build/plugins" }
 admin_socket = "$run/prosody.sock"
@@ -36,6 +37,7 @@ interfaces = { "127.0.0.1" }
 c2s_ports = { $c2s_port }
 http_ports = { $http_port }
 http_interfaces = { "127.0.0.1" }
+http_default_host = "$domain" -- requests for 127.0.0.1 reach the demo domain
 https_ports = {}
 s2s_ports = {}
 run_as_root = true
