@@ -88,6 +88,8 @@ Send a few messages between alice and bob, then try:
   $ctl mod_imhost logs.search keyword=hello
   $ctl mod_imhost logs.trends metric=messages granularity=hour --json
   $ctl shell imhost logs_status
+  $ctl mod_imhost customers.create name=Demo owner=alice@$domain --json
+  $ctl mod_imhost domains.attach customer=1 domain=$domain   (then alice manages users and rooms)
   curl -u admin@$domain:$admin_pw 'http://127.0.0.1:$http_port/imhost/api/v1/logs/search?keyword=hello' -H 'Host: $domain'
   curl http://127.0.0.1:$http_port/imhost/api/v1/openapi.json -H 'Host: $domain'
   In Gajim or Conversations as admin: "Execute command" on $domain -> imhost commands.
