@@ -1,13 +1,17 @@
 /* pingstall — how long Prosody's event loop stalls.
  *
- * One client sends XEP-0199 pings to its server back to back (the next one as
- * soon as the previous answer arrives) and records each round trip.  Prosody
+ * One client sends XEP-0199 pings to its server and records each round trip:
+ * back to back by default (the next one as soon as the previous answer
+ * arrives), or paced with -i (the next one MS after the previous answer, as
+ * redis-cli --latency does), so that the pinger itself does not keep the
+ * server's loop and a core busy.  A stall longer than the interval is still
+ * seen whole by the ping sent into it.  Prosody
  * answers pings on its single event-loop thread, so a round trip far above
  * the idle one means the loop was busy elsewhere (e.g. a search run on it).
  * Runs for -t seconds or until SIGTERM/SIGINT, then prints count, p50, p99 and
  * the longest round trip.
  *
- *   pingstall -p C2S_PORT -j JID -x PASSWORD [-t SECONDS] [-l LABEL]
+ *   pingstall -p C2S_PORT -j JID -x PASSWORD [-t SECONDS] [-i MS] [-l LABEL]
  * Output: a human line, then "RESULT label=.. pings=.. p50_ms=.. p99_ms=.. max_ms=..".
  */
 #include <signal.h>
@@ -24,7 +28,7 @@ static volatile sig_atomic_t stop;
 static double *rtt;		/* milliseconds */
 static size_t n;
 static int up, waiting;
-static double t_sent;
+static double t_sent, t_answered;
 static char domain[128];
 
 static double now_ms(void)
@@ -51,6 +55,7 @@ static int on_pong(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 		if (n < MAX_SAMPLES)
 			rtt[n++] = now_ms() - t_sent;
 		waiting = 0;
+		t_answered = now_ms();
 	}
 	return 1;
 }
@@ -83,24 +88,25 @@ int main(int argc, char **argv)
 {
 	const char *jid = NULL, *pw = NULL, *label = "run";
 	int port = 0, opt;
-	double seconds = 60, t0;
+	double seconds = 60, interval = 0, t0;
 	xmpp_ctx_t *ctx;
 	xmpp_conn_t *conn;
 	const char *at;
 
-	while ((opt = getopt(argc, argv, "p:j:x:t:l:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:j:x:t:i:l:")) != -1) {
 		switch (opt) {
 		case 'p': port = atoi(optarg); break;
 		case 'j': jid = optarg; break;
 		case 'x': pw = optarg; break;
 		case 't': seconds = atof(optarg); break;
+		case 'i': interval = atof(optarg); break;
 		case 'l': label = optarg; break;
 		default: port = 0; break;
 		}
 	}
 	if (port <= 0 || port > 65535 || !jid || !pw || !(at = strchr(jid, '@')) ||
-	    strlen(at + 1) >= sizeof domain || seconds <= 0 || seconds > 600) {
-		fprintf(stderr, "usage: pingstall -p C2S_PORT -j JID -x PASSWORD [-t SECONDS] [-l LABEL]\n");
+	    strlen(at + 1) >= sizeof domain || seconds <= 0 || seconds > 600 || interval < 0 || interval > 1000) {
+		fprintf(stderr, "usage: pingstall -p C2S_PORT -j JID -x PASSWORD [-t SECONDS] [-i MS] [-l LABEL]\n");
 		return 2;
 	}
 	snprintf(domain, sizeof domain, "%s", at + 1);
@@ -128,7 +134,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (t0 = now_ms(); !stop && up == 1 && now_ms() - t0 < seconds * 1000;) {
-		if (!waiting) {
+		if (!waiting && now_ms() - t_answered >= interval) {
 			xmpp_send_raw_string(conn, "<iq type='get' to='%s' id='stall'>"
 					     "<ping xmlns='urn:xmpp:ping'/></iq>", domain);
 			t_sent = now_ms();
