@@ -26,6 +26,7 @@
 #include "render.h"
 #include "repo.h"
 #include "searchidx.h"
+#include "searchpatch.h"
 #include "site.h"
 #include "theme.h"
 #include "util.h"
@@ -792,6 +793,145 @@ static uint64_t search_hash(build *b)
 	return h;
 }
 
+/* The search index of a small change is patched (searchpatch.h) rather
+ * than read back whole.  These are the pieces build.c gives it. */
+struct idctx { const sg_site *s; };
+
+/* Page id of url ("/a/b/") in the index: its rank among published URLs.
+ * Linear: the patch is taken only for a few pages. */
+static uint32_t page_id(const char *url, void *vctx)
+{
+	const sg_site *s = ((const struct idctx *)vctx)->s;
+	uint32_t id = 0;
+	int found = 0;
+	if (url[0] != '/') return UINT32_MAX;
+	for (size_t i = 0; i < s->npages; i++) {
+		const sg_page *p = &s->pages[i];
+		if (p->draft) continue;
+		int c = strcmp(p->url, url + 1);
+		id += c < 0;
+		found |= c == 0;
+	}
+	return found ? id : UINT32_MAX;
+}
+
+static int has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20) return 1;
+	return 0;
+}
+
+static int same_strs(const sg_strs *a, const sg_strs *b)
+{
+	if (a->n != b->n) return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i])) return 0;
+	return 1;
+}
+
+/* Adds the previous version of page i (old manifest page o, whose blob is
+ * still in the repository) to before, as index_page added it then.
+ * Returns 0, or 1 when it cannot be read or parsed again. */
+static int add_old_version(build *b, sg_search *before, size_t i, const sg_page *o)
+{
+	sg_page op;
+	memset(&op, 0, sizeof op);
+	op.path = o->path;
+	const sg_srcfile f = { o->path, o->oid };
+	char *data = NULL, *err = NULL;
+	size_t len = 0;
+	if (sg_source_read_in(&b->src, b->src.repo, &f, &data, &len, &err) != 0) { free(err); return 1; }
+	sg_diag d = { 0, 0, 1 };
+	sg_front fm;
+	sg_mdpage md = {0};
+	char *file = sg_xasprintf("%s%s", b->src.content_prefix, o->path);
+	int rc = sg_page_front(&op, file, data, len, &fm, &d) == 0
+	         && sg_page_body(&op, file, data, len, &fm, b->cfg.allow_html, b->base, &md, &d) == 0 ? 0 : 1;
+	if (rc == 0) {
+		sg_buf heads = {0};
+		for (size_t k = 0; k < op.headings.n; k++) {
+			if (k) sg_buf_putc(&heads, '\n');
+			sg_buf_puts(&heads, op.headings.v[k]);
+		}
+		char *url = sg_xasprintf("/%s", b->site.pages[i].url);
+		sg_search_add(before, url, op.title, "", heads.data ? heads.data : "", op.text);
+		free(url);
+		sg_buf_free(&heads);
+	}
+	sg_md_free(&md);
+	sg_front_free(&fm);
+	sg_page_clear_meta(&op);
+	free(file);
+	free(data);
+	return rc;
+}
+
+/* Patches the previous index for this build's changes.  Returns 0 when
+ * done, 1 when the change does not suit a patch (pages appeared, vanished
+ * or moved, many changed, no previous blob to compare with), -1 on I/O
+ * errors. */
+#define PATCH_MAX_PAGES 64
+static int patch_search(build *b, const char *outdir)
+{
+	sg_site *s = &b->site;
+	if (!b->incremental || b->o->worktree || !b->src.repo || !b->sidx) return 1;
+	size_t nold = 0, nnew = 0;
+	for (size_t i = 0; i < b->old.site.npages; i++) nold += !b->old.site.pages[i].draft;
+	for (size_t i = 0; i < s->npages; i++) {
+		if (s->pages[i].draft) continue;
+		nnew++;
+		size_t oi = b->ps[i].old;
+		if (oi == SG_NONE || b->old.site.pages[oi].draft) return 1;
+	}
+	if (nold != nnew) return 1;
+	sg_search *before = sg_search_new();
+	sg_si_pagefix *fixes = NULL;
+	size_t nfixes = 0, fcap = 0, changed = 0;
+	struct idctx ctx = { s };
+	int rc = 0;
+	for (size_t i = 0; i < s->npages && rc == 0; i++) {
+		const sg_page *p = &s->pages[i];
+		if (p->draft) continue;
+		/* A page whose blob changed was not taken from the manifest
+		 * (steal_meta): the old manifest still holds its previous
+		 * metadata.  Parsed pages are in b->sidx (the "after" side). */
+		const sg_page *o = &b->old.site.pages[b->ps[i].old];
+		if (p->parsed) {
+			if (++changed > PATCH_MAX_PAGES) rc = 1;
+			else if (!git_oid_equal(&p->oid, &o->oid)
+			         && (strcmp(p->title, o->title) || p->text_hash != o->text_hash
+			             || !same_strs(&p->headings, &o->headings)))
+				rc = add_old_version(b, before, i, o);
+			continue;
+		}
+		/* Unchanged page under a retitled section: its chunk entry. */
+		if (p->parent == SG_NONE) continue;
+		const sg_page *np = &s->pages[p->parent], *op = &b->old.site.pages[b->ps[p->parent].old];
+		if (git_oid_equal(&np->oid, &op->oid) || !strcmp(op->title, np->title)) continue;
+		if (++changed > PATCH_MAX_PAGES || has_ctl(p->title) || has_ctl(np->title)) { rc = 1; break; }
+		char *url = sg_xasprintf("/%s", p->url);
+		sg_grow(&fixes, &fcap, nfixes, sizeof *fixes);
+		fixes[nfixes++] = (sg_si_pagefix){ url, page_id(url, &ctx), p->title, np->title };
+	}
+	char **kept = NULL, *err = NULL;
+	size_t nkept = 0;
+	if (rc == 0)
+		rc = sg_search_patch(outdir, b->out.stage, nnew, before, b->sidx, fixes, nfixes, page_id, &ctx,
+		                     &kept, &nkept, &err);
+	for (size_t i = 0; i < nkept; i++) {
+		sg_strs_push(&b->kept, kept[i]);
+		free(kept[i]);
+	}
+	free(kept);
+	for (size_t i = 0; i < nfixes; i++) free((char *)fixes[i].url);
+	free(fixes);
+	sg_search_free(before);
+	if (rc < 0) return io_fail(b, err ? err : sg_xstrdup("search index: patch failed"));
+	free(err);
+	return rc;
+}
+
 /* Writes the search index.  Pages parsed in this build were indexed while
  * rendering (b->sidx).  In an incremental build the previous index is read
  * back from <out>/search and every other page keeps its entry there, so
@@ -811,6 +951,9 @@ static int write_search(build *b, const char *outdir)
 				sg_strs_push(&b->kept, b->old.outputs[i]);
 		return 0;
 	}
+	int prc = patch_search(b, outdir);
+	b->st->search_patched = prc == 0;
+	if (prc <= 0) return prc;
 	char *err = NULL;
 	sg_search *idx = b->incremental ? sg_search_load(outdir, &err) : NULL;
 	if (err) { sg_warn(&b->d, NULL, 0, "%s; indexing every page", err); free(err); err = NULL; }

@@ -26,6 +26,7 @@ typedef struct {
 	size_t written, unchanged, removed;   /* output files (incremental) */
 	size_t commits_walked;   /* by the git-date walk */
 	int incremental;
+	int search_patched;      /* the search index was patched, not read back whole */
 	int errors, warnings;
 } sg_build_stats;
 
