@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "fixture.h"
+#include "output.h"
 
 #define T0 1700000000
 #define DAY 86400
@@ -180,12 +181,66 @@ static void test_search_patch_equals_full(void **state)
 	free(dir), free(inc), free(full);
 }
 
+/* A manifest this sitegen cannot use (the text format of version 2, a
+ * truncated file, a flipped byte in a count) means a full build, never a
+ * wrong incremental one. */
+static void test_unusable_manifest_means_full(void **state)
+{
+	(void)state;
+	char *dir = fx_tmpdir("repo"), *inc = fx_tmpdir("inc"), *full = fx_tmpdir("full");
+	fx_rm(inc);
+	fx_repo r;
+	fx_init(&r, dir, 1);
+	base(&r);
+	fx_commit(&r, "Alice", "a@example.net", T0, "import");
+	step s0 = { "first build", 0 };
+	build_and_compare(dir, inc, full, &s0, 0);
+	char *mp = sg_path_join(inc, SG_MANIFEST_NAME), *good = NULL;
+	size_t len;
+	assert_int_equal(sg_read_file(mp, &good, &len), 0);
+	for (int k = 0; k < 4; k++) {
+		put_big(&r, k, "Edited.");
+		fx_commit(&r, "Bob", "b@example.net", T0 + (k + 1) * DAY, "edit");
+		char *bad = sg_xstrndup(good, len);
+		size_t blen = len;
+		if (k == 0) { free(bad); bad = sg_xstrdup("sitegen-manifest 2\nsettings 0\n"); blen = strlen(bad); }
+		if (k == 1) blen = len / 2;
+		if (k == 2) bad[sizeof "sitegen-manifest" + 8 + 8 + 8 + 1 + 20 + 3] ^= 0x40;   /* date count */
+		if (k == 3) blen = len - 1;
+		assert_int_equal(sg_write_file(mp, bad, blen), 0);
+		free(bad);
+		sg_build_stats st;
+		char *log = NULL;
+		sg_build_opts o = { 0 };
+		o.repo = dir;
+		o.out = inc;
+		assert_int_equal(fx_build(&o, &st, &log), 0);
+		free(log);
+		if (st.incremental) fail_msg("case %d: an unusable manifest gave an incremental build", k);
+		fx_rm(full);
+		o.out = full;
+		o.full = 1;
+		assert_int_equal(fx_build(&o, &st, &log), 0);
+		free(log);
+		char *diff = fx_tree_diff(full, inc);
+		if (diff) fail_msg("case %d: build after an unusable manifest != full: %s", k, diff);
+		free(good);
+		assert_int_equal(sg_read_file(mp, &good, &len), 0);
+	}
+	free(good);
+	free(mp);
+	fx_free(&r);
+	fx_rm(dir), fx_rm(inc), fx_rm(full);
+	free(dir), free(inc), free(full);
+}
+
 int main(void)
 {
 	git_libgit2_init();
 	sg_md_global_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_search_patch_equals_full),
+		cmocka_unit_test(test_unusable_manifest_means_full),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	git_libgit2_shutdown();
