@@ -98,6 +98,10 @@ typedef struct {
 	uint64_t settings;
 	uint64_t search;                 /* search_hash() of this build */
 	sg_manifest old;
+	int old_rc;                      /* sg_manifest_load's result */
+	pthread_t old_th;                /* loads old while the source opens */
+	int old_live, old_started;
+	char *old_path;
 	sg_manifest lists;               /* listing keys of this build */
 	int have_old, incremental;
 	sg_site site;
@@ -358,7 +362,12 @@ static int date_pages(build *b, git_repository *repo)
 
 /* Loading pages (blob inflate, YAML) and dating them (history walk) are
  * independent: a second thread dates pages, then helps load.  Each thread
- * reads git through its own repository handle. */
+ * reads git through its own repository handle.  The site structure needs
+ * every page loaded but no dates, so it is built while the dating thread
+ * may still walk history (load_begin waits for the loads only; load_end
+ * joins the thread, before page keys, which include dates, are computed).
+ * The dating thread writes only pages' date and author fields and
+ * b->dates, which nothing reads before load_end. */
 struct loader {
 	build *b;
 	git_repository *repo;
@@ -367,8 +376,9 @@ struct loader {
 	int rc;
 };
 
-static size_t load_next;
+static size_t load_next, load_total, load_done;
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t load_cond = PTHREAD_COND_INITIALIZER;
 
 static void *load_work(void *arg)
 {
@@ -383,26 +393,51 @@ static void *load_work(void *arg)
 		if (i >= l->b->site.npages) break;
 		l->b->ps[i].render = 0;
 		if (load_page_in(l->b, l->repo, i, &l->parsed) != 0) l->rc = -1;
+		pthread_mutex_lock(&load_lock);
+		if (++load_done == load_total) pthread_cond_broadcast(&load_cond);
+		pthread_mutex_unlock(&load_lock);
 	}
 	return NULL;
 }
 
-static int load_and_date(build *b)
+static struct loadjob {
+	git_repository *r2;
+	struct loader main_l, helper;
+	pthread_t th;
+	int started, live;
+} lj;
+
+/* Loads every page to load; the dating thread may still run after.
+ * Returns 0, or -1 when no second repository handle can be opened. */
+static int load_begin(build *b)
 {
-	git_repository *r2 = NULL;
-	if (b->src.repo && git_repository_open(&r2, git_repository_path(b->src.repo)) != 0) {
+	memset(&lj, 0, sizeof lj);
+	if (b->src.repo && git_repository_open(&lj.r2, git_repository_path(b->src.repo)) != 0) {
 		const git_error *e = git_error_last();
 		return io_fail(b, sg_xasprintf("reopening repository: %s", e ? e->message : "?"));
 	}
-	load_next = 0;
-	struct loader main_l = { b, b->src.repo, 0, 0, 0 }, helper = { b, r2, 1, 0, 0 };
-	pthread_t th;
-	int started = pthread_create(&th, NULL, load_work, &helper) == 0;
-	load_work(&main_l);
-	if (started) pthread_join(th, NULL);
-	else load_work(&helper);
-	git_repository_free(r2);
-	b->st->parsed += main_l.parsed + helper.parsed;
+	load_next = load_done = load_total = 0;
+	for (size_t i = 0; i < b->site.npages; i++) load_total += b->ps[i].render != 0;
+	lj.main_l = (struct loader){ b, b->src.repo, 0, 0, 0 };
+	lj.helper = (struct loader){ b, lj.r2, 1, 0, 0 };
+	lj.live = 1;
+	lj.started = pthread_create(&lj.th, NULL, load_work, &lj.helper) == 0;
+	if (!lj.started) load_work(&lj.helper);   /* no thread: date (and load) here */
+	load_work(&lj.main_l);
+	pthread_mutex_lock(&load_lock);
+	while (load_done < load_total) pthread_cond_wait(&load_cond, &load_lock);
+	pthread_mutex_unlock(&load_lock);
+	return 0;
+}
+
+/* Joins the dating thread (also on error paths: see cleanup). */
+static int load_end(build *b)
+{
+	if (!lj.live) return b->err ? -1 : 0;
+	if (lj.started) pthread_join(lj.th, NULL);
+	git_repository_free(lj.r2);
+	b->st->parsed += lj.main_l.parsed + lj.helper.parsed;
+	memset(&lj, 0, sizeof lj);
 	return b->err ? -1 : 0;
 }
 
@@ -1037,8 +1072,40 @@ static int finish(build *b)
 	return rc;
 }
 
+/* The previous manifest is read on a thread of its own while the source
+ * is opened (a 10k-page manifest takes about as long as listing the tree);
+ * old_join waits for it. */
+static void *old_work(void *arg)
+{
+	build *b = arg;
+	b->old_rc = sg_manifest_load(&b->old, b->old_path);
+	return NULL;
+}
+
+static void old_begin(build *b, const char *outdir)
+{
+	b->old_path = sg_path_join(outdir, SG_MANIFEST_NAME);
+	b->old_live = 1;
+	b->old_started = pthread_create(&b->old_th, NULL, old_work, b) == 0;
+	if (!b->old_started) old_work(b);
+}
+
+/* 1 when a usable manifest was loaded. */
+static int old_join(build *b)
+{
+	if (!b->old_live) return 0;
+	if (b->old_started) pthread_join(b->old_th, NULL);
+	b->old_live = b->old_started = 0;
+	free(b->old_path);
+	b->old_path = NULL;
+	b->have_old = b->old_rc == 0;
+	return b->have_old;
+}
+
 static void cleanup(build *b)
 {
+	load_end(b);   /* the dating thread writes pages: stop it first */
+	old_join(b);
 	if (b->out_open) sg_out_abort(&b->out);
 	for (size_t i = 0; b->ps && i < b->site.npages; i++) drop_source(b, i);
 	free(b->ps);
@@ -1074,6 +1141,7 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	const char *outdir = o->out ? o->out : "_site";
 
 	stage(NULL);
+	if (!o->check_only) old_begin(b, outdir);
 	if (sg_source_open(&b->src, o->repo ? o->repo : ".", o->ref, o->worktree, o->content, &b->d, &b->err) != 0)
 		goto io;
 	stage("source");
@@ -1083,18 +1151,13 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	if (trc > 0) goto fail;
 	b->settings = settings_hash(b);
 
-	if (!o->check_only) {
-		char *mp = sg_path_join(outdir, SG_MANIFEST_NAME);
-		int mrc = sg_manifest_load(&b->old, mp);
-		free(mp);
-		b->have_old = mrc == 0;
-		b->incremental = b->have_old && !o->full && b->old.settings == b->settings;
-	}
+	if (!o->check_only)
+		b->incremental = old_join(b) && !o->full && b->old.settings == b->settings;
 	st->incremental = b->incremental;
 	stage("open");
 	list_content(b);
-	if (load_and_date(b) != 0) goto io;
-	stage("load+dates");
+	if (load_begin(b) != 0) goto io;
+	stage("load");
 	b->r = (sg_render){ &b->site, &b->cfg, &b->theme, b->base, b->abs, b->src.content_prefix };
 	if (b->d.errors == 0) {
 		sg_site_link(&b->site, b->src.content_prefix, &b->d);
@@ -1102,6 +1165,8 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 		claim_all(b);
 	}
 	stage("structure");
+	if (load_end(b) != 0) goto io;
+	stage("dates");
 	if (b->d.errors) goto fail;
 	if (plan_pages(b) != 0) goto fail;
 	if (!o->check_only) {
