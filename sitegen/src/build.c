@@ -327,6 +327,14 @@ static int list_content(build *b)
 		p->is_section = !strcmp(slash ? slash + 1 : f->path, "_index.md");
 		s->npages++;
 	}
+	/* Sized once (as manifest.c does): a map doubling its way to 10,000
+	 * paths rehashes each about twice. */
+	size_t cap = 64;
+	while (cap < 2 * (s->npages + 1)) cap *= 2;
+	sg_map_free(&s->by_path);
+	s->by_path.keys = sg_xcalloc(cap, sizeof *s->by_path.keys);
+	s->by_path.vals = sg_xcalloc(cap, sizeof *s->by_path.vals);
+	s->by_path.cap = cap;
 	for (size_t i = 0; i < s->npages; i++) sg_map_put(&s->by_path, s->pages[i].path, i);
 	b->ps = sg_xcalloc(s->npages, sizeof *b->ps);
 	for (size_t i = 0; i < s->npages; i++) {
@@ -525,6 +533,39 @@ static void claim_all(build *b)
 		free(why);
 		free(out);
 	}
+}
+
+/* Does this build produce exactly the previous build's pages, aliases,
+ * static files and tag pages?  Then the output paths are the ones the
+ * previous build claimed without a clash (the theme and settings are the
+ * same, or the build would not be incremental), and claim_all, which
+ * lowercases and hashes every output path, has nothing to find. */
+static int outputs_unchanged(build *b)
+{
+	const sg_site *s = &b->site, *os = &b->old.site;
+	if (!b->incremental || s->npages != os->npages || s->nstatics != os->nstatics) return 0;
+	for (size_t i = 0; i < s->npages; i++) {
+		const sg_page *p = &s->pages[i];
+		size_t oi = b->ps[i].old;
+		if (oi == SG_NONE) return 0;
+		if (!p->parsed) continue;   /* metadata taken from the manifest: the same */
+		const sg_page *o = &os->pages[oi];
+		if (p->draft != o->draft || p->aliases.n != o->aliases.n) return 0;
+		for (size_t k = 0; k < p->aliases.n; k++)
+			if (strcmp(p->aliases.v[k], o->aliases.v[k])) return 0;
+	}
+	for (size_t i = 0; i < s->nstatics; i++)
+		if (strcmp(s->statics[i].path, os->statics[i].path)) return 0;
+	/* Tag pages: the previous build listed one key per tag page. */
+	if (b->ntags != b->old.nlists) return 0;
+	for (size_t t = 0; t < b->ntags; t++) {
+		char *out = sg_xasprintf("tags/%s/index.html", b->tags[t].slug);
+		size_t k = 0;
+		while (k < b->old.nlists && strcmp(b->old.lists[k], out)) k++;
+		free(out);
+		if (k == b->old.nlists) return 0;
+	}
+	return 1;
 }
 
 static int emit(build *b, const char *rel, sg_buf *data)
@@ -1107,6 +1148,13 @@ static void cleanup(build *b)
 	load_end(b);   /* the dating thread writes pages: stop it first */
 	old_join(b);
 	if (b->out_open) sg_out_abort(&b->out);
+	if (b->o->exiting) {
+		/* Only what outlives the process is cleaned up: the staging
+		 * folder (above) and the repository handle. */
+		sg_source_close(&b->src);
+		free(b->err);
+		return;
+	}
 	for (size_t i = 0; b->ps && i < b->site.npages; i++) drop_source(b, i);
 	free(b->ps);
 	for (size_t t = 0; t < b->ntags; t++) free(b->tags[t].name), free(b->tags[t].slug), free(b->tags[t].pages);
@@ -1162,7 +1210,7 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	if (b->d.errors == 0) {
 		sg_site_link(&b->site, b->src.content_prefix, &b->d);
 		collect_tags(b);
-		claim_all(b);
+		if (!outputs_unchanged(b)) claim_all(b);
 	}
 	stage("structure");
 	if (load_end(b) != 0) goto io;

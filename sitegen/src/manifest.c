@@ -33,79 +33,109 @@
 
 /* ---- writing ------------------------------------------------------------------ */
 
-static void put_u32(sg_buf *b, uint32_t v) { sg_buf_put(b, (const char *)&v, sizeof v); }
-static void put_u64(sg_buf *b, uint64_t v) { sg_buf_put(b, (const char *)&v, sizeof v); }
-static void put_oid(sg_buf *b, const git_oid *o) { sg_buf_put(b, (const char *)o->id, GIT_OID_RAWSZ); }
+/* Two passes over the same code: the first (w->p NULL) only counts bytes,
+ * the second writes them into one exact allocation.  Growing a buffer
+ * call by call cost more than the bytes themselves (150,000 fields). */
+typedef struct {
+	char *p;     /* next byte to write; NULL while counting */
+	size_t n;    /* bytes so far */
+} wr;
 
-static void put_str(sg_buf *b, const char *s)
+static void put(wr *w, const void *s, size_t n)
 {
-	size_t n = s ? strlen(s) : 0;
-	put_u32(b, (uint32_t)n);
-	sg_buf_put(b, s ? s : "", n + 1);   /* with its NUL */
+	if (w->p) { memcpy(w->p, s, n); w->p += n; }
+	w->n += n;
 }
 
-static void put_list(sg_buf *b, const sg_strs *l)
+static void put_u8(wr *w, int v) { unsigned char c = (unsigned char)(v != 0); put(w, &c, 1); }
+static void put_u32(wr *w, uint32_t v) { put(w, &v, sizeof v); }
+static void put_u64(wr *w, uint64_t v) { put(w, &v, sizeof v); }
+static void put_oid(wr *w, const git_oid *o) { put(w, o->id, GIT_OID_RAWSZ); }
+
+static void put_str(wr *w, const char *s)
 {
-	put_u32(b, (uint32_t)l->n);
-	for (size_t i = 0; i < l->n; i++) put_str(b, l->v[i]);
+	size_t n = s ? strlen(s) : 0;
+	put_u32(w, (uint32_t)n);
+	put(w, s ? s : "", n + 1);   /* with its NUL */
+}
+
+static void put_list(wr *w, const sg_strs *l)
+{
+	put_u32(w, (uint32_t)l->n);
+	for (size_t i = 0; i < l->n; i++) put_str(w, l->v[i]);
+}
+
+static void put_all(wr *w, const sg_manifest *m)
+{
+	put(w, MAGIC, sizeof MAGIC);
+	put_u32(w, VERSION);
+	put_u32(w, ORDER);
+	put_u64(w, m->settings);
+	put_u64(w, m->search);
+	put_u8(w, m->have_commit);
+	git_oid zero;
+	memset(&zero, 0, sizeof zero);
+	put_oid(w, m->have_commit ? &m->commit : &zero);
+	put_u32(w, (uint32_t)m->dates.n);
+	for (size_t i = 0; i < m->dates.n; i++) {
+		const sg_gdate *g = &m->dates.v[i];
+		put_str(w, g->path);
+		put_oid(w, &g->commit);
+		put_u64(w, (uint64_t)g->time);
+		put_str(w, g->author);
+	}
+	put_u32(w, (uint32_t)m->site.npages);
+	for (size_t i = 0; i < m->site.npages; i++) {
+		const sg_page *p = &m->site.pages[i];
+		put_str(w, p->path);
+		put_oid(w, &p->oid);
+		put_u64(w, p->key);
+		put_u8(w, p->draft);
+		put_u8(w, p->is_section);
+		put_u8(w, p->is_faq);
+		put_u64(w, (uint64_t)(int64_t)p->weight);
+		put_str(w, p->title);
+		put_str(w, p->description);
+		put_list(w, &p->tags);
+		put_list(w, &p->aliases);
+		put_list(w, &p->ids);
+		put_list(w, &p->headings);
+		put_u32(w, (uint32_t)p->nlinks);
+		for (size_t k = 0; k < p->nlinks; k++) {
+			put_str(w, p->links[k].target);
+			put_str(w, p->links[k].anchor ? p->links[k].anchor : "");
+			put_u32(w, (uint32_t)(int32_t)p->links[k].line);
+		}
+		put_u64(w, p->text_hash);
+	}
+	put_u32(w, (uint32_t)m->site.nstatics);
+	for (size_t i = 0; i < m->site.nstatics; i++) {
+		put_str(w, m->site.statics[i].path);
+		put_oid(w, &m->site.statics[i].oid);
+	}
+	put_u32(w, (uint32_t)m->nlists);
+	for (size_t i = 0; i < m->nlists; i++) {
+		put_str(w, m->lists[i]);
+		put_u64(w, m->list_keys[i]);
+	}
+	put_u32(w, (uint32_t)m->noutputs);
+	for (size_t i = 0; i < m->noutputs; i++) put_str(w, m->outputs[i]);
+	put(w, "end", 4);
 }
 
 void sg_manifest_format(const sg_manifest *m, sg_buf *b)
 {
-	sg_buf_put(b, MAGIC, sizeof MAGIC);
-	put_u32(b, VERSION);
-	put_u32(b, ORDER);
-	put_u64(b, m->settings);
-	put_u64(b, m->search);
-	sg_buf_putc(b, (char)(m->have_commit != 0));
-	git_oid zero;
-	memset(&zero, 0, sizeof zero);
-	put_oid(b, m->have_commit ? &m->commit : &zero);
-	put_u32(b, (uint32_t)m->dates.n);
-	for (size_t i = 0; i < m->dates.n; i++) {
-		const sg_gdate *g = &m->dates.v[i];
-		put_str(b, g->path);
-		put_oid(b, &g->commit);
-		put_u64(b, (uint64_t)g->time);
-		put_str(b, g->author);
+	wr count = { NULL, 0 };
+	put_all(&count, m);
+	/* Appends to b: make room for exactly the counted bytes (and a NUL). */
+	if (b->cap < b->len + count.n + 1) {
+		b->data = sg_xrealloc(b->data, b->len + count.n + 1);
+		b->cap = b->len + count.n + 1;
 	}
-	put_u32(b, (uint32_t)m->site.npages);
-	for (size_t i = 0; i < m->site.npages; i++) {
-		const sg_page *p = &m->site.pages[i];
-		put_str(b, p->path);
-		put_oid(b, &p->oid);
-		put_u64(b, p->key);
-		sg_buf_putc(b, (char)(p->draft != 0));
-		sg_buf_putc(b, (char)(p->is_section != 0));
-		sg_buf_putc(b, (char)(p->is_faq != 0));
-		put_u64(b, (uint64_t)(int64_t)p->weight);
-		put_str(b, p->title);
-		put_str(b, p->description);
-		put_list(b, &p->tags);
-		put_list(b, &p->aliases);
-		put_list(b, &p->ids);
-		put_list(b, &p->headings);
-		put_u32(b, (uint32_t)p->nlinks);
-		for (size_t k = 0; k < p->nlinks; k++) {
-			put_str(b, p->links[k].target);
-			put_str(b, p->links[k].anchor ? p->links[k].anchor : "");
-			put_u32(b, (uint32_t)(int32_t)p->links[k].line);
-		}
-		put_u64(b, p->text_hash);
-	}
-	put_u32(b, (uint32_t)m->site.nstatics);
-	for (size_t i = 0; i < m->site.nstatics; i++) {
-		put_str(b, m->site.statics[i].path);
-		put_oid(b, &m->site.statics[i].oid);
-	}
-	put_u32(b, (uint32_t)m->nlists);
-	for (size_t i = 0; i < m->nlists; i++) {
-		put_str(b, m->lists[i]);
-		put_u64(b, m->list_keys[i]);
-	}
-	put_u32(b, (uint32_t)m->noutputs);
-	for (size_t i = 0; i < m->noutputs; i++) put_str(b, m->outputs[i]);
-	sg_buf_put(b, "end", 4);
+	wr w = { b->data + b->len, 0 };
+	put_all(&w, m);
+	b->len += w.n;
+	b->data[b->len] = '\0';
 }
 
 /* ---- reading ------------------------------------------------------------------ */
@@ -307,7 +337,7 @@ int sg_manifest_load(sg_manifest *m, const char *path)
 		return 1;
 	}
 	/* Mapped, not read: the outputs list stays where it is. */
-	void *data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	void *data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	close(fd);
 	if (data == MAP_FAILED) return -1;
 	m->data = data;

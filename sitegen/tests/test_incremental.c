@@ -234,6 +234,34 @@ static void test_unusable_manifest_means_full(void **state)
 	free(dir), free(inc), free(full);
 }
 
+/* An incremental build skips the output-clash check only when the outputs
+ * are the previous build's: a new alias that collides must still fail. */
+static void test_incremental_clash_detected(void **state)
+{
+	(void)state;
+	char *dir = fx_tmpdir("repo"), *inc = fx_tmpdir("inc"), *full = fx_tmpdir("full");
+	fx_rm(inc);
+	fx_repo r;
+	fx_init(&r, dir, 1);
+	base(&r);
+	fx_commit(&r, "Alice", "a@example.net", T0, "import");
+	step s0 = { "first build", 0 };
+	build_and_compare(dir, inc, full, &s0, 0);
+	fx_put(&r, "content/small/two.md", "---\ntitle: Two\naliases: [/Small/One/]\n---\nSecond small page.\n");
+	fx_commit(&r, "Bob", "b@example.net", T0 + DAY, "alias clash");
+	sg_build_stats st;
+	char *log = NULL;
+	sg_build_opts o = { 0 };
+	o.repo = dir;
+	o.out = inc;
+	assert_int_equal(fx_build(&o, &st, &log), SG_EXIT_CONTENT);
+	if (!strstr(log, "duplicate output")) fail_msg("no clash reported: %s", log);
+	free(log);
+	fx_free(&r);
+	fx_rm(dir), fx_rm(inc), fx_rm(full);
+	free(dir), free(inc), free(full);
+}
+
 int main(void)
 {
 	git_libgit2_init();
@@ -241,6 +269,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_search_patch_equals_full),
 		cmocka_unit_test(test_unusable_manifest_means_full),
+		cmocka_unit_test(test_incremental_clash_detected),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	git_libgit2_shutdown();
