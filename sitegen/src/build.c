@@ -457,40 +457,52 @@ static char *alias_output(const char *alias)
 	return sg_xasprintf("%s/index.html", a);
 }
 
+/* Tags as written ("Billing") map to tag pages by slug ("billing").  A
+ * 10k-page site repeats a few dozen names 20,000 times: each distinct name
+ * is slugified once (by_name), not each use. */
+#define NO_SLUG (SG_NONE - 1)
+
 static void collect_tags(build *b)
 {
 	sg_site *s = &b->site;
+	sg_map by_name = {0};   /* borrows the pages' tag strings */
 	for (size_t i = 0; i < s->npages; i++) {
 		sg_page *p = &s->pages[i];
 		if (p->draft) continue;
 		for (size_t k = 0; k < p->tags.n; k++) {
-			char *slug = sg_slugify(p->tags.v[k]);
-			if (!*slug) {
+			const char *nm = p->tags.v[k];
+			size_t t = sg_map_get(&by_name, nm);
+			if (t == SG_NONE) {
+				char *slug = sg_slugify(nm);
+				if (!*slug) {
+					t = NO_SLUG;
+					free(slug);
+				} else if ((t = sg_map_get(&b->tag_by_slug, slug)) == SG_NONE) {
+					sg_grow(&b->tags, &b->tcap, b->ntags, sizeof *b->tags);
+					t = b->ntags++;
+					memset(&b->tags[t], 0, sizeof b->tags[t]);
+					b->tags[t].name = sg_xstrdup(nm);
+					b->tags[t].slug = slug;
+					/* The map borrows the slug, a separate allocation:
+					 * it does not move when b->tags grows. */
+					sg_map_put(&b->tag_by_slug, b->tags[t].slug, t);
+				} else {
+					free(slug);
+				}
+				sg_map_put(&by_name, nm, t);
+			}
+			if (t == NO_SLUG) {
 				sg_error(&b->d, NULL, 0, "%s%s: tag '%s' has no letters or digits", b->src.content_prefix,
-				         p->path, p->tags.v[k]);
-				free(slug);
+				         p->path, nm);
 				continue;
 			}
-			size_t t = sg_map_get(&b->tag_by_slug, slug);
-			if (t == SG_NONE) {
-				sg_grow(&b->tags, &b->tcap, b->ntags, sizeof *b->tags);
-				t = b->ntags++;
-				memset(&b->tags[t], 0, sizeof b->tags[t]);
-				b->tags[t].name = sg_xstrdup(p->tags.v[k]);
-				b->tags[t].slug = slug;
-				/* Rebuild: the map borrows slugs, which moved with the array? No:
-				 * slugs are separate allocations, only the array moved. */
-				sg_map_put(&b->tag_by_slug, b->tags[t].slug, t);
-			} else {
-				free(slug);
-				tag *tg = &b->tags[t];
-				if (tg->npages && tg->pages[tg->npages - 1] == i) continue;
-			}
 			tag *tg = &b->tags[t];
+			if (tg->npages && tg->pages[tg->npages - 1] == i) continue;
 			sg_grow(&tg->pages, &tg->cap, tg->npages, sizeof *tg->pages);
 			tg->pages[tg->npages++] = i;
 		}
 	}
+	sg_map_free(&by_name);
 }
 
 static void claim_all(build *b)
@@ -757,6 +769,16 @@ static int render_site_files(build *b)
 	if (b->ntags > 1) qsort(b->tags, b->ntags, sizeof *b->tags, cmp_tag);
 	sg_tv *all = sg_tv_list();
 	title_site = s;
+	/* What a tag page shows of each page (its card), hashed once per page
+	 * rather than once per tag the page has. */
+	uint64_t *cards = sg_xcalloc(s->npages ? s->npages : 1, sizeof *cards);
+	for (size_t t = 0; t < b->ntags; t++)
+		for (size_t k = 0; k < b->tags[t].npages; k++) {
+			size_t i = b->tags[t].pages[k];
+			if (cards[i]) continue;
+			const sg_page *p = &s->pages[i];
+			cards[i] = sg_hash_str(sg_hash_str(sg_hash_str(SG_HASH_SEED, p->url), p->title), p->description) | 1;
+		}
 	for (size_t t = 0; t < b->ntags && rc == 0; t++) {
 		tag *tg = &b->tags[t];
 		char *url = sg_xasprintf("tags/%s/", tg->slug);
@@ -774,10 +796,7 @@ static int render_site_files(build *b)
 		 * strcmps per tag on a 10k-page site). */
 		uint64_t key = sg_hash(SG_HASH_SEED, &b->settings, sizeof b->settings);
 		key = sg_hash_str(key, tg->name);
-		for (size_t k = 0; k < tg->npages; k++) {
-			const sg_page *p = &s->pages[tg->pages[k]];
-			key = sg_hash_str(sg_hash_str(sg_hash_str(key, p->url), p->title), p->description);
-		}
+		for (size_t k = 0; k < tg->npages; k++) key = sg_hash(key, &cards[tg->pages[k]], sizeof *cards);
 		sg_manifest_add_list(&b->lists, out, key);
 		if (b->incremental && sg_manifest_list_key(&b->old, out) == key && old_had_output(b, out)) {
 			sg_strs_push(&b->kept, out);
@@ -803,6 +822,7 @@ static int render_site_files(build *b)
 		free(title);
 		free(url);
 	}
+	free(cards);
 	sg_tv *ctx = sg_tv_obj();
 	sg_tv_set(ctx, "tags", all);
 	sg_render_special(&b->r, SG_T_TAGS, "Topics", "tags/", ctx, &buf);
