@@ -303,6 +303,10 @@ static int load_page(build *b, size_t i)
 static int list_content(build *b)
 {
 	sg_site *s = &b->site;
+	/* Room for every file at once: growing a 10,000-page array by
+	 * doubling copied and faulted in its megabytes several times. */
+	s->pages = sg_xmalloc((b->src.nfiles ? b->src.nfiles : 1) * sizeof *s->pages);
+	s->pcap = b->src.nfiles ? b->src.nfiles : 1;
 	for (size_t k = 0; k < b->src.nfiles; k++) {
 		const sg_srcfile *f = &b->src.files[k];
 		if (!sg_ends_with(f->path, ".md")) {
