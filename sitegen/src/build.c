@@ -1121,10 +1121,12 @@ static int finish(build *b)
 		m.outputs[m.noutputs++] = b->kept.v[i];
 	}
 	if (m.noutputs > 1) qsort(m.outputs, m.noutputs, sizeof *m.outputs, cmp_str);
-	sg_buf mb = {0};
-	sg_manifest_format(&m, &mb);
-	int rc = emit(b, SG_MANIFEST_NAME, &mb);
-	sg_buf_free(&mb);
+	/* Streamed into the staging folder (the writer's own file, like the
+	 * search index), not built in memory first. */
+	char *mp = sg_path_join(b->out.stage, SG_MANIFEST_NAME);
+	int rc = 0;
+	if (sg_manifest_write(&m, mp) != 0) rc = io_fail(b, sg_xasprintf("%s: %s", mp, strerror(errno)));
+	free(mp);
 	stage("manifest");
 	if (rc == 0 && sg_out_commit(&b->out, b->old.outputs, b->old.noutputs, m.outputs, m.noutputs, &err) != 0)
 		rc = io_fail(b, err);

@@ -33,18 +33,40 @@
 
 /* ---- writing ------------------------------------------------------------------ */
 
-/* Two passes over the same code: the first (w->p NULL) only counts bytes,
- * the second writes them into one exact allocation.  Growing a buffer
- * call by call cost more than the bytes themselves (150,000 fields). */
-typedef struct {
-	char *p;     /* next byte to write; NULL while counting */
-	size_t n;    /* bytes so far */
+/* Fields go through a fixed chunk, written to the file (sg_manifest_write)
+ * as it fills: a 5 MB manifest built in one growing buffer first cost more
+ * in page faults and copies than the bytes themselves. */
+typedef struct wr {
+	char chunk[1 << 16];
+	size_t used;
+	int fd;
+	int err;             /* errno of a failed write */
 } wr;
+
+static void flush(wr *w)
+{
+	const char *p = w->chunk;
+	size_t left = w->used;
+	while (left && !w->err) {
+		ssize_t k = write(w->fd, p, left);
+		if (k < 0 && errno == EINTR) continue;
+		if (k <= 0) { w->err = k < 0 ? errno : EIO; break; }
+		p += k;
+		left -= (size_t)k;
+	}
+	w->used = 0;
+}
 
 static void put(wr *w, const void *s, size_t n)
 {
-	if (w->p) { memcpy(w->p, s, n); w->p += n; }
-	w->n += n;
+	while (n) {
+		if (w->used == sizeof w->chunk) flush(w);
+		size_t k = sizeof w->chunk - w->used < n ? sizeof w->chunk - w->used : n;
+		memcpy(w->chunk + w->used, s, k);
+		w->used += k;
+		s = (const char *)s + k;
+		n -= k;
+	}
 }
 
 static void put_u8(wr *w, int v) { unsigned char c = (unsigned char)(v != 0); put(w, &c, 1); }
@@ -123,19 +145,19 @@ static void put_all(wr *w, const sg_manifest *m)
 	put(w, "end", 4);
 }
 
-void sg_manifest_format(const sg_manifest *m, sg_buf *b)
+int sg_manifest_write(const sg_manifest *m, const char *path)
 {
-	wr count = { NULL, 0 };
-	put_all(&count, m);
-	/* Appends to b: make room for exactly the counted bytes (and a NUL). */
-	if (b->cap < b->len + count.n + 1) {
-		b->data = sg_xrealloc(b->data, b->len + count.n + 1);
-		b->cap = b->len + count.n + 1;
-	}
-	wr w = { b->data + b->len, 0 };
-	put_all(&w, m);
-	b->len += w.n;
-	b->data[b->len] = '\0';
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) return -1;
+	wr *w = sg_xcalloc(1, sizeof *w);
+	w->fd = fd;
+	put_all(w, m);
+	flush(w);
+	int e = w->err;
+	free(w);
+	if (close(fd) != 0 && !e) e = errno;
+	if (e) { errno = e; return -1; }
+	return 0;
 }
 
 /* ---- reading ------------------------------------------------------------------ */

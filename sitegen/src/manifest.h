@@ -45,8 +45,9 @@ uint64_t sg_manifest_list_key(const sg_manifest *m, const char *out);
 /* Loads path.  Returns 0, 1 when absent or unreadable as a manifest (the
  * caller then builds in full), -1 on I/O errors. */
 int  sg_manifest_load(sg_manifest *m, const char *path);
-/* Serialises m into out (m's outputs sorted, unique). */
-void sg_manifest_format(const sg_manifest *m, sg_buf *out);
+/* Writes m (its outputs sorted, unique) to a new file at path.  Returns 0,
+ * or -1 with errno set. */
+int  sg_manifest_write(const sg_manifest *m, const char *path);
 void sg_manifest_free(sg_manifest *m);
 
 #endif
