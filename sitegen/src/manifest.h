@@ -14,7 +14,8 @@
  *   - a hash of everything the search index is built from, so an unchanged
  *     index is not rebuilt.
  * The search index under <out>/search/ is its own state: an incremental
- * build reads it back (sg_search_load) instead of keeping pages' text.
+ * build patches it (sg_search_patch) or reads it back (sg_search_load)
+ * instead of keeping pages' text.
  * Pages loaded from a manifest have no url (nothing reads it).
  * Ownership: sg_manifest owns everything; free with sg_manifest_free.  A
  * loaded manifest's outputs point into its mapped file (data). */
