@@ -210,10 +210,17 @@ static int meta_read(meta *m, const char *dir)
 
 /* ---- step 3: a group of shards ------------------------------------------------ */
 
+/* A term of a group, or a whole old shard that no edit touches (cold):
+ * its terms are not parsed, only counted, and its entries go over as one
+ * run of bytes.  No edited or new term can sort inside a cold shard's
+ * range: every string between two terms with prefix K has prefix K, and
+ * an edit with prefix K makes shard K hot. */
 typedef struct {
-	char *s;            /* the term */
-	const char *ent;    /* its entry "term":[...] */
-	size_t len;
+	char *s;            /* the term; a cold shard's key */
+	const char *ent;    /* its entry "term":[...]; a cold shard's entries, with their commas */
+	size_t len;         /* bytes of ent */
+	size_t bytes;       /* entry bytes as the writer counts them (no commas) */
+	size_t nterms;      /* 1; a cold shard's term count */
 	char *own;          /* ent when re-encoded here */
 } pterm;
 
@@ -241,7 +248,7 @@ static int parse_shard(const char *data, pterms *out)
 		if (!e) { free(w); return 1; }
 		if (out->n && strcmp(out->v[out->n - 1].s, w) >= 0) { free(w); return 1; }
 		sg_grow(&out->v, &out->cap, out->n, sizeof *out->v);
-		out->v[out->n++] = (pterm){ w, ent, (size_t)(e + 1 - ent), NULL };
+		out->v[out->n++] = (pterm){ w, ent, (size_t)(e + 1 - ent), (size_t)(e + 1 - ent), 1, NULL };
 		p = e + 1;
 		if (*p == '}') return p[1] == '\n' && !p[2] ? 0 : 1;
 		if (*p++ != ',') return 1;
@@ -305,9 +312,11 @@ static int apply(const char *tname, const char *old, size_t oldlen, const edit *
 
 typedef struct {
 	const pterms *t;
-	size_t *off;                /* off[i]: bytes of entries before term i */
+	size_t *off;                /* off[i]: entry bytes before item i */
+	size_t *cnt;                /* cnt[i]: terms before item i */
 	char **keys; size_t nkeys, kcap;
 	ofile *files; size_t nfiles, fcap;
+	int bad;                    /* a cold shard would have to split: give up */
 } layout;
 
 static void emit(layout *l, const char *key, size_t keylen, size_t a, size_t b)
@@ -334,18 +343,23 @@ static void split(layout *l, size_t a, size_t b, size_t d)
 	const char *first = l->t->v[a].s;
 	size_t keylen = prefix_len(first, d);
 	size_t bytes = l->off[b] - l->off[a];
-	if (bytes <= SG_SI_SHARD_MAX || d >= SG_SI_SHARD_DEPTH || b - a == 1) {
+	if (bytes <= SG_SI_SHARD_MAX || d >= SG_SI_SHARD_DEPTH || l->cnt[b] - l->cnt[a] == 1) {
 		emit(l, first, keylen, a, b);
 		return;
 	}
 	size_t i = a;
 	if (first[keylen] == '\0') {
+		if (l->t->v[a].nterms > 1) l->bad = 1;   /* a cold shard that must split: see below */
 		emit(l, first, keylen, a, a + 1);
 		i++;
 	}
 	while (i < b) {
 		const char *ti = l->t->v[i].s;
 		size_t kl = prefix_len(ti, d + 1), j = i + 1;
+		/* A cold shard keyed at this depth or above, inside a node that
+		 * splits: its bytes did not change, so the old layout says this
+		 * cannot happen; if it does, the caller reads everything. */
+		if (l->t->v[i].nterms > 1 && ti[prefix_len(ti, d)] == '\0') l->bad = 1;
 		while (j < b && strncmp(l->t->v[j].s, ti, kl) == 0 && prefix_len(l->t->v[j].s, d + 1) == kl) j++;
 		split(l, i, j, d + 1);
 		i = j;
@@ -368,14 +382,36 @@ static int patch_group(const char *olddir, char *const *okeys, size_t ka, size_t
 	int rc = 0;
 	for (size_t k = ka; k < kb && rc == 0; k++) {
 		char *name = sg_si_shard_name(okeys[k]);
-		size_t len = 0;
+		size_t len = 0, kl = strlen(okeys[k]);
 		char *data = read_index_file(olddir, name, &len);
-		if (!data || strlen(data) != len || parse_shard(data, &old) != 0) rc = 1;
 		add_file(olds, nolds, ocap, name, data, len);
+		if (!data || strlen(data) != len || len < 4 || data[0] != '{' || strcmp(data + len - 2, "}\n")) {
+			rc = 1;
+			break;
+		}
+		int hot = 0;
+		for (size_t j = 0; j < ne && !hot; j++) hot = !strncmp(e[j].term, okeys[k], kl);
+		if (hot) {
+			if (parse_shard(data, &old) != 0) rc = 1;
+			continue;
+		}
+		/* Cold: count its entries (terms hold no ']'), keep its bytes.  A
+		 * one-term shard is parsed instead: as a term it needs no rules
+		 * of its own. */
+		size_t n = 0;
+		for (const char *q = data; (q = memchr(q, ']', (size_t)(data + len - q))); q++) n++;
+		if (n == 1) {
+			if (parse_shard(data, &old) != 0) rc = 1;
+			continue;
+		}
+		if (!n || len - 3 < n - 1) { rc = 1; break; }
+		sg_grow(&old.v, &old.cap, old.n, sizeof *old.v);
+		old.v[old.n++] = (pterm){ sg_xstrdup(okeys[k]), data + 1, len - 3, len - 3 - (n - 1), n, NULL };
 	}
 	/* Merge the old terms with the edited ones (both sorted). */
 	size_t i = 0, k = 0;
 	while (rc == 0 && (i < old.n || k < ne)) {
+		/* A cold shard sorts as its key: no edit falls inside its range. */
 		int c = k == ne ? -1 : i == old.n ? 1 : strcmp(old.v[i].s, e[k].term);
 		if (c < 0) {   /* untouched: moves over as it is */
 			sg_grow(&nw.v, &nw.cap, nw.n, sizeof *nw.v);
@@ -392,7 +428,7 @@ static int patch_group(const char *olddir, char *const *okeys, size_t ka, size_t
 			sg_grow(&nw.v, &nw.cap, nw.n, sizeof *nw.v);
 			size_t len = out.len;
 			char *own = sg_buf_take(&out);
-			nw.v[nw.n++] = (pterm){ sg_xstrdup(e[k].term), own, len, own };
+			nw.v[nw.n++] = (pterm){ sg_xstrdup(e[k].term), own, len, len, 1, own };
 		}
 		sg_buf_free(&out);
 		i += c == 0;
@@ -401,11 +437,17 @@ static int patch_group(const char *olddir, char *const *okeys, size_t ka, size_t
 	if (rc == 0 && nw.n) {
 		l->t = &nw;
 		l->off = sg_xcalloc(nw.n + 1, sizeof *l->off);
-		for (size_t j = 0; j < nw.n; j++) l->off[j + 1] = l->off[j] + nw.v[j].len;
+		l->cnt = sg_xcalloc(nw.n + 1, sizeof *l->cnt);
+		for (size_t j = 0; j < nw.n; j++) {
+			l->off[j + 1] = l->off[j] + nw.v[j].bytes;
+			l->cnt[j + 1] = l->cnt[j] + nw.v[j].nterms;
+		}
 		split(l, 0, nw.n, 1);
 		free(l->off);
-		l->off = NULL;
+		free(l->cnt);
+		l->off = l->cnt = NULL;
 		l->t = NULL;
+		if (l->bad) rc = 1;
 	}
 	pterms_free(&old);
 	pterms_free(&nw);
