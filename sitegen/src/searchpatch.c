@@ -2,9 +2,10 @@
  *   1. the posting edits: (term, page id, old v, new v) from the before and
  *      after builders, keeping those whose v differs;
  *   2. meta.json's shard keys, cut into groups by first code point;
- *   3. per group with an edit: its shards read and parsed (entries kept as
- *      the old bytes), edits applied, the group laid out again exactly as
- *      the writer does (split), shards whose bytes differ written;
+ *   3. per group with an edit: its shards read, those an edit can touch
+ *      parsed (entries kept as the old bytes), edits applied, the group
+ *      laid out again exactly as the writer does (split), shards whose
+ *      bytes differ written;
  *   4. the page chunks holding changed pages, entries replaced;
  *   5. meta.json when its key list changed.
  * Anything in the old files that is not exactly what the writer produces

@@ -5,8 +5,9 @@
  * those pages gained, lost or changed, the page chunks holding them and
  * possibly meta.json differ from the previous index.  sg_search_patch reads
  * only the shards of the affected term groups (terms sharing a first code
- * point: the writer's shard layout is decided per group) and the affected
- * chunks, and writes the files whose bytes change.  The result is byte for
+ * point: the writer's shard layout is decided per group), parses only those
+ * an edited term can be in, reads the affected chunks, and writes the files
+ * whose bytes change.  The result is byte for
  * byte what sg_search_write would write for the whole site (test_build.c
  * checks this on a corpus whose groups split into deeper shards).
  *
