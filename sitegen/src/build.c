@@ -26,6 +26,7 @@
 #include "render.h"
 #include "repo.h"
 #include "searchidx.h"
+#include "searchpatch.h"
 #include "site.h"
 #include "theme.h"
 #include "util.h"
@@ -97,6 +98,10 @@ typedef struct {
 	uint64_t settings;
 	uint64_t search;                 /* search_hash() of this build */
 	sg_manifest old;
+	int old_rc;                      /* sg_manifest_load's result */
+	pthread_t old_th;                /* loads old while the source opens */
+	int old_live, old_started;
+	char *old_path;
 	sg_manifest lists;               /* listing keys of this build */
 	int have_old, incremental;
 	sg_site site;
@@ -298,6 +303,10 @@ static int load_page(build *b, size_t i)
 static int list_content(build *b)
 {
 	sg_site *s = &b->site;
+	/* Room for every file at once: growing a 10,000-page array by
+	 * doubling copied and faulted in its megabytes several times. */
+	s->pages = sg_xmalloc((b->src.nfiles ? b->src.nfiles : 1) * sizeof *s->pages);
+	s->pcap = b->src.nfiles ? b->src.nfiles : 1;
 	for (size_t k = 0; k < b->src.nfiles; k++) {
 		const sg_srcfile *f = &b->src.files[k];
 		if (!sg_ends_with(f->path, ".md")) {
@@ -322,6 +331,14 @@ static int list_content(build *b)
 		p->is_section = !strcmp(slash ? slash + 1 : f->path, "_index.md");
 		s->npages++;
 	}
+	/* Sized once (as manifest.c does): a map doubling its way to 10,000
+	 * paths rehashes each about twice. */
+	size_t cap = 64;
+	while (cap < 2 * (s->npages + 1)) cap *= 2;
+	sg_map_free(&s->by_path);
+	s->by_path.keys = sg_xcalloc(cap, sizeof *s->by_path.keys);
+	s->by_path.vals = sg_xcalloc(cap, sizeof *s->by_path.vals);
+	s->by_path.cap = cap;
 	for (size_t i = 0; i < s->npages; i++) sg_map_put(&s->by_path, s->pages[i].path, i);
 	b->ps = sg_xcalloc(s->npages, sizeof *b->ps);
 	for (size_t i = 0; i < s->npages; i++) {
@@ -357,7 +374,12 @@ static int date_pages(build *b, git_repository *repo)
 
 /* Loading pages (blob inflate, YAML) and dating them (history walk) are
  * independent: a second thread dates pages, then helps load.  Each thread
- * reads git through its own repository handle. */
+ * reads git through its own repository handle.  The site structure needs
+ * every page loaded but no dates, so it is built while the dating thread
+ * may still walk history (load_begin waits for the loads only; load_end
+ * joins the thread, before page keys, which include dates, are computed).
+ * The dating thread writes only pages' date and author fields and
+ * b->dates, which nothing reads before load_end. */
 struct loader {
 	build *b;
 	git_repository *repo;
@@ -366,8 +388,9 @@ struct loader {
 	int rc;
 };
 
-static size_t load_next;
+static size_t load_next, load_total, load_done;
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t load_cond = PTHREAD_COND_INITIALIZER;
 
 static void *load_work(void *arg)
 {
@@ -382,26 +405,51 @@ static void *load_work(void *arg)
 		if (i >= l->b->site.npages) break;
 		l->b->ps[i].render = 0;
 		if (load_page_in(l->b, l->repo, i, &l->parsed) != 0) l->rc = -1;
+		pthread_mutex_lock(&load_lock);
+		if (++load_done == load_total) pthread_cond_broadcast(&load_cond);
+		pthread_mutex_unlock(&load_lock);
 	}
 	return NULL;
 }
 
-static int load_and_date(build *b)
+static struct loadjob {
+	git_repository *r2;
+	struct loader main_l, helper;
+	pthread_t th;
+	int started, live;
+} lj;
+
+/* Loads every page to load; the dating thread may still run after.
+ * Returns 0, or -1 when no second repository handle can be opened. */
+static int load_begin(build *b)
 {
-	git_repository *r2 = NULL;
-	if (b->src.repo && git_repository_open(&r2, git_repository_path(b->src.repo)) != 0) {
+	memset(&lj, 0, sizeof lj);
+	if (b->src.repo && git_repository_open(&lj.r2, git_repository_path(b->src.repo)) != 0) {
 		const git_error *e = git_error_last();
 		return io_fail(b, sg_xasprintf("reopening repository: %s", e ? e->message : "?"));
 	}
-	load_next = 0;
-	struct loader main_l = { b, b->src.repo, 0, 0, 0 }, helper = { b, r2, 1, 0, 0 };
-	pthread_t th;
-	int started = pthread_create(&th, NULL, load_work, &helper) == 0;
-	load_work(&main_l);
-	if (started) pthread_join(th, NULL);
-	else load_work(&helper);
-	git_repository_free(r2);
-	b->st->parsed += main_l.parsed + helper.parsed;
+	load_next = load_done = load_total = 0;
+	for (size_t i = 0; i < b->site.npages; i++) load_total += b->ps[i].render != 0;
+	lj.main_l = (struct loader){ b, b->src.repo, 0, 0, 0 };
+	lj.helper = (struct loader){ b, lj.r2, 1, 0, 0 };
+	lj.live = 1;
+	lj.started = pthread_create(&lj.th, NULL, load_work, &lj.helper) == 0;
+	if (!lj.started) load_work(&lj.helper);   /* no thread: date (and load) here */
+	load_work(&lj.main_l);
+	pthread_mutex_lock(&load_lock);
+	while (load_done < load_total) pthread_cond_wait(&load_cond, &load_lock);
+	pthread_mutex_unlock(&load_lock);
+	return 0;
+}
+
+/* Joins the dating thread (also on error paths: see cleanup). */
+static int load_end(build *b)
+{
+	if (!lj.live) return b->err ? -1 : 0;
+	if (lj.started) pthread_join(lj.th, NULL);
+	git_repository_free(lj.r2);
+	b->st->parsed += lj.main_l.parsed + lj.helper.parsed;
+	memset(&lj, 0, sizeof lj);
 	return b->err ? -1 : 0;
 }
 
@@ -413,40 +461,52 @@ static char *alias_output(const char *alias)
 	return sg_xasprintf("%s/index.html", a);
 }
 
+/* Tags as written ("Billing") map to tag pages by slug ("billing").  A
+ * 10k-page site repeats a few dozen names 20,000 times: each distinct name
+ * is slugified once (by_name), not each use. */
+#define NO_SLUG (SG_NONE - 1)
+
 static void collect_tags(build *b)
 {
 	sg_site *s = &b->site;
+	sg_map by_name = {0};   /* borrows the pages' tag strings */
 	for (size_t i = 0; i < s->npages; i++) {
 		sg_page *p = &s->pages[i];
 		if (p->draft) continue;
 		for (size_t k = 0; k < p->tags.n; k++) {
-			char *slug = sg_slugify(p->tags.v[k]);
-			if (!*slug) {
+			const char *nm = p->tags.v[k];
+			size_t t = sg_map_get(&by_name, nm);
+			if (t == SG_NONE) {
+				char *slug = sg_slugify(nm);
+				if (!*slug) {
+					t = NO_SLUG;
+					free(slug);
+				} else if ((t = sg_map_get(&b->tag_by_slug, slug)) == SG_NONE) {
+					sg_grow(&b->tags, &b->tcap, b->ntags, sizeof *b->tags);
+					t = b->ntags++;
+					memset(&b->tags[t], 0, sizeof b->tags[t]);
+					b->tags[t].name = sg_xstrdup(nm);
+					b->tags[t].slug = slug;
+					/* The map borrows the slug, a separate allocation:
+					 * it does not move when b->tags grows. */
+					sg_map_put(&b->tag_by_slug, b->tags[t].slug, t);
+				} else {
+					free(slug);
+				}
+				sg_map_put(&by_name, nm, t);
+			}
+			if (t == NO_SLUG) {
 				sg_error(&b->d, NULL, 0, "%s%s: tag '%s' has no letters or digits", b->src.content_prefix,
-				         p->path, p->tags.v[k]);
-				free(slug);
+				         p->path, nm);
 				continue;
 			}
-			size_t t = sg_map_get(&b->tag_by_slug, slug);
-			if (t == SG_NONE) {
-				sg_grow(&b->tags, &b->tcap, b->ntags, sizeof *b->tags);
-				t = b->ntags++;
-				memset(&b->tags[t], 0, sizeof b->tags[t]);
-				b->tags[t].name = sg_xstrdup(p->tags.v[k]);
-				b->tags[t].slug = slug;
-				/* Rebuild: the map borrows slugs, which moved with the array? No:
-				 * slugs are separate allocations, only the array moved. */
-				sg_map_put(&b->tag_by_slug, b->tags[t].slug, t);
-			} else {
-				free(slug);
-				tag *tg = &b->tags[t];
-				if (tg->npages && tg->pages[tg->npages - 1] == i) continue;
-			}
 			tag *tg = &b->tags[t];
+			if (tg->npages && tg->pages[tg->npages - 1] == i) continue;
 			sg_grow(&tg->pages, &tg->cap, tg->npages, sizeof *tg->pages);
 			tg->pages[tg->npages++] = i;
 		}
 	}
+	sg_map_free(&by_name);
 }
 
 static void claim_all(build *b)
@@ -489,6 +549,39 @@ static void claim_all(build *b)
 		free(why);
 		free(out);
 	}
+}
+
+/* Does this build produce exactly the previous build's pages, aliases,
+ * static files and tag pages?  Then the output paths are the ones the
+ * previous build claimed without a clash (the theme and settings are the
+ * same, or the build would not be incremental), and claim_all, which
+ * lowercases and hashes every output path, has nothing to find. */
+static int outputs_unchanged(build *b)
+{
+	const sg_site *s = &b->site, *os = &b->old.site;
+	if (!b->incremental || s->npages != os->npages || s->nstatics != os->nstatics) return 0;
+	for (size_t i = 0; i < s->npages; i++) {
+		const sg_page *p = &s->pages[i];
+		size_t oi = b->ps[i].old;
+		if (oi == SG_NONE) return 0;
+		if (!p->parsed) continue;   /* metadata taken from the manifest: the same */
+		const sg_page *o = &os->pages[oi];
+		if (p->draft != o->draft || p->aliases.n != o->aliases.n) return 0;
+		for (size_t k = 0; k < p->aliases.n; k++)
+			if (strcmp(p->aliases.v[k], o->aliases.v[k])) return 0;
+	}
+	for (size_t i = 0; i < s->nstatics; i++)
+		if (strcmp(s->statics[i].path, os->statics[i].path)) return 0;
+	/* Tag pages: the previous build listed one key per tag page. */
+	if (b->ntags != b->old.nlists) return 0;
+	for (size_t t = 0; t < b->ntags; t++) {
+		char *out = sg_xasprintf("tags/%s/index.html", b->tags[t].slug);
+		size_t k = 0;
+		while (k < b->old.nlists && strcmp(b->old.lists[k], out)) k++;
+		free(out);
+		if (k == b->old.nlists) return 0;
+	}
+	return 1;
 }
 
 static int emit(build *b, const char *rel, sg_buf *data)
@@ -680,6 +773,16 @@ static int render_site_files(build *b)
 	if (b->ntags > 1) qsort(b->tags, b->ntags, sizeof *b->tags, cmp_tag);
 	sg_tv *all = sg_tv_list();
 	title_site = s;
+	/* What a tag page shows of each page (its card), hashed once per page
+	 * rather than once per tag the page has. */
+	uint64_t *cards = sg_xcalloc(s->npages ? s->npages : 1, sizeof *cards);
+	for (size_t t = 0; t < b->ntags; t++)
+		for (size_t k = 0; k < b->tags[t].npages; k++) {
+			size_t i = b->tags[t].pages[k];
+			if (cards[i]) continue;
+			const sg_page *p = &s->pages[i];
+			cards[i] = sg_hash_str(sg_hash_str(sg_hash_str(SG_HASH_SEED, p->url), p->title), p->description) | 1;
+		}
 	for (size_t t = 0; t < b->ntags && rc == 0; t++) {
 		tag *tg = &b->tags[t];
 		char *url = sg_xasprintf("tags/%s/", tg->slug);
@@ -697,10 +800,7 @@ static int render_site_files(build *b)
 		 * strcmps per tag on a 10k-page site). */
 		uint64_t key = sg_hash(SG_HASH_SEED, &b->settings, sizeof b->settings);
 		key = sg_hash_str(key, tg->name);
-		for (size_t k = 0; k < tg->npages; k++) {
-			const sg_page *p = &s->pages[tg->pages[k]];
-			key = sg_hash_str(sg_hash_str(sg_hash_str(key, p->url), p->title), p->description);
-		}
+		for (size_t k = 0; k < tg->npages; k++) key = sg_hash(key, &cards[tg->pages[k]], sizeof *cards);
 		sg_manifest_add_list(&b->lists, out, key);
 		if (b->incremental && sg_manifest_list_key(&b->old, out) == key && old_had_output(b, out)) {
 			sg_strs_push(&b->kept, out);
@@ -726,6 +826,7 @@ static int render_site_files(build *b)
 		free(title);
 		free(url);
 	}
+	free(cards);
 	sg_tv *ctx = sg_tv_obj();
 	sg_tv_set(ctx, "tags", all);
 	sg_render_special(&b->r, SG_T_TAGS, "Topics", "tags/", ctx, &buf);
@@ -792,6 +893,145 @@ static uint64_t search_hash(build *b)
 	return h;
 }
 
+/* The search index of a small change is patched (searchpatch.h) rather
+ * than read back whole.  These are the pieces build.c gives it. */
+struct idctx { const sg_site *s; };
+
+/* Page id of url ("/a/b/") in the index: its rank among published URLs.
+ * Linear: the patch is taken only for a few pages. */
+static uint32_t page_id(const char *url, void *vctx)
+{
+	const sg_site *s = ((const struct idctx *)vctx)->s;
+	uint32_t id = 0;
+	int found = 0;
+	if (url[0] != '/') return UINT32_MAX;
+	for (size_t i = 0; i < s->npages; i++) {
+		const sg_page *p = &s->pages[i];
+		if (p->draft) continue;
+		int c = strcmp(p->url, url + 1);
+		id += c < 0;
+		found |= c == 0;
+	}
+	return found ? id : UINT32_MAX;
+}
+
+static int has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20) return 1;
+	return 0;
+}
+
+static int same_strs(const sg_strs *a, const sg_strs *b)
+{
+	if (a->n != b->n) return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i])) return 0;
+	return 1;
+}
+
+/* Adds the previous version of page i (old manifest page o, whose blob is
+ * still in the repository) to before, as index_page added it then.
+ * Returns 0, or 1 when it cannot be read or parsed again. */
+static int add_old_version(build *b, sg_search *before, size_t i, const sg_page *o)
+{
+	sg_page op;
+	memset(&op, 0, sizeof op);
+	op.path = o->path;
+	const sg_srcfile f = { o->path, o->oid };
+	char *data = NULL, *err = NULL;
+	size_t len = 0;
+	if (sg_source_read_in(&b->src, b->src.repo, &f, &data, &len, &err) != 0) { free(err); return 1; }
+	sg_diag d = { 0, 0, 1 };
+	sg_front fm;
+	sg_mdpage md = {0};
+	char *file = sg_xasprintf("%s%s", b->src.content_prefix, o->path);
+	int rc = sg_page_front(&op, file, data, len, &fm, &d) == 0
+	         && sg_page_body(&op, file, data, len, &fm, b->cfg.allow_html, b->base, &md, &d) == 0 ? 0 : 1;
+	if (rc == 0) {
+		sg_buf heads = {0};
+		for (size_t k = 0; k < op.headings.n; k++) {
+			if (k) sg_buf_putc(&heads, '\n');
+			sg_buf_puts(&heads, op.headings.v[k]);
+		}
+		char *url = sg_xasprintf("/%s", b->site.pages[i].url);
+		sg_search_add(before, url, op.title, "", heads.data ? heads.data : "", op.text);
+		free(url);
+		sg_buf_free(&heads);
+	}
+	sg_md_free(&md);
+	sg_front_free(&fm);
+	sg_page_clear_meta(&op);
+	free(file);
+	free(data);
+	return rc;
+}
+
+/* Patches the previous index for this build's changes.  Returns 0 when
+ * done, 1 when the change does not suit a patch (pages appeared, vanished
+ * or moved, many changed, no previous blob to compare with), -1 on I/O
+ * errors. */
+#define PATCH_MAX_PAGES 64
+static int patch_search(build *b, const char *outdir)
+{
+	sg_site *s = &b->site;
+	if (!b->incremental || b->o->worktree || !b->src.repo || !b->sidx) return 1;
+	size_t nold = 0, nnew = 0;
+	for (size_t i = 0; i < b->old.site.npages; i++) nold += !b->old.site.pages[i].draft;
+	for (size_t i = 0; i < s->npages; i++) {
+		if (s->pages[i].draft) continue;
+		nnew++;
+		size_t oi = b->ps[i].old;
+		if (oi == SG_NONE || b->old.site.pages[oi].draft) return 1;
+	}
+	if (nold != nnew) return 1;
+	sg_search *before = sg_search_new();
+	sg_si_pagefix *fixes = NULL;
+	size_t nfixes = 0, fcap = 0, changed = 0;
+	struct idctx ctx = { s };
+	int rc = 0;
+	for (size_t i = 0; i < s->npages && rc == 0; i++) {
+		const sg_page *p = &s->pages[i];
+		if (p->draft) continue;
+		/* A page whose blob changed was not taken from the manifest
+		 * (steal_meta): the old manifest still holds its previous
+		 * metadata.  Parsed pages are in b->sidx (the "after" side). */
+		const sg_page *o = &b->old.site.pages[b->ps[i].old];
+		if (p->parsed) {
+			if (++changed > PATCH_MAX_PAGES) rc = 1;
+			else if (!git_oid_equal(&p->oid, &o->oid)
+			         && (strcmp(p->title, o->title) || p->text_hash != o->text_hash
+			             || !same_strs(&p->headings, &o->headings)))
+				rc = add_old_version(b, before, i, o);
+			continue;
+		}
+		/* Unchanged page under a retitled section: its chunk entry. */
+		if (p->parent == SG_NONE) continue;
+		const sg_page *np = &s->pages[p->parent], *op = &b->old.site.pages[b->ps[p->parent].old];
+		if (git_oid_equal(&np->oid, &op->oid) || !strcmp(op->title, np->title)) continue;
+		if (++changed > PATCH_MAX_PAGES || has_ctl(p->title) || has_ctl(np->title)) { rc = 1; break; }
+		char *url = sg_xasprintf("/%s", p->url);
+		sg_grow(&fixes, &fcap, nfixes, sizeof *fixes);
+		fixes[nfixes++] = (sg_si_pagefix){ url, page_id(url, &ctx), p->title, np->title };
+	}
+	char **kept = NULL, *err = NULL;
+	size_t nkept = 0;
+	if (rc == 0)
+		rc = sg_search_patch(outdir, b->out.stage, nnew, before, b->sidx, fixes, nfixes, page_id, &ctx,
+		                     &kept, &nkept, &err);
+	for (size_t i = 0; i < nkept; i++) {
+		sg_strs_push(&b->kept, kept[i]);
+		free(kept[i]);
+	}
+	free(kept);
+	for (size_t i = 0; i < nfixes; i++) free((char *)fixes[i].url);
+	free(fixes);
+	sg_search_free(before);
+	if (rc < 0) return io_fail(b, err ? err : sg_xstrdup("search index: patch failed"));
+	free(err);
+	return rc;
+}
+
 /* Writes the search index.  Pages parsed in this build were indexed while
  * rendering (b->sidx).  In an incremental build the previous index is read
  * back from <out>/search and every other page keeps its entry there, so
@@ -811,6 +1051,9 @@ static int write_search(build *b, const char *outdir)
 				sg_strs_push(&b->kept, b->old.outputs[i]);
 		return 0;
 	}
+	int prc = patch_search(b, outdir);
+	b->st->search_patched = prc == 0;
+	if (prc <= 0) return prc;
 	char *err = NULL;
 	sg_search *idx = b->incremental ? sg_search_load(outdir, &err) : NULL;
 	if (err) { sg_warn(&b->d, NULL, 0, "%s; indexing every page", err); free(err); err = NULL; }
@@ -878,10 +1121,12 @@ static int finish(build *b)
 		m.outputs[m.noutputs++] = b->kept.v[i];
 	}
 	if (m.noutputs > 1) qsort(m.outputs, m.noutputs, sizeof *m.outputs, cmp_str);
-	sg_buf mb = {0};
-	sg_manifest_format(&m, &mb);
-	int rc = emit(b, SG_MANIFEST_NAME, &mb);
-	sg_buf_free(&mb);
+	/* Streamed into the staging folder (the writer's own file, like the
+	 * search index), not built in memory first. */
+	char *mp = sg_path_join(b->out.stage, SG_MANIFEST_NAME);
+	int rc = 0;
+	if (sg_manifest_write(&m, mp) != 0) rc = io_fail(b, sg_xasprintf("%s: %s", mp, strerror(errno)));
+	free(mp);
 	stage("manifest");
 	if (rc == 0 && sg_out_commit(&b->out, b->old.outputs, b->old.noutputs, m.outputs, m.noutputs, &err) != 0)
 		rc = io_fail(b, err);
@@ -894,9 +1139,48 @@ static int finish(build *b)
 	return rc;
 }
 
+/* The previous manifest is read on a thread of its own while the source
+ * is opened (a 10k-page manifest takes about as long as listing the tree);
+ * old_join waits for it. */
+static void *old_work(void *arg)
+{
+	build *b = arg;
+	b->old_rc = sg_manifest_load(&b->old, b->old_path);
+	return NULL;
+}
+
+static void old_begin(build *b, const char *outdir)
+{
+	b->old_path = sg_path_join(outdir, SG_MANIFEST_NAME);
+	b->old_live = 1;
+	b->old_started = pthread_create(&b->old_th, NULL, old_work, b) == 0;
+	if (!b->old_started) old_work(b);
+}
+
+/* 1 when a usable manifest was loaded. */
+static int old_join(build *b)
+{
+	if (!b->old_live) return 0;
+	if (b->old_started) pthread_join(b->old_th, NULL);
+	b->old_live = b->old_started = 0;
+	free(b->old_path);
+	b->old_path = NULL;
+	b->have_old = b->old_rc == 0;
+	return b->have_old;
+}
+
 static void cleanup(build *b)
 {
+	load_end(b);   /* the dating thread writes pages: stop it first */
+	old_join(b);
 	if (b->out_open) sg_out_abort(&b->out);
+	if (b->o->exiting) {
+		/* Only what outlives the process is cleaned up: the staging
+		 * folder (above) and the repository handle. */
+		sg_source_close(&b->src);
+		free(b->err);
+		return;
+	}
 	for (size_t i = 0; b->ps && i < b->site.npages; i++) drop_source(b, i);
 	free(b->ps);
 	for (size_t t = 0; t < b->ntags; t++) free(b->tags[t].name), free(b->tags[t].slug), free(b->tags[t].pages);
@@ -931,6 +1215,7 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	const char *outdir = o->out ? o->out : "_site";
 
 	stage(NULL);
+	if (!o->check_only) old_begin(b, outdir);
 	if (sg_source_open(&b->src, o->repo ? o->repo : ".", o->ref, o->worktree, o->content, &b->d, &b->err) != 0)
 		goto io;
 	stage("source");
@@ -940,25 +1225,22 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	if (trc > 0) goto fail;
 	b->settings = settings_hash(b);
 
-	if (!o->check_only) {
-		char *mp = sg_path_join(outdir, SG_MANIFEST_NAME);
-		int mrc = sg_manifest_load(&b->old, mp);
-		free(mp);
-		b->have_old = mrc == 0;
-		b->incremental = b->have_old && !o->full && b->old.settings == b->settings;
-	}
+	if (!o->check_only)
+		b->incremental = old_join(b) && !o->full && b->old.settings == b->settings;
 	st->incremental = b->incremental;
 	stage("open");
 	list_content(b);
-	if (load_and_date(b) != 0) goto io;
-	stage("load+dates");
+	if (load_begin(b) != 0) goto io;
+	stage("load");
 	b->r = (sg_render){ &b->site, &b->cfg, &b->theme, b->base, b->abs, b->src.content_prefix };
 	if (b->d.errors == 0) {
 		sg_site_link(&b->site, b->src.content_prefix, &b->d);
 		collect_tags(b);
-		claim_all(b);
+		if (!outputs_unchanged(b)) claim_all(b);
 	}
 	stage("structure");
+	if (load_end(b) != 0) goto io;
+	stage("dates");
 	if (b->d.errors) goto fail;
 	if (plan_pages(b) != 0) goto fail;
 	if (!o->check_only) {

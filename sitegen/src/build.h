@@ -17,6 +17,9 @@ typedef struct {
 	int check_only;          /* validate, write nothing */
 	int full;                /* ignore the manifest: rebuild everything */
 	int quiet;               /* no summary, no warnings */
+	int exiting;             /* the process exits after this build: its memory
+	                          * is not freed one object at a time (a tenth of
+	                          * a 10k-page incremental build) */
 } sg_build_opts;
 
 typedef struct {
@@ -26,6 +29,7 @@ typedef struct {
 	size_t written, unchanged, removed;   /* output files (incremental) */
 	size_t commits_walked;   /* by the git-date walk */
 	int incremental;
+	int search_patched;      /* the search index was patched, not read back whole */
 	int errors, warnings;
 } sg_build_stats;
 

@@ -1,5 +1,7 @@
 /* manifest.h — what an output folder remembers between builds, in
- * <out>/.sitegen-manifest (a line-oriented text file, escaped with \\ \t \n):
+ * <out>/.sitegen-manifest (a binary file, laid out in manifest.c, read in
+ * one pass with every length and count bounds-checked; a file of another
+ * version, byte order or shape is "absent" and the build is full):
  *   - the commit built and a hash of the build settings (config, theme,
  *     sitegen version): when either differs from the new build's, the
  *     incremental path is abandoned for a full build;
@@ -12,8 +14,11 @@
  *   - a hash of everything the search index is built from, so an unchanged
  *     index is not rebuilt.
  * The search index under <out>/search/ is its own state: an incremental
- * build reads it back (sg_search_load) instead of keeping pages' text.
- * Ownership: sg_manifest owns everything; free with sg_manifest_free. */
+ * build patches it (sg_search_patch) or reads it back (sg_search_load)
+ * instead of keeping pages' text.
+ * Pages loaded from a manifest have no url (nothing reads it).
+ * Ownership: sg_manifest owns everything; free with sg_manifest_free.  A
+ * loaded manifest's outputs point into its mapped file (data). */
 #ifndef SG_MANIFEST_H
 #define SG_MANIFEST_H
 
@@ -27,6 +32,7 @@ typedef struct {
 	sg_site site;          /* pages (with key, date) and statics */
 	sg_gdates dates;
 	char **outputs; size_t noutputs, ocap;   /* sorted */
+	void *data; size_t len;   /* the mapped file of a loaded manifest */
 	/* Listing pages outside the content tree (tags/<slug>/, tags/) with
 	 * the key of their inputs, like pages: sorted by output path. */
 	char **lists; uint64_t *list_keys; size_t nlists, lcap;
@@ -40,8 +46,9 @@ uint64_t sg_manifest_list_key(const sg_manifest *m, const char *out);
 /* Loads path.  Returns 0, 1 when absent or unreadable as a manifest (the
  * caller then builds in full), -1 on I/O errors. */
 int  sg_manifest_load(sg_manifest *m, const char *path);
-/* Serialises m into out. */
-void sg_manifest_format(const sg_manifest *m, sg_buf *out);
+/* Writes m (its outputs sorted, unique) to a new file at path.  Returns 0,
+ * or -1 with errno set. */
+int  sg_manifest_write(const sg_manifest *m, const char *path);
 void sg_manifest_free(sg_manifest *m);
 
 #endif

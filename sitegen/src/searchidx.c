@@ -35,9 +35,9 @@
 /* Tuning, documented in docs/search-index.md.  SHARD_MAX bounds a shard's
  * bytes (a single huge term can still exceed it); PAGE_CHUNK pages share one
  * metadata file, small so that ten results cost at most ten small fetches. */
-#define SHARD_MAX    24000
-#define SHARD_DEPTH  6      /* longest shard key, in code points */
-#define PAGE_CHUNK   16
+#define SHARD_MAX    SG_SI_SHARD_MAX
+#define SHARD_DEPTH  SG_SI_SHARD_DEPTH   /* longest shard key, in code points */
+#define PAGE_CHUNK   SG_SI_PAGE_CHUNK
 #define EXCERPT_MAX  180    /* bytes of plain text kept per page */
 #define TF_MAX       255
 

@@ -9,6 +9,12 @@
 #include <stdint.h>
 #include "searchidx.h"
 
+/* The writer's layout parameters (searchidx.c), also used by the
+ * incremental patcher (searchpatch.c), which must lay shards out alike. */
+#define SG_SI_SHARD_MAX    24000
+#define SG_SI_SHARD_DEPTH  6
+#define SG_SI_PAGE_CHUNK   16
+
 typedef struct {
 	uint32_t page; /* insertion index until write, then page id */
 	uint32_t v;    /* tf << 2 | heading << 1 | title */

@@ -6,6 +6,7 @@
  * parser accepts exactly what the writer produces (docs/search-index.md);
  * anything else makes the load fail and the build index from scratch. */
 #include "searchidx_int.h"
+#include "searchpatch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,7 +70,7 @@ static oldfile *read_one(sg_search *s, const char *dir, const char *name)
 
 /* Parses the JSON string at *p (as buf_json writes it: \" \\ and \u00XX
  * escapes only) into a new NUL-terminated string; advances *p past it. */
-static char *json_str(const char **p)
+char *sg_si_json_str(const char **p)
 {
 	const char *q = *p;
 	if (*q != '"')
@@ -131,7 +132,7 @@ static int parse_shard(sg_search *s, oldfile *f)
 		return 0;
 	for (;;) {
 		const char *ent = p;
-		char *w = json_str(&p);
+		char *w = sg_si_json_str(&p);
 		if (!w || *p++ != ':' || *p != '[') {
 			free(w);
 			return -1;
@@ -170,7 +171,7 @@ static int parse_chunk(sg_search *s, const oldfile *f)
 		char *v[4] = { 0 };
 		int ok = 1;
 		for (int k = 0; k < 4 && ok; k++) {
-			v[k] = json_str(&p);
+			v[k] = sg_si_json_str(&p);
 			ok = v[k] && *p++ == (k < 3 ? ',' : ']');
 		}
 		if (!ok) {
@@ -209,7 +210,7 @@ static int parse_meta(sg_search *s, const oldfile *m, const char *dir, size_t *p
 	p = end + 11;
 	*pages = n;
 	while (*p != ']') {
-		char *key = json_str(&p);
+		char *key = sg_si_json_str(&p);
 		if (!key)
 			return -1;
 		char *name = sg_si_shard_name(key);

@@ -3,7 +3,9 @@
  * tests/golden/expected/.  `make regold` (SITEGEN_REGOLD=1) rewrites the
  * expected files after an intended change; review the diff before keeping it.
  * The search index data (search/ except index.html) and assets/search.js
- * belong to searchidx's own tests and are left out. */
+ * belong to searchidx's own tests and are left out, and so is the
+ * manifest: it is the incremental builds' private state (a binary format
+ * that changes with them), checked by test_build and test_incremental. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <cmocka.h>
 
 #include "fixture.h"
+#include "output.h"
 
 #define T0 1704103200   /* 2024-01-01T10:00:00Z */
 
@@ -66,7 +69,8 @@ static void copy_tree(const char *from, const char *to)
 	sg_buf_free(&list);
 }
 
-/* Drops search/ data files (not search/index.html) from a built tree. */
+/* Drops search/ data files (not search/index.html) and the manifest from a
+ * built tree. */
 static void drop_search_data(const char *out)
 {
 	char *s = sg_path_join(out, "search"), *page = sg_path_join(out, "search/index.html"), *data = NULL;
@@ -76,6 +80,10 @@ static void drop_search_data(const char *out)
 	assert_int_equal(sg_mkdir_p(s), 0);
 	assert_int_equal(sg_write_file(page, data, len), 0);
 	free(data), free(s), free(page);
+	/* The manifest is build state, not site output. */
+	char *mf = sg_path_join(out, SG_MANIFEST_NAME);
+	assert_int_equal(sg_rm_rf(mf), 0);
+	free(mf);
 	/* theme/search.js is searchidx's too. */
 	char *js = sg_path_join(out, "assets/search.js");
 	assert_int_equal(sg_rm_rf(js), 0);
