@@ -32,9 +32,10 @@
 
 #define SG_VERSION "0.1"
 
-/* SITEGEN_PROFILE=1 prints the wall and CPU time of each stage and the
- * RSS after it (for the benchmark: on a shared machine CPU time is the
- * steadier number). */
+/* SITEGEN_PROFILE=1 prints the wall and CPU time of each stage, the RSS
+ * after it (anonymous memory and mapped files: libraries and git packs)
+ * and the peak so far (for the benchmark: on a shared machine CPU time is
+ * the steadier number). */
 static double stage_t0, stage_c0;
 static int profiling = -1;
 
@@ -55,15 +56,21 @@ static void stage(const char *name)
 	if (profiling < 0) profiling = getenv("SITEGEN_PROFILE") != NULL;
 	if (!profiling) return;
 	double t = now_ms(), c = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
-	long pages = 0, rss = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
+	long anon = 0, file = 0, hwm = 0;
+	FILE *f = fopen("/proc/self/status", "r");
 	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+		char line[128];
+		while (fgets(line, sizeof line, f)) {
+			if (!strncmp(line, "RssAnon:", 8)) anon = atol(line + 8);
+			else if (!strncmp(line, "RssFile:", 8)) file = atol(line + 8);
+			else if (!strncmp(line, "VmHWM:", 6)) hwm = atol(line + 6);
+		}
 		fclose(f);
 	}
 	if (name)
-		fprintf(stderr, "sitegen: %-10s %8.1f ms  cpu %8.1f ms  rss %6.1f MB\n", name, t - stage_t0,
-		        c - stage_c0, (double)rss * 4096 / 1048576);
+		fprintf(stderr, "sitegen: %-10s %8.1f ms  cpu %8.1f ms  rss %6.1f MB (anon %.1f file %.1f) peak %.1f\n",
+		        name, t - stage_t0, c - stage_c0, (double)(anon + file) / 1024, (double)anon / 1024,
+		        (double)file / 1024, (double)hwm / 1024);
 	stage_t0 = t;
 	stage_c0 = c;
 }
@@ -597,21 +604,37 @@ static int render_one(build *b, git_repository *repo, size_t i, sg_buf *buf, sg_
 
 struct worker {
 	build *b;
-	size_t first, step;
 	size_t rendered;
 	sg_search *idx;   /* this thread's part of the search index */
 	git_repository *repo;   /* this thread's handle (libgit2 objects are per thread) */
 	int rc;
 };
 
+/* Threads take pages in runs of SG_CHUNK consecutive ones (a section's
+ * pages are consecutive): the threads then mostly create files in different
+ * folders, which a filesystem serializes per folder, and a thread whose
+ * core is busy with another program simply takes fewer runs. */
+#define SG_CHUNK 32
+static size_t render_next;
+static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
 	sg_buf buf = {0};
-	for (size_t i = w->first; i < w->b->site.npages; i += w->step) {
-		if (!w->b->ps[i].render) continue;
-		if (render_one(w->b, w->repo, i, &buf, w->idx) != 0) w->rc = -1;
-		w->rendered++;
+	size_t n = w->b->site.npages;
+	for (;;) {
+		pthread_mutex_lock(&render_lock);
+		size_t first = render_next;
+		render_next = first < n ? first + SG_CHUNK : n;
+		pthread_mutex_unlock(&render_lock);
+		if (first >= n) break;
+		size_t end = first + SG_CHUNK < n ? first + SG_CHUNK : n;
+		for (size_t i = first; i < end; i++) {
+			if (!w->b->ps[i].render) continue;
+			if (render_one(w->b, w->repo, i, &buf, w->idx) != 0) w->rc = -1;
+			w->rendered++;
+		}
 	}
 	sg_buf_free(&buf);
 	return NULL;
@@ -627,9 +650,10 @@ static int render_pages(build *b)
 	struct worker w[SG_THREADS];
 	pthread_t th[SG_THREADS];
 	int started[SG_THREADS] = { 0 };
+	render_next = 0;
 	/* Every thread but this one reads git through a handle of its own. */
 	for (int k = 0; k < SG_THREADS; k++) {
-		w[k] = (struct worker){ b, (size_t)k, SG_THREADS, 0, NULL, k ? NULL : b->src.repo, 0 };
+		w[k] = (struct worker){ b, 0, NULL, k ? NULL : b->src.repo, 0 };
 		if (k == 0 || !b->src.repo) continue;
 		if (git_repository_open(&w[k].repo, git_repository_path(b->src.repo)) != 0) {
 			const git_error *e = git_error_last();
