@@ -571,7 +571,8 @@ static void index_page(build *b, sg_search *idx, size_t i)
 /* Renders page i: Markdown, then (unless checking) template and file.
  * A page whose source changed goes to the search index idx (pages whose
  * source did not change keep their entries: see write_search). */
-static int render_one(build *b, git_repository *repo, size_t i, sg_buf *buf, sg_search *idx)
+static int render_one(build *b, git_repository *repo, size_t i, sg_buf *buf, sg_search *idx,
+                      sg_render_cache *rc_cache)
 {
 	sg_page *p = &b->site.pages[i];
 	struct pstate *ps = &b->ps[i];
@@ -583,7 +584,7 @@ static int render_one(build *b, git_repository *repo, size_t i, sg_buf *buf, sg_
 	if (rc == 0 && !b->o->check_only) {
 		sg_buf toc = {0};
 		sg_md_toc(&md, &toc);
-		sg_render_page(&b->r, i, md.html.data ? md.html.data : "", toc.data ? toc.data : "",
+		sg_render_page_cached(&b->r, rc_cache, i, md.html.data ? md.html.data : "", toc.data ? toc.data : "",
 		               md.faqld.data ? md.faqld.data : "", buf);
 		sg_buf_free(&toc);
 		char *out = sg_xasprintf("%sindex.html", p->url);
@@ -622,6 +623,7 @@ static void *work(void *arg)
 {
 	struct worker *w = arg;
 	sg_buf buf = {0};
+	sg_render_cache cache = {0};
 	size_t n = w->b->site.npages;
 	for (;;) {
 		pthread_mutex_lock(&render_lock);
@@ -632,10 +634,11 @@ static void *work(void *arg)
 		size_t end = first + SG_CHUNK < n ? first + SG_CHUNK : n;
 		for (size_t i = first; i < end; i++) {
 			if (!w->b->ps[i].render) continue;
-			if (render_one(w->b, w->repo, i, &buf, w->idx) != 0) w->rc = -1;
+			if (render_one(w->b, w->repo, i, &buf, w->idx, &cache) != 0) w->rc = -1;
 			w->rendered++;
 		}
 	}
+	sg_render_cache_free(&cache);
 	sg_buf_free(&buf);
 	return NULL;
 }
