@@ -886,7 +886,9 @@ static int finish(build *b)
 {
 	char **staged = NULL, *err = NULL;
 	size_t nst = 0;
-	if (sg_out_list_staged(&b->out, &staged, &nst, &err) != 0) return io_fail(b, err);
+	/* The search index writes its files itself; everything else went
+	 * through emit. */
+	if (sg_out_list_written(&b->out, "search", &staged, &nst, &err) != 0) return io_fail(b, err);
 	stage("list");
 	sg_manifest m = {0};
 	m.settings = b->settings;
