@@ -298,9 +298,21 @@ static int load_page_in(build *b, git_repository *repo, size_t i, size_t *parsed
 	return rc;
 }
 
+/* The main thread's handle on the repository (reopened after
+ * sg_source_release); NULL after reporting when that fails, or when there is
+ * no repository (worktree mode reads the disk). */
+static int main_repo(build *b, git_repository **repo)
+{
+	char *err = NULL;
+	*repo = sg_source_git(&b->src, &err);
+	return err ? io_fail(b, err) : 0;
+}
+
 static int load_page(build *b, size_t i)
 {
-	return load_page_in(b, b->src.repo, i, &b->st->parsed);
+	git_repository *repo;
+	if (main_repo(b, &repo) != 0) return -1;
+	return load_page_in(b, repo, i, &b->st->parsed);
 }
 
 static int list_content(build *b)
@@ -620,6 +632,19 @@ struct worker {
 static size_t render_next;
 static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Pages loaded in this run hold their source; a page whose source must be
+ * read (an unchanged page whose listing changed) makes its thread open a
+ * handle of its own on the repository, once. */
+static int worker_repo(struct worker *w, size_t i)
+{
+	build *b = w->b;
+	if (w->repo || b->ps[i].data || !b->src.gitdir || b->src.workdir) return 0;
+	if (git_repository_open(&w->repo, b->src.gitdir) == 0) return 0;
+	const git_error *e = git_error_last();
+	w->repo = NULL;
+	return io_fail(b, sg_xasprintf("reopening repository: %s", e ? e->message : "?"));
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -635,7 +660,8 @@ static void *work(void *arg)
 		size_t end = first + SG_CHUNK < n ? first + SG_CHUNK : n;
 		for (size_t i = first; i < end; i++) {
 			if (!w->b->ps[i].render) continue;
-			if (render_one(w->b, w->repo, i, &buf, w->idx, &cache) != 0) w->rc = -1;
+			if (worker_repo(w, i) != 0 || render_one(w->b, w->repo, i, &buf, w->idx, &cache) != 0)
+				w->rc = -1;
 			w->rendered++;
 		}
 	}
@@ -655,23 +681,15 @@ static int render_pages(build *b)
 	pthread_t th[SG_THREADS];
 	int started[SG_THREADS] = { 0 };
 	render_next = 0;
-	/* Every thread but this one reads git through a handle of its own. */
 	for (int k = 0; k < SG_THREADS; k++) {
-		w[k] = (struct worker){ b, 0, NULL, k ? NULL : b->src.repo, 0 };
-		if (k == 0 || !b->src.repo) continue;
-		if (git_repository_open(&w[k].repo, git_repository_path(b->src.repo)) != 0) {
-			const git_error *e = git_error_last();
-			for (int j = 1; j < k; j++) git_repository_free(w[j].repo);
-			return io_fail(b, sg_xasprintf("reopening repository: %s", e ? e->message : "?"));
-		}
-	}
-	for (int k = 0; k < SG_THREADS; k++) {
+		w[k] = (struct worker){ b, 0, NULL, NULL, 0 };
 		if (!b->o->check_only) w[k].idx = sg_search_new();
 		if (k > 0) started[k] = pthread_create(&th[k], NULL, work, &w[k]) == 0;
 	}
 	work(&w[0]);
 	int rc = w[0].rc;
 	b->st->rendered += w[0].rendered;
+	git_repository_free(w[0].repo);
 	for (int k = 1; k < SG_THREADS; k++) {
 		if (started[k]) pthread_join(th[k], NULL);
 		else work(&w[k]);   /* no thread: do its share here */
@@ -854,7 +872,8 @@ static int write_search(build *b, const char *outdir)
 		free(url);
 		if (kept == 0) continue;
 		if (!b->ps[i].have && load_page(b, i) != 0) return -1;
-		if (read_source(b, b->src.repo, i) != 0) return -1;
+		git_repository *repo;
+		if (main_repo(b, &repo) != 0 || read_source(b, repo, i) != 0) return -1;
 		sg_mdpage md = {0};
 		char *file = sg_xasprintf("%s%s", b->src.content_prefix, p->path);
 		int rc = sg_page_body(p, file, b->ps[i].data, b->ps[i].len, &b->ps[i].fm,
@@ -991,6 +1010,9 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	stage("structure");
 	if (b->d.errors) goto fail;
 	if (plan_pages(b) != 0) goto fail;
+	/* Every page to render holds its source now: let libgit2's pack maps
+	 * and caches go before rendering builds the search index. */
+	sg_source_release(&b->src);
 	if (!o->check_only) {
 		if (sg_out_begin(&b->out, outdir, !b->incremental, &b->err) != 0) goto io;
 		b->out_open = 1;

@@ -149,6 +149,8 @@ int sg_source_open(sg_source *s, const char *dir, const char *ref, int worktree,
 	if (orc != 0) {
 		s->repo = NULL;
 		if (!worktree) { *err = git_err(dir); return -1; }
+	} else {
+		s->gitdir = sg_xstrdup(git_repository_path(s->repo));
 	}
 	if (worktree) {
 		s->workdir = sg_xstrdup(dir);
@@ -224,6 +226,36 @@ int sg_source_open(sg_source *s, const char *dir, const char *ref, int worktree,
 	return 0;
 }
 
+void sg_source_release(sg_source *s)
+{
+	if (!s->repo) return;
+	git_commit_free(s->commit);
+	git_repository_free(s->repo);
+	s->commit = NULL;
+	s->repo = NULL;
+	s->released = 1;
+}
+
+git_repository *sg_source_git(sg_source *s, char **err)
+{
+	*err = NULL;
+	if (!s->released) return s->repo;
+	if (git_repository_open(&s->repo, s->gitdir) != 0) {
+		s->repo = NULL;
+		*err = git_err(s->gitdir);
+		return NULL;
+	}
+	/* Only commit mode holds the commit (worktree mode reads the disk). */
+	if (!s->workdir && git_commit_lookup(&s->commit, s->repo, &s->commit_id) != 0) {
+		*err = git_err("reopening the built commit");
+		git_repository_free(s->repo);
+		s->repo = NULL;
+		return NULL;
+	}
+	s->released = 0;
+	return s->repo;
+}
+
 int sg_source_read_repo(sg_source *s, const char *repo_path, char **data, size_t *len)
 {
 	if (s->workdir) {
@@ -239,6 +271,8 @@ int sg_source_read_repo(sg_source *s, const char *repo_path, char **data, size_t
 	git_tree *tree = NULL;
 	git_tree_entry *e = NULL;
 	git_blob *blob = NULL;
+	char *gerr = NULL;
+	if (!sg_source_git(s, &gerr)) { free(gerr); errno = EIO; return -1; }
 	if (git_commit_tree(&tree, s->commit) != 0) return -1;
 	int rc = git_tree_entry_bypath(&e, tree, repo_path);
 	git_tree_free(tree);
@@ -261,7 +295,9 @@ int sg_source_read_repo(sg_source *s, const char *repo_path, char **data, size_t
 
 int sg_source_read(sg_source *s, const sg_srcfile *f, char **data, size_t *len, char **err)
 {
-	return sg_source_read_in(s, s->repo, f, data, len, err);
+	git_repository *repo = s->workdir ? s->repo : sg_source_git(s, err);
+	if (!s->workdir && !repo) return -1;
+	return sg_source_read_in(s, repo, f, data, len, err);
 }
 
 int sg_source_read_in(sg_source *s, git_repository *repo, const sg_srcfile *f, char **data,
@@ -297,6 +333,7 @@ void sg_source_close(sg_source *s)
 	for (size_t i = 0; i < s->nfiles; i++) free(s->files[i].path);
 	free(s->files);
 	free(s->workdir);
+	free(s->gitdir);
 	free(s->content_prefix);
 	git_commit_free(s->commit);
 	git_repository_free(s->repo);
