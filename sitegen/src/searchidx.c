@@ -1304,18 +1304,67 @@ static int remove_stale(const char *dir, const char *sub, const plan *pl, char *
 	return rc;
 }
 
-/* Sorts an array that is usually sorted already or sorted but for a short
- * tail (a loaded index plus a few new terms or postings): finds the sorted
- * prefix, sorts the rest, and merges the two runs. */
+/* Merges the sorted runs a[lo, mid) and a[mid, hi) through tmp. */
+static void merge_runs(char *a, char *tmp, size_t lo, size_t mid, size_t hi, size_t sz,
+                       int (*cmp)(const void *, const void *))
+{
+	memcpy(tmp + lo * sz, a + lo * sz, (hi - lo) * sz);
+	size_t i = lo, j = mid, o = lo;
+	while (i < mid && j < hi) {
+		if (cmp(tmp + i * sz, tmp + j * sz) <= 0)
+			memcpy(a + (o++) * sz, tmp + (i++) * sz, sz);
+		else
+			memcpy(a + (o++) * sz, tmp + (j++) * sz, sz);
+	}
+	if (i < mid)
+		memcpy(a + o * sz, tmp + i * sz, (mid - i) * sz);
+	if (j < hi)
+		memcpy(a + o * sz, tmp + j * sz, (hi - j) * sz);
+}
+
+#define SORT_MAX_RUNS 16
+
+/* Sorts an array that is usually made of a few sorted runs: the postings
+ * of the render threads' builders, appended one after the other (each
+ * thread's run is in page order), or a loaded index plus a short tail of
+ * new terms or postings.  A few runs are merged pairwise (linear per pass:
+ * qsort on the threads' postings was a third of writing the index); many
+ * runs after a long sorted prefix: the tail is sorted and merged; else
+ * qsort. */
 static void sort_mostly_sorted(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
 {
 	char *a = base;
-	size_t k = 1;
-	while (k < n && cmp(a + (k - 1) * sz, a + k * sz) <= 0)
-		k++;
-	if (k >= n)
+	size_t runs[SORT_MAX_RUNS + 1], nr = 1;   /* run starts; runs[nr] = n */
+	int many = 0;
+	runs[0] = 0;
+	for (size_t k = 1; k < n && !many; k++) {
+		if (cmp(a + (k - 1) * sz, a + k * sz) <= 0)
+			continue;
+		if (nr == SORT_MAX_RUNS)
+			many = 1;
+		else
+			runs[nr++] = k;
+	}
+	if (nr == 1)
 		return;
-	if (k < n / 2) {   /* not mostly sorted after all */
+	if (!many) {
+		char *tmp = xrealloc(NULL, n * sz);
+		runs[nr] = n;
+		while (nr > 1) {
+			size_t w = 0;
+			for (size_t r = 0; r < nr; r += 2) {
+				if (r + 1 < nr)
+					merge_runs(a, tmp, runs[r], runs[r + 1], runs[r + 2], sz, cmp);
+				runs[w++] = runs[r];
+			}
+			runs[w] = n;
+			nr = w;
+		}
+		free(tmp);
+		return;
+	}
+	size_t k = runs[1];   /* the sorted prefix */
+	if (k < n / 2) {      /* not mostly sorted after all */
 		qsort(a, n, sz, cmp);
 		return;
 	}
