@@ -981,6 +981,10 @@ static int finish(build *b)
 static void cleanup(build *b)
 {
 	if (b->out_open) sg_out_abort(&b->out);
+	if (b->o->exiting) {
+		sg_source_close(&b->src);   /* libgit2 is shut down after us */
+		return;
+	}
 	for (size_t i = 0; b->ps && i < b->site.npages; i++) drop_source(b, i);
 	free(b->ps);
 	for (size_t t = 0; t < b->ntags; t++) free(b->tags[t].name), free(b->tags[t].slug), free(b->tags[t].pages);

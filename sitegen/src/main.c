@@ -104,6 +104,7 @@ int main(int argc, char **argv)
 		code = sg_serve(&o, port, max_seconds);
 	} else {
 		o.check_only = is_check;
+		o.exiting = 1;
 		sg_build_stats st;
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
