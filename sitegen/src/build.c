@@ -889,6 +889,7 @@ static int write_search(build *b, const char *outdir)
 	char **kept = NULL;
 	size_t nkept = 0;
 	stage("search add");
+	sg_search_last_write(idx);   /* freed by cleanup next */
 	int rc = sg_search_write_kept(idx, b->out.stage, &kept, &nkept, &err);
 	for (size_t i = 0; i < nkept; i++) {
 		sg_strs_push(&b->kept, kept[i]);

@@ -27,6 +27,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1689,6 +1690,11 @@ static int assign_ids(sg_search *s, char **err)
 	return 0;
 }
 
+void sg_search_last_write(sg_search *s)
+{
+	s->last = 1;
+}
+
 int sg_search_write(sg_search *s, const char *outdir, char **err)
 {
 	return sg_search_write_kept(s, outdir, NULL, NULL, err);
@@ -1737,7 +1743,7 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 	const char **fp = xrealloc(NULL, (s->nterms + 1) * sizeof *fp);
 	size_t total = 0;
 	for (i = 0; i < s->nterms; i++) {
-		const term *t = &s->terms[i];
+		term *t = &s->terms[i];
 		off[i] = total;
 		if (t->raw && t->ent) {   /* unchanged since the loaded index */
 			fp[i] = t->ent;
@@ -1773,6 +1779,15 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 		frag.n = (size_t)(o - frag.p);
 		frag.p[frag.n] = '\0';
 		total += frag.n - start;
+		if (s->last) {
+			free(t->p);
+			t->p = NULL;
+			t->n = t->cap = 0;
+			/* Freed postings are scattered small blocks: without a trim
+			 * their pages stay resident beside the growing encoding. */
+			if (i % 2048 == 2047)
+				malloc_trim(0);
+		}
 	}
 	off[s->nterms] = total;
 	for (i = 0; i < s->nterms; i++)
