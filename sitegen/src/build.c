@@ -384,6 +384,7 @@ struct loader {
 	build *b;
 	git_repository *repo;
 	int dates;             /* this thread dates pages first */
+	const size_t *order;   /* pages in the order to read them (shared) */
 	size_t parsed;
 	int rc;
 };
@@ -395,17 +396,49 @@ static void *load_work(void *arg)
 {
 	struct loader *l = arg;
 	if (l->dates && date_pages(l->b, l->repo) != 0) l->rc = -1;
+	size_t n = l->b->site.npages;
 	for (;;) {
 		pthread_mutex_lock(&load_lock);
-		size_t i = load_next;
-		while (i < l->b->site.npages && !l->b->ps[i].render) i++;
-		load_next = i + 1;
+		size_t k = load_next;
+		while (k < n && !l->b->ps[l->order[k]].render) k++;
+		load_next = k + 1;
 		pthread_mutex_unlock(&load_lock);
-		if (i >= l->b->site.npages) break;
+		if (k >= n) break;
+		size_t i = l->order[k];
 		l->b->ps[i].render = 0;
 		if (load_page_in(l->b, l->repo, i, &l->parsed) != 0) l->rc = -1;
 	}
 	return NULL;
+}
+
+static const uint64_t *rank_of;
+
+static int cmp_rank(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	if (rank_of[x] != rank_of[y]) return rank_of[x] < rank_of[y] ? -1 : 1;
+	return (x > y) - (x < y);
+}
+
+/* The order to read pages in: their blobs' order in the packs (see
+ * sg_source_pack_ranks), else path order.  Caller frees. */
+static size_t *load_order(build *b)
+{
+	size_t n = b->site.npages;
+	size_t *order = sg_xcalloc(n, sizeof *order);
+	for (size_t i = 0; i < n; i++) order[i] = i;
+	if (b->src.workdir || n < 2) return order;
+	const git_oid **ids = sg_xcalloc(n, sizeof *ids);
+	uint64_t *rank = sg_xcalloc(n, sizeof *rank);
+	for (size_t i = 0; i < n; i++) ids[i] = &b->site.pages[i].oid;
+	if (sg_source_pack_ranks(&b->src, ids, n, rank) == 0) {
+		rank_of = rank;
+		qsort(order, n, sizeof *order, cmp_rank);
+		rank_of = NULL;
+	}
+	free(rank);
+	free(ids);
+	return order;
 }
 
 static int load_and_date(build *b)
@@ -416,13 +449,15 @@ static int load_and_date(build *b)
 		return io_fail(b, sg_xasprintf("reopening repository: %s", e ? e->message : "?"));
 	}
 	load_next = 0;
-	struct loader main_l = { b, b->src.repo, 0, 0, 0 }, helper = { b, r2, 1, 0, 0 };
+	size_t *order = load_order(b);
+	struct loader main_l = { b, b->src.repo, 0, order, 0, 0 }, helper = { b, r2, 1, order, 0, 0 };
 	pthread_t th;
 	int started = pthread_create(&th, NULL, load_work, &helper) == 0;
 	load_work(&main_l);
 	if (started) pthread_join(th, NULL);
 	else load_work(&helper);
 	git_repository_free(r2);
+	free(order);
 	b->st->parsed += main_l.parsed + helper.parsed;
 	return b->err ? -1 : 0;
 }

@@ -12,6 +12,7 @@
 #define SG_REPO_H
 
 #include <git2.h>
+#include <stdint.h>
 #include "util.h"
 
 /* Inputs larger than this are refused: no help article is 8 MiB, and a
@@ -49,6 +50,16 @@ int sg_source_read(sg_source *s, const sg_srcfile *f, char **data, size_t *len, 
  * not be shared between threads: each thread opens its own handle). */
 int sg_source_read_in(sg_source *s, git_repository *repo, const sg_srcfile *f, char **data,
                       size_t *len, char **err);
+/* Where each of ids[0..n) sits in the repository's packs, as rank[i]
+ * (pack number << 40 | offset; SG_RANK_NONE when in no pack), read from the
+ * packs' .idx files.  Reading blobs in rank order lets libgit2's delta base
+ * cache serve the bases that neighbouring objects share: on the bench
+ * repository (delta chains 24 deep) 10k blobs read in 0.3 s in pack order,
+ * 0.44 s in path order, 2.7 s in id order.  Only speed depends on it.
+ * Returns 0, or -1 (ranks all SG_RANK_NONE) when no index is readable. */
+#define SG_RANK_NONE UINT64_MAX
+int sg_source_pack_ranks(const sg_source *s, const git_oid *const *ids, size_t n, uint64_t *rank);
+
 /* Frees the repository handle, and with it libgit2's pack maps and caches
  * (30 MB on the 10k-page bench), once the pages are read: the next git read
  * through s reopens it.  repo and commit are NULL until then. */
