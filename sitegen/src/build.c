@@ -634,8 +634,8 @@ static int render_one(build *b, git_repository *repo, size_t i, sg_buf *buf, sg_
 	if (rc == 0 && !b->o->check_only) {
 		sg_buf toc = {0};
 		sg_md_toc(&md, &toc);
-		sg_render_page_cached(&b->r, rc_cache, i, md.html.data ? md.html.data : "", toc.data ? toc.data : "",
-		               md.faqld.data ? md.faqld.data : "", buf);
+		sg_render_page_cached(&b->r, rc_cache, i, md.html.data ? md.html.data : "",
+		                      toc.data ? toc.data : "", md.faqld.data ? md.faqld.data : "", buf);
 		sg_buf_free(&toc);
 		char *out = sg_xasprintf("%sindex.html", p->url);
 		rc = emit(b, out, buf);
