@@ -33,9 +33,10 @@
 
 #define SG_VERSION "0.1"
 
-/* SITEGEN_PROFILE=1 prints the wall and CPU time of each stage and the
- * RSS after it (for the benchmark: on a shared machine CPU time is the
- * steadier number). */
+/* SITEGEN_PROFILE=1 prints the wall and CPU time of each stage, the RSS
+ * after it (anonymous memory and mapped files: libraries and git packs)
+ * and the peak so far (for the benchmark: on a shared machine CPU time is
+ * the steadier number). */
 static double stage_t0, stage_c0;
 static int profiling = -1;
 
@@ -51,20 +52,28 @@ static double now_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+static _Thread_local int stage_quiet;   /* a helper thread: stages are the main thread's */
+
 static void stage(const char *name)
 {
 	if (profiling < 0) profiling = getenv("SITEGEN_PROFILE") != NULL;
-	if (!profiling) return;
+	if (!profiling || stage_quiet) return;
 	double t = now_ms(), c = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
-	long pages = 0, rss = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
+	long anon = 0, file = 0, hwm = 0;
+	FILE *f = fopen("/proc/self/status", "r");
 	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+		char line[128];
+		while (fgets(line, sizeof line, f)) {
+			if (!strncmp(line, "RssAnon:", 8)) anon = atol(line + 8);
+			else if (!strncmp(line, "RssFile:", 8)) file = atol(line + 8);
+			else if (!strncmp(line, "VmHWM:", 6)) hwm = atol(line + 6);
+		}
 		fclose(f);
 	}
 	if (name)
-		fprintf(stderr, "sitegen: %-10s %8.1f ms  cpu %8.1f ms  rss %6.1f MB\n", name, t - stage_t0,
-		        c - stage_c0, (double)rss * 4096 / 1048576);
+		fprintf(stderr, "sitegen: %-10s %8.1f ms  cpu %8.1f ms  rss %6.1f MB (anon %.1f file %.1f) peak %.1f\n",
+		        name, t - stage_t0, c - stage_c0, (double)(anon + file) / 1024, (double)anon / 1024,
+		        (double)file / 1024, (double)hwm / 1024);
 	stage_t0 = t;
 	stage_c0 = c;
 }
@@ -74,12 +83,14 @@ typedef struct {
 	size_t *pages; size_t npages, cap;
 } tag;
 
-/* A page's front matter while it waits to be rendered.  The source bytes
- * are read twice (front matter first, the body when rendering) rather than
- * held: keeping 10,000 sources between the two made peak RSS 3.7 times
- * the corpus. */
+/* A page's source and front matter while it waits to be rendered.  The
+ * source is read once and held until its page is rendered: reading it
+ * again cost a fifth of the build's CPU time (blobs are delta chains, each
+ * read inflates the whole chain), while holding it raises peak RSS by only
+ * a third of the corpus (10 MB of 31 on the bench: the search index grows
+ * into the memory rendered pages give back). */
 struct pstate {
-	char *data;      /* the source, only while its page is being rendered */
+	char *data;      /* the source, from loading until its page is rendered */
 	size_t len;
 	sg_front fm;
 	int have;        /* fm is loaded (data may be NULL) */
@@ -255,7 +266,7 @@ static void drop_source(build *b, size_t i)
 	ps->have = 0;
 }
 
-/* Reads page i's source into ps->data (again, after load_page_in).
+/* Reads page i's source into ps->data unless load_page_in left it there.
  * Returns 0, or -1 after reporting. */
 static int read_source(build *b, git_repository *repo, size_t i)
 {
@@ -269,7 +280,8 @@ static int read_source(build *b, git_repository *repo, size_t i)
 	return -1;
 }
 
-/* Reads page i and parses its front matter, keeping only the latter. */
+/* Reads page i and parses its front matter; both stay in ps for rendering
+ * (drop_source frees them). */
 static int load_page_in(build *b, git_repository *repo, size_t i, size_t *parsed)
 {
 	sg_page *p = &b->site.pages[i];
@@ -288,16 +300,26 @@ static int load_page_in(build *b, git_repository *repo, size_t i, size_t *parsed
 		ps->have = 1;
 		rc = sg_page_front(p, file, ps->data, ps->len, &ps->fm, &b->d);
 		(*parsed)++;
-		free(ps->data);
-		ps->data = NULL;
 	}
 	free(file);
 	return rc;
 }
 
+/* The main thread's handle on the repository (reopened after
+ * sg_source_release); NULL after reporting when that fails, or when there is
+ * no repository (worktree mode reads the disk). */
+static int main_repo(build *b, git_repository **repo)
+{
+	char *err = NULL;
+	*repo = sg_source_git(&b->src, &err);
+	return err ? io_fail(b, err) : 0;
+}
+
 static int load_page(build *b, size_t i)
 {
-	return load_page_in(b, b->src.repo, i, &b->st->parsed);
+	git_repository *repo;
+	if (main_repo(b, &repo) != 0) return -1;
+	return load_page_in(b, repo, i, &b->st->parsed);
 }
 
 static int list_content(build *b)
@@ -384,6 +406,7 @@ struct loader {
 	build *b;
 	git_repository *repo;
 	int dates;             /* this thread dates pages first */
+	const size_t *order;   /* pages in the order to read them (shared) */
 	size_t parsed;
 	int rc;
 };
@@ -396,13 +419,15 @@ static void *load_work(void *arg)
 {
 	struct loader *l = arg;
 	if (l->dates && date_pages(l->b, l->repo) != 0) l->rc = -1;
+	size_t n = l->b->site.npages;
 	for (;;) {
 		pthread_mutex_lock(&load_lock);
-		size_t i = load_next;
-		while (i < l->b->site.npages && !l->b->ps[i].render) i++;
-		load_next = i + 1;
+		size_t k = load_next;
+		while (k < n && !l->b->ps[l->order[k]].render) k++;
+		load_next = k + 1;
 		pthread_mutex_unlock(&load_lock);
-		if (i >= l->b->site.npages) break;
+		if (k >= n) break;
+		size_t i = l->order[k];
 		l->b->ps[i].render = 0;
 		if (load_page_in(l->b, l->repo, i, &l->parsed) != 0) l->rc = -1;
 		pthread_mutex_lock(&load_lock);
@@ -412,8 +437,39 @@ static void *load_work(void *arg)
 	return NULL;
 }
 
+static const uint64_t *rank_of;
+
+static int cmp_rank(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	if (rank_of[x] != rank_of[y]) return rank_of[x] < rank_of[y] ? -1 : 1;
+	return (x > y) - (x < y);
+}
+
+/* The order to read pages in: their blobs' order in the packs (see
+ * sg_source_pack_ranks), else path order.  Caller frees. */
+static size_t *load_order(build *b)
+{
+	size_t n = b->site.npages;
+	size_t *order = sg_xcalloc(n ? n : 1, sizeof *order);
+	for (size_t i = 0; i < n; i++) order[i] = i;
+	if (b->src.workdir || n < 2) return order;
+	const git_oid **ids = sg_xcalloc(n, sizeof *ids);
+	uint64_t *rank = sg_xcalloc(n, sizeof *rank);
+	for (size_t i = 0; i < n; i++) ids[i] = &b->site.pages[i].oid;
+	if (sg_source_pack_ranks(&b->src, ids, n, rank) == 0) {
+		rank_of = rank;
+		qsort(order, n, sizeof *order, cmp_rank);
+		rank_of = NULL;
+	}
+	free(rank);
+	free(ids);
+	return order;
+}
+
 static struct loadjob {
 	git_repository *r2;
+	size_t *order;
 	struct loader main_l, helper;
 	pthread_t th;
 	int started, live;
@@ -430,8 +486,9 @@ static int load_begin(build *b)
 	}
 	load_next = load_done = load_total = 0;
 	for (size_t i = 0; i < b->site.npages; i++) load_total += b->ps[i].render != 0;
-	lj.main_l = (struct loader){ b, b->src.repo, 0, 0, 0 };
-	lj.helper = (struct loader){ b, lj.r2, 1, 0, 0 };
+	lj.order = load_order(b);
+	lj.main_l = (struct loader){ b, b->src.repo, 0, lj.order, 0, 0 };
+	lj.helper = (struct loader){ b, lj.r2, 1, lj.order, 0, 0 };
 	lj.live = 1;
 	lj.started = pthread_create(&lj.th, NULL, load_work, &lj.helper) == 0;
 	if (!lj.started) load_work(&lj.helper);   /* no thread: date (and load) here */
@@ -448,6 +505,7 @@ static int load_end(build *b)
 	if (!lj.live) return b->err ? -1 : 0;
 	if (lj.started) pthread_join(lj.th, NULL);
 	git_repository_free(lj.r2);
+	free(lj.order);
 	b->st->parsed += lj.main_l.parsed + lj.helper.parsed;
 	memset(&lj, 0, sizeof lj);
 	return b->err ? -1 : 0;
@@ -657,7 +715,8 @@ static void index_page(build *b, sg_search *idx, size_t i)
 /* Renders page i: Markdown, then (unless checking) template and file.
  * A page whose source changed goes to the search index idx (pages whose
  * source did not change keep their entries: see write_search). */
-static int render_one(build *b, git_repository *repo, size_t i, sg_buf *buf, sg_search *idx)
+static int render_one(build *b, git_repository *repo, size_t i, sg_buf *buf, sg_search *idx,
+                      sg_render_cache *rc_cache)
 {
 	sg_page *p = &b->site.pages[i];
 	struct pstate *ps = &b->ps[i];
@@ -669,8 +728,8 @@ static int render_one(build *b, git_repository *repo, size_t i, sg_buf *buf, sg_
 	if (rc == 0 && !b->o->check_only) {
 		sg_buf toc = {0};
 		sg_md_toc(&md, &toc);
-		sg_render_page(&b->r, i, md.html.data ? md.html.data : "", toc.data ? toc.data : "",
-		               md.faqld.data ? md.faqld.data : "", buf);
+		sg_render_page_cached(&b->r, rc_cache, i, md.html.data ? md.html.data : "",
+		                      toc.data ? toc.data : "", md.faqld.data ? md.faqld.data : "", buf);
 		sg_buf_free(&toc);
 		char *out = sg_xasprintf("%sindex.html", p->url);
 		rc = emit(b, out, buf);
@@ -690,22 +749,54 @@ static int render_one(build *b, git_repository *repo, size_t i, sg_buf *buf, sg_
 
 struct worker {
 	build *b;
-	size_t first, step;
 	size_t rendered;
 	sg_search *idx;   /* this thread's part of the search index */
 	git_repository *repo;   /* this thread's handle (libgit2 objects are per thread) */
 	int rc;
 };
 
+/* Threads take pages in runs of SG_CHUNK consecutive ones (a section's
+ * pages are consecutive): the threads then mostly create files in different
+ * folders, which a filesystem serializes per folder, and a thread whose
+ * core is busy with another program simply takes fewer runs. */
+#define SG_CHUNK 32
+static size_t render_next;
+static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Pages loaded in this run hold their source; a page whose source must be
+ * read (an unchanged page whose listing changed) makes its thread open a
+ * handle of its own on the repository, once. */
+static int worker_repo(struct worker *w, size_t i)
+{
+	build *b = w->b;
+	if (w->repo || b->ps[i].data || !b->src.gitdir || b->src.workdir) return 0;
+	if (git_repository_open(&w->repo, b->src.gitdir) == 0) return 0;
+	const git_error *e = git_error_last();
+	w->repo = NULL;
+	return io_fail(b, sg_xasprintf("reopening repository: %s", e ? e->message : "?"));
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
 	sg_buf buf = {0};
-	for (size_t i = w->first; i < w->b->site.npages; i += w->step) {
-		if (!w->b->ps[i].render) continue;
-		if (render_one(w->b, w->repo, i, &buf, w->idx) != 0) w->rc = -1;
-		w->rendered++;
+	sg_render_cache cache = {0};
+	size_t n = w->b->site.npages;
+	for (;;) {
+		pthread_mutex_lock(&render_lock);
+		size_t first = render_next;
+		render_next = first < n ? first + SG_CHUNK : n;
+		pthread_mutex_unlock(&render_lock);
+		if (first >= n) break;
+		size_t end = first + SG_CHUNK < n ? first + SG_CHUNK : n;
+		for (size_t i = first; i < end; i++) {
+			if (!w->b->ps[i].render) continue;
+			if (worker_repo(w, i) != 0 || render_one(w->b, w->repo, i, &buf, w->idx, &cache) != 0)
+				w->rc = -1;
+			w->rendered++;
+		}
 	}
+	sg_render_cache_free(&cache);
 	sg_buf_free(&buf);
 	return NULL;
 }
@@ -720,23 +811,16 @@ static int render_pages(build *b)
 	struct worker w[SG_THREADS];
 	pthread_t th[SG_THREADS];
 	int started[SG_THREADS] = { 0 };
-	/* Every thread but this one reads git through a handle of its own. */
+	render_next = 0;
 	for (int k = 0; k < SG_THREADS; k++) {
-		w[k] = (struct worker){ b, (size_t)k, SG_THREADS, 0, NULL, k ? NULL : b->src.repo, 0 };
-		if (k == 0 || !b->src.repo) continue;
-		if (git_repository_open(&w[k].repo, git_repository_path(b->src.repo)) != 0) {
-			const git_error *e = git_error_last();
-			for (int j = 1; j < k; j++) git_repository_free(w[j].repo);
-			return io_fail(b, sg_xasprintf("reopening repository: %s", e ? e->message : "?"));
-		}
-	}
-	for (int k = 0; k < SG_THREADS; k++) {
+		w[k] = (struct worker){ b, 0, NULL, NULL, 0 };
 		if (!b->o->check_only) w[k].idx = sg_search_new();
 		if (k > 0) started[k] = pthread_create(&th[k], NULL, work, &w[k]) == 0;
 	}
 	work(&w[0]);
 	int rc = w[0].rc;
 	b->st->rendered += w[0].rendered;
+	git_repository_free(w[0].repo);
 	for (int k = 1; k < SG_THREADS; k++) {
 		if (started[k]) pthread_join(th[k], NULL);
 		else work(&w[k]);   /* no thread: do its share here */
@@ -933,7 +1017,7 @@ static int same_strs(const sg_strs *a, const sg_strs *b)
 /* Adds the previous version of page i (old manifest page o, whose blob is
  * still in the repository) to before, as index_page added it then.
  * Returns 0, or 1 when it cannot be read or parsed again. */
-static int add_old_version(build *b, sg_search *before, size_t i, const sg_page *o)
+static int add_old_version(build *b, git_repository *repo, sg_search *before, size_t i, const sg_page *o)
 {
 	sg_page op;
 	memset(&op, 0, sizeof op);
@@ -941,7 +1025,7 @@ static int add_old_version(build *b, sg_search *before, size_t i, const sg_page 
 	const sg_srcfile f = { o->path, o->oid };
 	char *data = NULL, *err = NULL;
 	size_t len = 0;
-	if (sg_source_read_in(&b->src, b->src.repo, &f, &data, &len, &err) != 0) { free(err); return 1; }
+	if (sg_source_read_in(&b->src, repo, &f, &data, &len, &err) != 0) { free(err); return 1; }
 	sg_diag d = { 0, 0, 1 };
 	sg_front fm;
 	sg_mdpage md = {0};
@@ -975,7 +1059,9 @@ static int add_old_version(build *b, sg_search *before, size_t i, const sg_page 
 static int patch_search(build *b, const char *outdir)
 {
 	sg_site *s = &b->site;
-	if (!b->incremental || b->o->worktree || !b->src.repo || !b->sidx) return 1;
+	git_repository *repo;
+	if (!b->incremental || b->o->worktree || !b->sidx) return 1;
+	if (main_repo(b, &repo) != 0) return -1;
 	size_t nold = 0, nnew = 0;
 	for (size_t i = 0; i < b->old.site.npages; i++) nold += !b->old.site.pages[i].draft;
 	for (size_t i = 0; i < s->npages; i++) {
@@ -1002,7 +1088,7 @@ static int patch_search(build *b, const char *outdir)
 			else if (!git_oid_equal(&p->oid, &o->oid)
 			         && (strcmp(p->title, o->title) || p->text_hash != o->text_hash
 			             || !same_strs(&p->headings, &o->headings)))
-				rc = add_old_version(b, before, i, o);
+				rc = add_old_version(b, repo, before, i, o);
 			continue;
 		}
 		/* Unchanged page under a retitled section: its chunk entry. */
@@ -1069,7 +1155,8 @@ static int write_search(build *b, const char *outdir)
 		free(url);
 		if (kept == 0) continue;
 		if (!b->ps[i].have && load_page(b, i) != 0) return -1;
-		if (read_source(b, b->src.repo, i) != 0) return -1;
+		git_repository *repo;
+		if (main_repo(b, &repo) != 0 || read_source(b, repo, i) != 0) return -1;
 		sg_mdpage md = {0};
 		char *file = sg_xasprintf("%s%s", b->src.content_prefix, p->path);
 		int rc = sg_page_body(p, file, b->ps[i].data, b->ps[i].len, &b->ps[i].fm,
@@ -1083,6 +1170,7 @@ static int write_search(build *b, const char *outdir)
 	char **kept = NULL;
 	size_t nkept = 0;
 	stage("search add");
+	sg_search_last_write(idx);   /* freed by cleanup next */
 	int rc = sg_search_write_kept(idx, b->out.stage, &kept, &nkept, &err);
 	for (size_t i = 0; i < nkept; i++) {
 		sg_strs_push(&b->kept, kept[i]);
@@ -1091,6 +1179,39 @@ static int write_search(build *b, const char *outdir)
 	free(kept);
 	if (rc != 0) return io_fail(b, err ? err : sg_xstrdup("search index: write failed"));
 	return 0;
+}
+
+struct search_job {
+	build *b;
+	const char *outdir;
+	int rc;
+};
+
+static void *search_work(void *arg)
+{
+	struct search_job *j = arg;
+	stage_quiet = 1;
+	j->rc = write_search(j->b, j->outdir);
+	return NULL;
+}
+
+/* The site files (tag pages, sitemap, feed, assets, statics) and the search
+ * index.  In a full build they share nothing but read-only state, so the
+ * index (its encoding and 1,100 files: the longest single-threaded step of
+ * a 10k-page build) is written on a second thread meanwhile.  An
+ * incremental build reads the previous index and adds to the kept list
+ * from both, so it does one after the other. */
+static int write_rest(build *b, const char *outdir)
+{
+	struct search_job j = { b, outdir, 0 };
+	pthread_t th;
+	int started = !b->incremental && pthread_create(&th, NULL, search_work, &j) == 0;
+	int rc = render_site_files(b);
+	stage("site files");
+	if (started) pthread_join(th, NULL);
+	else if (rc == 0) j.rc = write_search(b, outdir);
+	stage("search");
+	return rc != 0 || j.rc != 0 ? -1 : 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -1102,7 +1223,9 @@ static int finish(build *b)
 {
 	char **staged = NULL, *err = NULL;
 	size_t nst = 0;
-	if (sg_out_list_staged(&b->out, &staged, &nst, &err) != 0) return io_fail(b, err);
+	/* The search index writes its files itself; everything else went
+	 * through emit. */
+	if (sg_out_list_written(&b->out, "search", &staged, &nst, &err) != 0) return io_fail(b, err);
 	stage("list");
 	sg_manifest m = {0};
 	m.settings = b->settings;
@@ -1243,6 +1366,12 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	stage("dates");
 	if (b->d.errors) goto fail;
 	if (plan_pages(b) != 0) goto fail;
+	/* Every page to render holds its source now: in a full build, let
+	 * libgit2's pack maps and caches go before rendering builds the search
+	 * index (peak RSS).  An incremental build keeps the handle: patching the
+	 * search index reads the changed pages' old blobs, and reopening costs
+	 * more than the memory it would save there. */
+	if (!b->incremental) sg_source_release(&b->src);
 	if (!o->check_only) {
 		if (sg_out_begin(&b->out, outdir, !b->incremental, &b->err) != 0) goto io;
 		b->out_open = 1;
@@ -1255,10 +1384,7 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	if (sg_site_check_links(&b->site, b->src.content_prefix, &b->d) != 0) goto fail;
 	stage("links");
 	if (o->check_only) goto done;
-	if (render_site_files(b) != 0) goto check;
-	stage("site files");
-	if (write_search(b, outdir) != 0) goto check;
-	stage("search");
+	if (write_rest(b, outdir) != 0) goto check;
 	if (finish(b) != 0) goto check;
 	stage("commit");
 	goto done;

@@ -17,9 +17,9 @@ typedef struct {
 	int check_only;          /* validate, write nothing */
 	int full;                /* ignore the manifest: rebuild everything */
 	int quiet;               /* no summary, no warnings */
-	int exiting;             /* the process exits after this build: its memory
-	                          * is not freed one object at a time (a tenth of
-	                          * a 10k-page incremental build) */
+	int exiting;             /* the process exits after this build: leave the
+	                          * site's memory to the OS instead of freeing it
+	                          * piece by piece (40 ms on a 10k-page site) */
 } sg_build_opts;
 
 typedef struct {

@@ -23,6 +23,7 @@ int sg_out_begin(sg_output *o, const char *out, int full, char **err)
 	o->out = sg_xstrndup(out, n);
 	o->stage = sg_xasprintf("%s.sitegen-tmp", o->out);
 	o->full = full;
+	pthread_mutex_init(&o->lock, NULL);
 	if (sg_rm_rf(o->stage) != 0 || sg_mkdir_p(o->stage) != 0) {
 		*err = io_err("cannot create", o->stage);
 		return -1;
@@ -51,6 +52,12 @@ int sg_out_write(sg_output *o, const char *rel, const char *data, size_t len, ch
 	if (ensure_parent(p) != 0 || sg_write_file(p, data, len) != 0) {
 		*err = io_err("cannot write", p);
 		rc = -1;
+	} else {
+		char *r = sg_xstrdup(rel);
+		pthread_mutex_lock(&o->lock);
+		sg_grow(&o->wrote, &o->wcap, o->nwrote, sizeof *o->wrote);
+		o->wrote[o->nwrote++] = r;
+		pthread_mutex_unlock(&o->lock);
 	}
 	free(p);
 	return rc;
@@ -104,6 +111,37 @@ int sg_out_list_staged(sg_output *o, char ***files, size_t *n, char **err)
 		return -1;
 	}
 	if (*n > 1) qsort(*files, *n, sizeof **files, cmp_str);
+	return 0;
+}
+
+int sg_out_list_written(sg_output *o, const char *under, char ***files, size_t *n, char **err)
+{
+	size_t cap = 0;
+	*files = NULL;
+	*n = 0;
+	if (under) {
+		char *dir = sg_path_join(o->stage, under);
+		struct stat st;
+		int there = stat(dir, &st) == 0;
+		if (there && list_rec(o->stage, under, files, n, &cap) != 0) {
+			*err = io_err("cannot list", dir);
+			free(dir);
+			return -1;
+		}
+		free(dir);
+	}
+	for (size_t i = 0; i < o->nwrote; i++) {
+		sg_grow(files, &cap, *n, sizeof **files);
+		(*files)[(*n)++] = sg_xstrdup(o->wrote[i]);
+	}
+	if (*n > 1) qsort(*files, *n, sizeof **files, cmp_str);
+	/* A file written twice, or written and found under `under`, once. */
+	size_t k = 0;
+	for (size_t i = 0; i < *n; i++) {
+		if (k && !strcmp((*files)[k - 1], (*files)[i])) { free((*files)[i]); continue; }
+		(*files)[k++] = (*files)[i];
+	}
+	*n = k;
 	return 0;
 }
 
@@ -198,6 +236,9 @@ int sg_out_commit(sg_output *o, char *const *old, size_t nold, char *const *keep
 void sg_out_abort(sg_output *o)
 {
 	if (o->stage) sg_rm_rf(o->stage);
+	for (size_t i = 0; i < o->nwrote; i++) free(o->wrote[i]);
+	free(o->wrote);
+	if (o->out) pthread_mutex_destroy(&o->lock);
 	free(o->out);
 	free(o->stage);
 	memset(o, 0, sizeof *o);

@@ -12,6 +12,8 @@
 #ifndef SG_OUTPUT_H
 #define SG_OUTPUT_H
 
+#include <pthread.h>
+
 #include "util.h"
 
 #define SG_MANIFEST_NAME ".sitegen-manifest"
@@ -20,6 +22,12 @@ typedef struct {
 	char *out, *stage;
 	int full;
 	size_t written, unchanged, removed;   /* counts from commit */
+	/* Every rel passed to sg_out_write, in no order (threads write at
+	 * once): listing them back from the staging folder cost a readdir of
+	 * 10,000 folders on a 10k-page site. */
+	char **wrote;
+	size_t nwrote, wcap;
+	pthread_mutex_t lock;                 /* guards wrote */
 } sg_output;
 
 int  sg_out_begin(sg_output *o, const char *out, int full, char **err);
@@ -31,6 +39,11 @@ int  sg_out_write(sg_output *o, const char *rel, const char *data, size_t len, c
 int  sg_out_commit(sg_output *o, char *const *old, size_t nold, char *const *keep, size_t nkeep, char **err);
 /* Lists staged files (sorted, output-relative) into *files; caller frees. */
 int  sg_out_list_staged(sg_output *o, char ***files, size_t *n, char **err);
+/* The same list, without reading the staging folder back: the files written
+ * through sg_out_write plus those found under the staged folder `under`
+ * (written there directly, e.g. "search"; NULL for none).  Sorted, no
+ * duplicates; caller frees. */
+int  sg_out_list_written(sg_output *o, const char *under, char ***files, size_t *n, char **err);
 void sg_out_abort(sg_output *o);
 
 #endif

@@ -90,8 +90,51 @@ static void add_jsonld_crumbs(const sg_render *r, size_t i, sg_buf *j)
 	sg_buf_puts(j, "]}");
 }
 
+void sg_render_cache_free(sg_render_cache *c)
+{
+	sg_tv_free_kept(c->nav);
+	memset(c, 0, sizeof *c);
+}
+
+/* The navigation list of section sec with page i marked current: c's list
+ * when it is sec's (only the current mark moves), else a new one. */
+static sg_tv *nav_list(const sg_render *r, sg_render_cache *c, size_t sec, size_t i)
+{
+	const sg_site *s = r->site;
+	const sg_page *ns = &s->pages[sec];
+	if (!c->nav || c->site != s || c->sec != sec) {
+		sg_tv_free_kept(c->nav);
+		c->nav = sg_tv_keep(sg_tv_list());
+		c->site = s;
+		c->sec = sec;
+		c->cur = SG_NONE;
+		for (size_t k = 0; k < ns->nkids; k++) {
+			sg_tv *o = link_obj(r, &s->pages[ns->kids[k]]);
+			sg_tv_setr(o, "current", "");
+			sg_tv_push(c->nav, o);
+		}
+	}
+	size_t cur = SG_NONE;
+	for (size_t k = 0; k < ns->nkids && cur == SG_NONE; k++)
+		if (ns->kids[k] == i) cur = k;
+	if (cur != c->cur) {
+		if (c->cur != SG_NONE) sg_tv_setr(sg_tv_item(c->nav, c->cur), "current", "");
+		if (cur != SG_NONE) sg_tv_setr(sg_tv_item(c->nav, cur), "current", "1");
+		c->cur = cur;
+	}
+	return c->nav;
+}
+
 void sg_render_page(const sg_render *r, size_t i, const char *body, const char *toc,
                     const char *faqld, sg_buf *out)
+{
+	sg_render_cache c = {0};
+	sg_render_page_cached(r, &c, i, body, toc, faqld, out);
+	sg_render_cache_free(&c);
+}
+
+void sg_render_page_cached(const sg_render *r, sg_render_cache *c, size_t i, const char *body,
+                           const char *toc, const char *faqld, sg_buf *out)
 {
 	const sg_site *s = r->site;
 	const sg_page *p = &s->pages[i];
@@ -107,13 +150,7 @@ void sg_render_page(const sg_render *r, size_t i, const char *body, const char *
 	size_t navsec = p->nkids ? i : p->parent;
 	if (navsec != SG_NONE) {
 		const sg_page *ns = &s->pages[navsec];
-		sg_tv *nav = sg_tv_list();
-		for (size_t k = 0; k < ns->nkids; k++) {
-			sg_tv *o = link_obj(r, &s->pages[ns->kids[k]]);
-			sg_tv_setr(o, "current", ns->kids[k] == i ? "1" : "");
-			sg_tv_push(nav, o);
-		}
-		sg_tv_set(ctx, "nav", nav);
+		sg_tv_set(ctx, "nav", nav_list(r, c, navsec, i));   /* kept: ctx borrows it */
 		sg_tv_setr(ctx, "nav_title", ns->title);
 		sg_tv_set(ctx, "nav_url", sg_tv_str_own(page_href(r, ns)));
 	}

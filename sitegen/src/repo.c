@@ -149,6 +149,8 @@ int sg_source_open(sg_source *s, const char *dir, const char *ref, int worktree,
 	if (orc != 0) {
 		s->repo = NULL;
 		if (!worktree) { *err = git_err(dir); return -1; }
+	} else {
+		s->gitdir = sg_xstrdup(git_repository_path(s->repo));
 	}
 	if (worktree) {
 		s->workdir = sg_xstrdup(dir);
@@ -224,6 +226,117 @@ int sg_source_open(sg_source *s, const char *dir, const char *ref, int worktree,
 	return 0;
 }
 
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Ranks the ids found in one version-2 pack index (data, len bytes: git's
+ * format since 2007): fan-out table, sorted ids, CRCs, 31-bit offsets (the
+ * top bit set: an index into the 64-bit offsets that follow). */
+static void rank_in_idx(const unsigned char *data, size_t len, uint64_t pack, const git_oid *const *ids,
+                        size_t n, uint64_t *rank)
+{
+	const size_t hdr = 8, fan = 256 * 4;
+	if (len < hdr + fan || memcmp(data, "\377tOc", 4) || be32(data + 4) != 2) return;
+	size_t count = be32(data + hdr + 255 * 4);
+	/* Per object: its id, a CRC and an offset (28 bytes). */
+	if (count > (len - hdr - fan) / (GIT_OID_RAWSZ + 8)) return;
+	const unsigned char *sha = data + hdr + fan;
+	const unsigned char *off32 = sha + count * (GIT_OID_RAWSZ + 4);
+	const unsigned char *off64 = off32 + count * 4;
+	for (size_t i = 0; i < n; i++) {
+		if (rank[i] != SG_RANK_NONE) continue;
+		const unsigned char *id = ids[i]->id;
+		size_t lo = id[0] ? be32(data + hdr + (id[0] - 1) * 4) : 0, hi = be32(data + hdr + id[0] * 4);
+		if (hi > count || lo > hi) return;   /* not a sane index */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = memcmp(sha + mid * GIT_OID_RAWSZ, id, GIT_OID_RAWSZ);
+			if (c < 0) { lo = mid + 1; continue; }
+			if (c > 0) { hi = mid; continue; }
+			uint64_t o = be32(off32 + mid * 4);
+			if (o & 0x80000000u) {
+				size_t k = (size_t)(o & 0x7fffffffu);
+				if ((size_t)(off64 - data) + (k + 1) * 8 > len) break;
+				o = (uint64_t)be32(off64 + k * 8) << 32 | be32(off64 + k * 8 + 4);
+			}
+			rank[i] = pack << 40 | (o & (((uint64_t)1 << 40) - 1));
+			break;
+		}
+	}
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sg_source_pack_ranks(const sg_source *s, const git_oid *const *ids, size_t n, uint64_t *rank)
+{
+	for (size_t i = 0; i < n; i++) rank[i] = SG_RANK_NONE;
+	if (!s->gitdir) return -1;
+	char *dir = sg_path_join(s->gitdir, "objects/pack");
+	DIR *d = opendir(dir);
+	if (!d) { free(dir); return -1; }
+	char **names = NULL;
+	size_t nn = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (sg_ends_with(e->d_name, ".idx")) {
+			sg_grow(&names, &cap, nn, sizeof *names);
+			names[nn++] = sg_xstrdup(e->d_name);
+		}
+	closedir(d);
+	if (nn > 1) qsort(names, nn, sizeof *names, cmp_name);   /* same ranks every run */
+	int any = 0;
+	for (size_t k = 0; k < nn; k++) {
+		char *path = sg_path_join(dir, names[k]);
+		char *data = NULL;
+		size_t len = 0;
+		if (sg_read_file(path, &data, &len) == 0) {
+			rank_in_idx((const unsigned char *)data, len, k, ids, n, rank);
+			any = 1;
+			free(data);
+		}
+		free(path);
+		free(names[k]);
+	}
+	free(names);
+	free(dir);
+	return any ? 0 : -1;
+}
+
+void sg_source_release(sg_source *s)
+{
+	if (!s->repo) return;
+	git_commit_free(s->commit);
+	git_repository_free(s->repo);
+	s->commit = NULL;
+	s->repo = NULL;
+	s->released = 1;
+}
+
+git_repository *sg_source_git(sg_source *s, char **err)
+{
+	*err = NULL;
+	if (!s->released) return s->repo;
+	if (git_repository_open(&s->repo, s->gitdir) != 0) {
+		s->repo = NULL;
+		*err = git_err(s->gitdir);
+		return NULL;
+	}
+	/* Only commit mode holds the commit (worktree mode reads the disk). */
+	if (!s->workdir && git_commit_lookup(&s->commit, s->repo, &s->commit_id) != 0) {
+		*err = git_err("reopening the built commit");
+		git_repository_free(s->repo);
+		s->repo = NULL;
+		return NULL;
+	}
+	s->released = 0;
+	return s->repo;
+}
+
 int sg_source_read_repo(sg_source *s, const char *repo_path, char **data, size_t *len)
 {
 	if (s->workdir) {
@@ -239,6 +352,8 @@ int sg_source_read_repo(sg_source *s, const char *repo_path, char **data, size_t
 	git_tree *tree = NULL;
 	git_tree_entry *e = NULL;
 	git_blob *blob = NULL;
+	char *gerr = NULL;
+	if (!sg_source_git(s, &gerr)) { free(gerr); errno = EIO; return -1; }
 	if (git_commit_tree(&tree, s->commit) != 0) return -1;
 	int rc = git_tree_entry_bypath(&e, tree, repo_path);
 	git_tree_free(tree);
@@ -261,7 +376,9 @@ int sg_source_read_repo(sg_source *s, const char *repo_path, char **data, size_t
 
 int sg_source_read(sg_source *s, const sg_srcfile *f, char **data, size_t *len, char **err)
 {
-	return sg_source_read_in(s, s->repo, f, data, len, err);
+	git_repository *repo = s->workdir ? s->repo : sg_source_git(s, err);
+	if (!s->workdir && !repo) return -1;
+	return sg_source_read_in(s, repo, f, data, len, err);
 }
 
 int sg_source_read_in(sg_source *s, git_repository *repo, const sg_srcfile *f, char **data,
@@ -297,6 +414,7 @@ void sg_source_close(sg_source *s)
 	for (size_t i = 0; i < s->nfiles; i++) free(s->files[i].path);
 	free(s->files);
 	free(s->workdir);
+	free(s->gitdir);
 	free(s->content_prefix);
 	git_commit_free(s->commit);
 	git_repository_free(s->repo);

@@ -12,6 +12,7 @@
 #define SG_REPO_H
 
 #include <git2.h>
+#include <stdint.h>
 #include "util.h"
 
 /* Inputs larger than this are refused: no help article is 8 MiB, and a
@@ -32,6 +33,8 @@ typedef struct {
 	char *content_prefix;  /* repo-relative content root, "" or "content/" */
 	sg_srcfile *files;
 	size_t nfiles, cap;
+	char *gitdir;          /* the repository's git folder (to reopen it); NULL without one */
+	int released;          /* repo and commit freed by sg_source_release */
 } sg_source;
 
 /* Opens DIR at ref (NULL = HEAD) or its working tree.  content_dir NULL picks
@@ -47,6 +50,23 @@ int sg_source_read(sg_source *s, const sg_srcfile *f, char **data, size_t *len, 
  * not be shared between threads: each thread opens its own handle). */
 int sg_source_read_in(sg_source *s, git_repository *repo, const sg_srcfile *f, char **data,
                       size_t *len, char **err);
+/* Where each of ids[0..n) sits in the repository's packs, as rank[i]
+ * (pack number << 40 | offset; SG_RANK_NONE when in no pack), read from the
+ * packs' .idx files.  Reading blobs in rank order lets libgit2's delta base
+ * cache serve the bases that neighbouring objects share: on the bench
+ * repository (delta chains 24 deep) 10k blobs read in 0.3 s in pack order,
+ * 0.44 s in path order, 2.7 s in id order.  Only speed depends on it.
+ * Returns 0, or -1 (ranks all SG_RANK_NONE) when no index is readable. */
+#define SG_RANK_NONE UINT64_MAX
+int sg_source_pack_ranks(const sg_source *s, const git_oid *const *ids, size_t n, uint64_t *rank);
+
+/* Frees the repository handle, and with it libgit2's pack maps and caches
+ * (30 MB on the 10k-page bench), once the pages are read: the next git read
+ * through s reopens it.  repo and commit are NULL until then. */
+void sg_source_release(sg_source *s);
+/* s's repository, reopened when released.  NULL with *err malloc'd when
+ * reopening fails; NULL with *err NULL when s has no repository. */
+git_repository *sg_source_git(sg_source *s, char **err);
 void sg_source_close(sg_source *s);
 
 #endif

@@ -62,6 +62,12 @@ void sg_search_merge(sg_search *dst, sg_search *src);
  * a loaded index, only sg_search_free may follow. */
 int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t *nkept, char **err);
 
+/* Marks the next write as s's last use (only sg_search_free may follow it):
+ * the writer then frees each term's postings once they are encoded and
+ * hands the memory back to the system as it goes, so a build does not hold
+ * the index and its encoding at once (its peak memory otherwise). */
+void sg_search_last_write(sg_search *s);
+
 /* --- the text pipeline, shared with tests and the support desk ------------ */
 
 /* Porter2 (Snowball English) stem of one lowercase token, in place; returns

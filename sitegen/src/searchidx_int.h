@@ -66,6 +66,7 @@ struct sg_search {
 	 * stopword.  Words repeat, so this saves most stemming and lookups. */
 	cache_ent *cache;
 	size_t ncache, cslots;
+	int last;        /* sg_search_last_write: free postings while writing */
 	/* A loaded index (sg_search_load): pages [0, nold) are its pages, in
 	 * id (= URL) order; files holds its files, sorted by name, so write
 	 * can leave byte-identical files alone. */

@@ -11,6 +11,7 @@ enum { TV_STR, TV_LIST, TV_OBJ };
 struct sg_tv {
 	int kind;
 	int owned;        /* s is ours to free (else borrowed: sg_tv_ref) */
+	int kept;         /* sg_tv_keep: freed only by sg_tv_free_kept */
 	char *s;
 	const char **keys;   /* TV_OBJ; borrowed (string literals) */
 	sg_tv **items;    /* TV_OBJ values, TV_LIST items */
@@ -71,9 +72,34 @@ void sg_tv_push(sg_tv *list, sg_tv *v)
 
 size_t sg_tv_len(const sg_tv *list) { return list->n; }
 
-void sg_tv_free(sg_tv *v)
+sg_tv *sg_tv_keep(sg_tv *v)
+{
+	v->kept = 1;
+	return v;
+}
+
+void sg_tv_free_kept(sg_tv *v)
 {
 	if (!v) return;
+	v->kept = 0;
+	sg_tv_free(v);
+}
+
+sg_tv *sg_tv_get(sg_tv *obj, const char *key)
+{
+	for (size_t i = 0; obj->kind == TV_OBJ && i < obj->n; i++)
+		if (!strcmp(obj->keys[i], key)) return obj->items[i];
+	return NULL;
+}
+
+sg_tv *sg_tv_item(sg_tv *list, size_t i)
+{
+	return list->kind == TV_LIST && i < list->n ? list->items[i] : NULL;
+}
+
+void sg_tv_free(sg_tv *v)
+{
+	if (!v || v->kept) return;
 	for (size_t i = 0; i < v->n; i++) sg_tv_free(v->items[i]);
 	free(v->items);
 	free(v->keys);
@@ -192,8 +218,12 @@ typedef struct scope { const sg_tv *v; const struct scope *up; } scope;
 static const sg_tv *obj_get(const sg_tv *o, const char *key, size_t n)
 {
 	if (!o || o->kind != TV_OBJ) return NULL;
+	/* First bytes first: a page's context has some 25 keys, and every name
+	 * in a loop body is looked up through it (strlen of each key was a
+	 * tenth of rendering templates). */
 	for (size_t i = 0; i < o->n; i++)
-		if (strlen(o->keys[i]) == n && !memcmp(o->keys[i], key, n)) return o->items[i];
+		if (o->keys[i][0] == key[0] && !strncmp(o->keys[i], key, n) && o->keys[i][n] == '\0')
+			return o->items[i];
 	return NULL;
 }
 

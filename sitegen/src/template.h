@@ -10,8 +10,9 @@
  * Names may be dotted ("site.title").  A missing name renders as nothing.
  *
  * Ownership: sg_tv trees own their children and strings (sg_tv_free frees
- * the tree) except strings made with sg_tv_ref/sg_tv_setr and keys, which
- * are borrowed; sg_tpl owns its compiled nodes. */
+ * the tree) except strings made with sg_tv_ref/sg_tv_setr, values marked
+ * with sg_tv_keep, and keys, which are borrowed; sg_tpl owns its compiled
+ * nodes. */
 #ifndef SG_TEMPLATE_H
 #define SG_TEMPLATE_H
 
@@ -34,6 +35,14 @@ void   sg_tv_setr(sg_tv *obj, const char *key, const char *s);  /* borrows s */
 void   sg_tv_push(sg_tv *list, sg_tv *v);   /* takes v */
 size_t sg_tv_len(const sg_tv *list);
 void   sg_tv_free(sg_tv *v);
+/* Marks v as kept by the caller: a tree it is put into borrows it (does not
+ * free it), so one value can serve many renders (a section's navigation for
+ * each of its pages).  Returns v; free it with sg_tv_free_kept. */
+sg_tv *sg_tv_keep(sg_tv *v);
+void   sg_tv_free_kept(sg_tv *v);
+/* obj[key] as set by sg_tv_set (NULL when absent); a list's item i. */
+sg_tv *sg_tv_get(sg_tv *obj, const char *key);
+sg_tv *sg_tv_item(sg_tv *list, size_t i);
 
 typedef struct sg_tpl sg_tpl;
 
