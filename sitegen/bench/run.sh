@@ -16,11 +16,11 @@ echo "== corpus: 10,000 articles in 200 sections, git history via fast-import"
 git init -q -b main "$W/repo"
 $T -f "corpus generated in %e s" sh -c "awk -f '$here/gencorpus.awk' | git -C '$W/repo' fast-import --quiet"
 git -C "$W/repo" checkout -q main
-# fast-import writes one pack of its own making (HEAD's blobs ~24 deltas
-# deep); a repository that was cloned or has run git gc is packed by
-# pack-objects, recent versions whole and history as deltas against them.
-# Build from such a pack, as editors' and CI's clones are.
-$T -f "corpus repacked in %e s" git -C "$W/repo" repack -adq
+# fast-import writes one pack of its own making: each file's deltas run
+# forward in time, so HEAD's blobs sit ~24 deltas deep.  A repository that
+# ran git gc --aggressive, or was cloned from one, holds recent versions
+# whole and history as deltas against them.  Build from such a pack.
+$T -f "corpus repacked in %e s" git -C "$W/repo" repack -adfq
 corpus=$(find "$W/repo/content" -name '*.md' -exec cat {} + | wc -c)
 echo "corpus: $(find "$W/repo/content" -name '*.md' | wc -l) files, $corpus bytes, $(git -C "$W/repo" rev-list --count HEAD) commits"
 
