@@ -40,7 +40,7 @@ ROUNDS=${BENCH_ROUNDS:-2}
 PING_MS=${BENCH_PING_MS:-1}
 # Every server runs with the garbage-collector setting docs/operators.md
 # recommends (Prosody's default collector takes steps of several ms).
-GC_LINE='gc = { mode = "incremental", threshold = 150, speed = 200, step_size = 10 }'
+GC_LINE='gc = { mode = "incremental", threshold = 150, speed = 25, step_size = 10 }'
 case "${BENCH_GC:-}" in
 "") ;;
 default) GC_LINE="" ;;

@@ -55,6 +55,9 @@ http_files_dir = "$top/_site"
 http_index_files = { "index.html" }
 openmetrics_allow_cidr = "127.0.0.0/8"
 statistics = "internal"
+-- Lua's collector in small, spread-out steps (docs/operators.md, "Event-loop
+-- latency"): Prosody's default takes steps of several ms.
+gc = { mode = "incremental", threshold = 150, speed = 25, step_size = 10 }
 
 VirtualHost "$domain"
 	imhost_log_bodies = true
