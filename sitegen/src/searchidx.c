@@ -741,6 +741,9 @@ void sg_search_free(sg_search *s)
 		free(s->files[i].data);
 	}
 	free(s->files);
+	free(s->acc_gen);
+	free(s->acc_v);
+	free(s->touched);
 	free(s->cache);
 	free(s->pages);
 	free(s->terms);
@@ -808,72 +811,141 @@ typedef struct {
 	uint32_t field; /* 1 title, 2 heading, 4 body */
 } add_ctx;
 
-/* The term of folded word w (NULL for a stopword), through the cache. */
+/* The first 16 bytes of word w (n bytes; 16 bytes are readable at w), zero-
+ * padded, and their hash (with n: longer words sharing a prefix differ in
+ * the rest, which word_term compares). */
+static uint64_t word_key(const char *w, size_t n, uint64_t *k0, uint64_t *k1)
+{
+	uint64_t a, b;
+	memcpy(&a, w, 8);
+	memcpy(&b, w + 8, 8);
+	if (n < 8) {
+		a &= (UINT64_C(1) << (8 * n)) - 1;
+		b = 0;
+	} else if (n < 16) {
+		b &= (UINT64_C(1) << (8 * (n - 8))) - 1;
+	}
+	*k0 = a;
+	*k1 = b;
+	uint64_t h = (a ^ (uint64_t)n) * UINT64_C(0x9E3779B97F4A7C15) + b * UINT64_C(0xC2B2AE3D27D4EB4F);
+	return h ^ (h >> 29);
+}
+
+static void cache_grow(sg_search *s)
+{
+	size_t ns = s->cslots ? s->cslots * 2 : 4096;
+	cache_ent *old = s->cache;
+	size_t oslots = s->cslots;
+	s->cache = xrealloc(NULL, ns * sizeof *s->cache);
+	memset(s->cache, 0, ns * sizeof *s->cache);
+	s->cslots = ns;
+	for (size_t i = 0; i < oslots; i++) {
+		const cache_ent *e = &old[i];
+		if (!e->n)
+			continue;
+		char k[16];
+		memcpy(k, &e->k0, 8);
+		memcpy(k + 8, &e->k1, 8);
+		uint64_t k0, k1;
+		size_t j = word_key(k, e->n, &k0, &k1) & (ns - 1);
+		while (s->cache[j].n)
+			j = (j + 1) & (ns - 1);
+		s->cache[j] = *e;
+	}
+	free(old);
+}
+
+/* The term of folded word w (NULL for a stopword), through the cache.
+ * w must have 16 readable bytes (tokenize_raw's buffer has). */
 static term *word_term(sg_search *s, char *w, size_t n)
 {
-	if (s->ncache * 2 >= s->cslots) {
-		size_t ns = s->cslots ? s->cslots * 2 : 4096;
-		cache_ent *old = s->cache;
-		size_t oslots = s->cslots;
-		s->cache = xrealloc(NULL, ns * sizeof *s->cache);
-		memset(s->cache, 0, ns * sizeof *s->cache);
-		s->cslots = ns;
-		for (size_t i = 0; i < oslots; i++) {
-			const cache_ent *e = &old[i];
-			if (!e->w)
-				continue;
-			size_t j = e->h & (ns - 1);
-			while (s->cache[j].w)
-				j = (j + 1) & (ns - 1);
-			s->cache[j] = *e;
-		}
-		free(old);
-	}
-	uint32_t h = hash(w, n);
-	size_t j = h & (s->cslots - 1);
-	while (s->cache[j].w) {
+	if (s->ncache * 2 >= s->cslots)
+		cache_grow(s);
+	uint64_t k0, k1;
+	size_t j = word_key(w, n, &k0, &k1) & (s->cslots - 1);
+	for (;;) {
 		const cache_ent *e = &s->cache[j];
-		if (e->h == h && e->n == n && memcmp(e->w, w, n) == 0)
+		if (!e->n)
+			break;
+		if (e->k0 == k0 && e->k1 == k1 && e->n == n && (n <= 16 || memcmp(e->w + 16, w + 16, n - 16) == 0))
 			return e->term ? &s->terms[e->term - 1] : NULL;
 		j = (j + 1) & (s->cslots - 1);
 	}
-	char *key = xrealloc(NULL, n + 1);
-	memcpy(key, w, n);
-	key[n] = '\0';
 	term *t = NULL;
+	char *key = NULL;
+	if (n > 16) {
+		key = xrealloc(NULL, n + 1);
+		memcpy(key, w, n);
+		key[n] = '\0';
+	}
+	/* sg_stem rewrites w in place: the key above was taken first. */
 	if (!is_stopword(w, n))
 		t = sg_si_term(s, w, sg_stem(w, n));
-	s->cache[j].w = key;
-	s->cache[j].term = t ? (uint32_t)(t - s->terms) + 1 : 0;
-	s->cache[j].h = h;
-	s->cache[j].n = n;
+	cache_ent *e = &s->cache[j];
+	e->k0 = k0;
+	e->k1 = k1;
+	e->w = key;
+	e->term = t ? (uint32_t)(t - s->terms) + 1 : 0;
+	e->n = (uint32_t)n;
 	s->ncache++;
 	return t;
 }
 
-/* Postings arrive page by page, so a term's current page is its last one. */
+/* Room in the page accumulator for every term index so far. */
+static void acc_grow(sg_search *s)
+{
+	size_t n = s->acc_cap ? s->acc_cap : 1024;
+	while (n < s->nterms)
+		n *= 2;
+	s->acc_gen = xrealloc(s->acc_gen, n * sizeof *s->acc_gen);
+	s->acc_v = xrealloc(s->acc_v, n * sizeof *s->acc_v);
+	s->touched = xrealloc(s->touched, n * sizeof *s->touched);
+	memset(s->acc_gen + s->acc_cap, 0, (n - s->acc_cap) * sizeof *s->acc_gen);
+	s->acc_cap = n;
+}
+
+/* Counts word w of the page being added in the accumulator (see
+ * sg_search_add). */
 static void add_term(char *w, size_t n, void *vctx)
 {
 	add_ctx *c = vctx;
-	term *t = word_term(c->s, w, n);
+	sg_search *s = c->s;
+	term *t = word_term(s, w, n);
 	if (!t)
 		return;
-	if (!t->n || t->p[t->n - 1].page != c->page) {
+	size_t i = (size_t)(t - s->terms);
+	if (i >= s->acc_cap)
+		acc_grow(s);
+	if (s->acc_gen[i] != s->gen) {
+		s->acc_gen[i] = s->gen;
+		s->acc_v[i] = 0;
+		s->touched[s->ntouched++] = (uint32_t)i;
+	}
+	uint32_t *v = &s->acc_v[i];
+	if (c->field == 1)
+		*v |= 1;
+	else if (c->field == 2)
+		*v |= 2;
+	else if ((*v >> 2) < TF_MAX)
+		*v += 4;
+}
+
+/* Appends the accumulated page's postings: terms' postings stay in page
+ * order, one per term and page. */
+static void acc_flush(sg_search *s, uint32_t pg)
+{
+	for (size_t k = 0; k < s->ntouched; k++) {
+		uint32_t i = s->touched[k];
+		term *t = &s->terms[i];
 		if (t->n == t->cap) {
 			t->cap = t->cap ? t->cap * 2 : 4;
 			t->p = xrealloc(t->p, t->cap * sizeof *t->p);
 		}
-		t->p[t->n].page = c->page;
-		t->p[t->n].v = 0;
+		t->p[t->n].page = pg;
+		t->p[t->n].v = s->acc_v[i];
 		t->n++;
 	}
-	posting *p = &t->p[t->n - 1];
-	if (c->field == 1)
-		p->v |= 1;
-	else if (c->field == 2)
-		p->v |= 2;
-	else if ((p->v >> 2) < TF_MAX)
-		p->v += 4;
+	s->ntouched = 0;
 }
 
 /* The first EXCERPT_MAX bytes of text, whitespace collapsed, cut at a word
@@ -955,11 +1027,18 @@ void sg_search_add(sg_search *s, const char *url, const char *title,
 	pg->excerpt = make_excerpt(body);
 
 	add_ctx c = { s, (uint32_t)s->npages, 1 };
+	if (++s->gen == 0) { /* wrapped: no stale mark may match */
+		if (s->acc_cap)
+			memset(s->acc_gen, 0, s->acc_cap * sizeof *s->acc_gen);
+		s->gen = 1;
+	}
+	s->ntouched = 0;
 	tokenize_raw(pg->title, add_term, &c);
 	c.field = 2;
 	tokenize_raw(headings, add_term, &c);
 	c.field = 4;
 	tokenize_raw(body, add_term, &c);
+	acc_flush(s, c.page);
 	free(owned);
 	s->npages++;
 }
@@ -1718,6 +1797,7 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 	for (i = 0; i < s->cslots; i++) {
 		free(s->cache[i].w);
 		s->cache[i].w = NULL;
+		s->cache[i].n = 0;
 	}
 	s->ncache = 0;
 	memset(s->slots, 0, s->nslots * sizeof *s->slots);

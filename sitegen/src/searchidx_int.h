@@ -48,11 +48,14 @@ typedef struct {
 	size_t nterms;   /* a loaded shard: how many terms it held */
 } oldfile;
 
+/* A stem cache slot.  Nearly every word of a page fits in 16 bytes: the
+ * key is held inline, so a probe compares two integers instead of chasing a
+ * pointer into a separate string (the probe was the index's hottest load). */
 typedef struct {
-	char *w;       /* folded word, NUL-terminated; NULL = empty slot */
-	uint32_t term; /* index + 1 into terms, 0 = stopword */
-	uint32_t h;    /* hash of w: most probes are settled without a strcmp */
-	size_t n;      /* strlen(w) */
+	uint64_t k0, k1; /* the word's first 16 bytes, zero-padded */
+	char *w;         /* the whole word (owned) when longer than 16 bytes */
+	uint32_t term;   /* index + 1 into terms, 0 = stopword */
+	uint32_t n;      /* length of the word; 0 = empty slot */
 } cache_ent;
 
 struct sg_search {
@@ -67,6 +70,13 @@ struct sg_search {
 	cache_ent *cache;
 	size_t ncache, cslots;
 	int last;        /* sg_search_last_write: free postings while writing */
+	/* sg_search_add's page accumulator, by term index: a term seen in the
+	 * page being added has acc_gen[i] == gen and its posting value so far
+	 * in acc_v[i]; touched lists those terms.  Each token then touches two
+	 * small arrays, and each term's postings once per page, not per token. */
+	uint32_t *acc_gen, *acc_v, *touched;
+	size_t acc_cap, ntouched;
+	uint32_t gen;
 	/* A loaded index (sg_search_load): pages [0, nold) are its pages, in
 	 * id (= URL) order; files holds its files, sorted by name, so write
 	 * can leave byte-identical files alone. */
