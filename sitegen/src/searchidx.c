@@ -952,28 +952,36 @@ static void acc_flush(sg_search *s, uint32_t pg)
  * boundary (never inside a UTF-8 sequence). */
 static char *make_excerpt(const char *clean)
 {
-	buf b = { 0 };
+	/* Byte by byte into a local array (it was a buffer append per byte):
+	 * at most EXCERPT_MAX + 40 bytes, a UTF-8 sequence's last 3 and the
+	 * ellipsis. */
+	char t[EXCERPT_MAX + 48];
+	size_t n = 0;
 	int space = 0;
 	for (const char *p = clean; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-			space = b.n > 0;
+			space = n > 0;
 			continue;
 		}
 		if (space) {
-			if (b.n >= EXCERPT_MAX)
+			if (n >= EXCERPT_MAX)
 				break;
-			buf_put(&b, " ", 1);
+			t[n++] = ' ';
 			space = 0;
 		}
-		if (b.n >= EXCERPT_MAX + 40 && (c & 0xC0) != 0x80)
+		if (n >= EXCERPT_MAX + 40 && (c & 0xC0) != 0x80)
 			break; /* one very long word: hard cut */
-		buf_put(&b, p, 1);
+		t[n++] = (char)c;
 	}
-	if (b.n >= EXCERPT_MAX)
-		buf_puts(&b, "\xE2\x80\xA6"); /* … */
-	buf_put(&b, "", 0);
-	return b.p;
+	if (n >= EXCERPT_MAX) {
+		memcpy(t + n, "\xE2\x80\xA6", 3); /* … */
+		n += 3;
+	}
+	char *e = xrealloc(NULL, n + 1);
+	memcpy(e, t, n);
+	e[n] = '\0';
+	return e;
 }
 
 /* The loaded page with this (clean) URL, or NULL.  Loaded pages are in
