@@ -353,6 +353,11 @@ static int list_content(build *b)
 		p->is_section = !strcmp(slash ? slash + 1 : f->path, "_index.md");
 		s->npages++;
 	}
+	if (s->npages > SG_SEARCH_MAX_PAGES / 2) {
+		sg_error(&b->d, NULL, 0, "%zu pages: a site may have at most %zu (the search index's limit)",
+		         s->npages, SG_SEARCH_MAX_PAGES / 2);
+		s->npages = 0;
+	}
 	/* Sized once (as manifest.c does): a map doubling its way to 10,000
 	 * paths rehashes each about twice. */
 	size_t cap = 64;

@@ -1005,6 +1005,11 @@ static page *find_old(sg_search *s, const char *url)
 /* A new, zeroed page slot at the end of s->pages. */
 page *sg_si_page(sg_search *s)
 {
+	if (s->npages >= SG_SEARCH_MAX_PAGES) {
+		/* build.c refuses such a site before indexing it. */
+		fputs("sitegen: search index: too many pages\n", stderr);
+		abort();
+	}
 	if (s->npages == s->pcap) {
 		s->pcap = s->pcap ? s->pcap * 2 : 64;
 		s->pages = xrealloc(s->pages, s->pcap * sizeof *s->pages);
@@ -1547,21 +1552,28 @@ static int raw_touches(const char *raw, size_t len, const unsigned char *dirty, 
 /* Decodes t's raw postings (page = old id = loaded page index) into t->p,
  * ahead of the postings new pages added: the array then stays nearly
  * sorted, which sort_mostly_sorted handles in linear time. */
-static void raw_decode(term *t)
+static int raw_decode(term *t, size_t nold)
 {
-	size_t cap = t->rawlen / 4 + t->n + 1, n = 0;   /* >= 4 bytes per posting */
+	size_t room = t->rawlen / 4 + 1, n = 0;   /* >= 4 bytes per posting */
+	size_t cap = room + t->n;
 	posting *p = xrealloc(NULL, cap * sizeof *p);
 	unsigned long num = 0, id = 0;
 	int even = 1;
 	for (size_t i = 1; i < t->rawlen; i++) {
 		char c = t->raw[i];
 		if (c >= '0' && c <= '9') {
+			if (num > SG_SI_MAX_PAGES)
+				goto bad;
 			num = num * 10 + (unsigned long)(c - '0');
 			continue;
 		}
 		if (even) {
 			id += num;
 		} else {
+			/* The loaded shard is outside input: ids past the loaded
+			 * pages or values past a posting's bits are refused. */
+			if (id >= nold || num > SG_SI_MAX_V || n == room)
+				goto bad;
 			p[n].page = (uint32_t)id;
 			p[n++].v = (uint32_t)num;
 		}
@@ -1580,6 +1592,10 @@ static void raw_decode(term *t)
 	t->rawlen = 0;
 	t->rawown = 0;
 	t->ent = t->from = NULL;
+	return 0;
+bad:
+	free(p);
+	return -1;
 }
 
 /* Appends ",d,v" (or "d,v" first) for page id after prev. */
@@ -1731,9 +1747,16 @@ static int assign_ids(sg_search *s, char **err)
 		term *t = &s->terms[i];
 		if (!t->raw)
 			continue;
+		if (!same_ids && raw_decode(t, s->nold) != 0) {
+			*err = fmt("search index: the previous index's postings of '%s' are invalid (build with --full)", t->s);
+			free(dirty);
+			free(remap);
+			free(o);
+			return -1;
+		}
 		if (!same_ids)
-			raw_decode(t);
-		else if (t->n || raw_touches(t->raw, t->rawlen, dirty, ndirty))
+			continue;
+		if (t->n || raw_touches(t->raw, t->rawlen, dirty, ndirty))
 			raw_splice(t, dirty, ndirty, remap);
 	}
 	free(dirty);

@@ -15,9 +15,17 @@
 #define SG_SI_SHARD_DEPTH  6
 #define SG_SI_PAGE_CHUNK   16
 
+/* A posting packs into 4 bytes (a 10k-page site holds ~2 million of them
+ * while it renders: 8-byte postings were a tenth of its peak RSS).  v is
+ * at most TF_MAX << 2 | 3 = 1023; page ids stay below SG_SI_MAX_PAGES
+ * (sg_si_page enforces it, build.c reports it as a content error first). */
+#define SG_SI_PAGE_BITS 22
+#define SG_SI_MAX_PAGES ((size_t)1 << SG_SI_PAGE_BITS)
+#define SG_SI_MAX_V 1023u
+_Static_assert(SG_SEARCH_MAX_PAGES < SG_SI_MAX_PAGES, "page ids fit a posting");
 typedef struct {
-	uint32_t page; /* insertion index until write, then page id */
-	uint32_t v;    /* tf << 2 | heading << 1 | title */
+	uint32_t page : SG_SI_PAGE_BITS; /* insertion index until write, then page id */
+	uint32_t v : 32 - SG_SI_PAGE_BITS; /* tf << 2 | heading << 1 | title */
 } posting;
 
 typedef struct {
