@@ -201,6 +201,26 @@ uint64_t sg_hash(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+uint64_t sg_hash_text(uint64_t seed, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	const uint64_t k = UINT64_C(0x9E3779B97F4A7C15);
+	uint64_t h = seed ^ ((uint64_t)n * k);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 31;
+	}
+	uint64_t w = 0;
+	memcpy(&w, s + i, n - i);
+	h = (h ^ w) * k;
+	h ^= h >> 29;
+	h *= UINT64_C(0xBF58476D1CE4E5B9);
+	return h ^ (h >> 32);
+}
+
 /* Same value as sg_hash(seed, s, strlen(s) + 1), in one pass: map lookups
  * hash every key, and a separate strlen was a tenth of an incremental
  * build's CPU. */
