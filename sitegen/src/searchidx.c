@@ -626,12 +626,26 @@ static size_t tokenize_raw(const char *text,
 	for (;;) {
 		/* Plain ASCII letters and digits (nearly all of a help page) go
 		 * straight into the word; everything else takes the general path. */
-		if (n && tl < SG_SEARCH_MAX_TERM) {
+		if (n && p[0] < 0x80) {
 			unsigned char a = p[0];
 			if (a >= 'A' && a <= 'Z')
 				a += 32;
-			if ((a >= 'a' && a <= 'z') || (a >= '0' && a <= '9')) {
+			int alnum = (a >= 'a' && a <= 'z') || (a >= '0' && a <= '9');
+			if (alnum && tl < SG_SEARCH_MAX_TERM) {
 				tok[tl++] = (char)a;
+				p++;
+				n--;
+				continue;
+			}
+			/* Other ASCII but the apostrophe separates words (as fold
+			 * says): spaces and punctuation skip the general path too. */
+			if (!alnum && a != '\'') {
+				if (tl && !overflow) {
+					cb(tok, tl, ctx);
+					count++;
+				}
+				tl = 0;
+				overflow = 0;
 				p++;
 				n--;
 				continue;
