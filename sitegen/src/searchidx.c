@@ -24,6 +24,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1332,30 +1333,75 @@ static int mkdir_p1(const char *path, char **err)
 
 /* Writes data to path unless the file already holds exactly those bytes;
  * through a temporary file and rename, so readers never see half a file. */
+/* Writes all of data to fd; 0 or -1 (errno set). */
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, data, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Is the file open on fd exactly data (len bytes)? */
+static int same_file(int fd, const char *data, size_t len)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size != len)
+		return 0;
+	char *old = xrealloc(NULL, len);
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = read(fd, old + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	int same = got == len && memcmp(old, data, len) == 0;
+	free(old);
+	return same;
+}
+
 static int write_if_changed(const char *path, const char *data, size_t len, char **err)
 {
-	FILE *f = fopen(path, "rb");
-	if (f) {
-		int same = 0;
-		struct stat st;
-		if (fstat(fileno(f), &st) == 0 && (size_t)st.st_size == len) {
-			char *old = xrealloc(NULL, len);
-			same = fread(old, 1, len, f) == len && memcmp(old, data, len) == 0;
-			free(old);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		/* A new file (every file of a build's staging folder): written in
+		 * place, as build.c writes pages; a rename would be a second
+		 * directory update per file. */
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 || write_all(fd, data, len) != 0 || close(fd) != 0) {
+			*err = fmt("%s: %s", path, strerror(errno));
+			if (fd >= 0)
+				unlink(path);
+			return -1;
 		}
-		fclose(f);
+		return 0;
+	}
+	if (fd >= 0) {
+		int same = same_file(fd, data, len);
+		close(fd);
 		if (same)
 			return 0;
 	}
+	/* Replacing a file: readers see the old bytes or the new, never a part. */
 	char *tmp = fmt("%s.tmp", path);
-	f = fopen(tmp, "wb");
-	if (!f) {
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
 		*err = fmt("%s: %s", tmp, strerror(errno));
 		free(tmp);
 		return -1;
 	}
-	int ok = fwrite(data, 1, len, f) == len;
-	ok = (fclose(f) == 0) && ok;
+	int ok = write_all(fd, data, len) == 0;
+	ok = (close(fd) == 0) && ok;
 	if (!ok || rename(tmp, path) != 0) {
 		*err = fmt("%s: %s", path, strerror(errno));
 		unlink(tmp);
