@@ -114,6 +114,8 @@ typedef struct {
 	int old_live, old_started;
 	char *old_path;
 	sg_manifest lists;               /* listing keys of this build */
+	sg_manifest_wr *mw;              /* the manifest, written up to its outputs */
+	int search_set;                  /* search holds search_hash() already */
 	int have_old, incremental;
 	sg_site site;
 	struct pstate *ps;               /* per page: source held for rendering */
@@ -352,6 +354,11 @@ static int list_content(build *b)
 		const char *slash = strrchr(f->path, '/');
 		p->is_section = !strcmp(slash ? slash + 1 : f->path, "_index.md");
 		s->npages++;
+	}
+	if (s->npages > SG_SEARCH_MAX_PAGES / 2) {
+		sg_error(&b->d, NULL, 0, "%zu pages: a site may have at most %zu (the search index's limit)",
+		         s->npages, SG_SEARCH_MAX_PAGES / 2);
+		s->npages = 0;
 	}
 	/* Sized once (as manifest.c does): a map doubling its way to 10,000
 	 * paths rehashes each about twice. */
@@ -1127,9 +1134,9 @@ static int patch_search(build *b, const char *outdir)
 static int write_search(build *b, const char *outdir)
 {
 	sg_site *s = &b->site;
-	uint64_t h = search_hash(b);
+	uint64_t h = b->search_set ? b->search : search_hash(b);
 	int same = b->incremental && b->old.search == h && old_had_output(b, "search/meta.json");
-	b->search = h;
+	if (!b->search_set) b->search = h;
 	if (same) {
 		/* Nothing the index is made of changed: keep its files. */
 		for (size_t i = 0; i < b->old.noutputs; i++)
@@ -1201,12 +1208,28 @@ static void *search_work(void *arg)
  * a 10k-page build) is written on a second thread meanwhile.  An
  * incremental build reads the previous index and adds to the kept list
  * from both, so it does one after the other. */
+static void manifest_fields(build *b, sg_manifest *m);
+
 static int write_rest(build *b, const char *outdir)
 {
 	struct search_job j = { b, outdir, 0 };
 	pthread_t th;
+	if (!b->incremental) {   /* before the thread: it reads b->search */
+		b->search = search_hash(b);
+		b->search_set = 1;
+	}
 	int started = !b->incremental && pthread_create(&th, NULL, search_work, &j) == 0;
 	int rc = render_site_files(b);
+	if (rc == 0 && started) {
+		/* Nothing the manifest says but its outputs depends on the search
+		 * index: write the rest while the index is being written. */
+		sg_manifest m;
+		manifest_fields(b, &m);
+		char *mp = sg_path_join(b->out.stage, SG_MANIFEST_NAME);
+		b->mw = sg_manifest_begin(&m, mp);
+		if (!b->mw) rc = io_fail(b, sg_xasprintf("%s: %s", mp, strerror(errno)));
+		free(mp);
+	}
 	stage("site files");
 	if (started) pthread_join(th, NULL);
 	else if (rc == 0) j.rc = write_search(b, outdir);
@@ -1219,6 +1242,19 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The manifest of this build but its outputs (borrowed from b). */
+static void manifest_fields(build *b, sg_manifest *m)
+{
+	memset(m, 0, sizeof *m);
+	m->settings = b->settings;
+	m->search = b->search;
+	m->commit = b->src.commit_id;
+	m->have_commit = b->src.have_commit;
+	m->site = b->site;
+	m->dates = b->dates;
+	m->lists = b->lists.lists, m->list_keys = b->lists.list_keys, m->nlists = b->lists.nlists;
+}
+
 static int finish(build *b)
 {
 	char **staged = NULL, *err = NULL;
@@ -1227,14 +1263,8 @@ static int finish(build *b)
 	 * through emit. */
 	if (sg_out_list_written(&b->out, "search", &staged, &nst, &err) != 0) return io_fail(b, err);
 	stage("list");
-	sg_manifest m = {0};
-	m.settings = b->settings;
-	m.search = b->search;
-	m.commit = b->src.commit_id;
-	m.have_commit = b->src.have_commit;
-	m.site = b->site;
-	m.dates = b->dates;
-	m.lists = b->lists.lists, m.list_keys = b->lists.list_keys, m.nlists = b->lists.nlists;
+	sg_manifest m;
+	manifest_fields(b, &m);
 	for (size_t i = 0; i < nst; i++) {
 		sg_grow(&m.outputs, &m.ocap, m.noutputs, sizeof *m.outputs);
 		m.outputs[m.noutputs++] = staged[i];
@@ -1248,7 +1278,9 @@ static int finish(build *b)
 	 * search index), not built in memory first. */
 	char *mp = sg_path_join(b->out.stage, SG_MANIFEST_NAME);
 	int rc = 0;
-	if (sg_manifest_write(&m, mp) != 0) rc = io_fail(b, sg_xasprintf("%s: %s", mp, strerror(errno)));
+	int wrc = b->mw ? sg_manifest_end(b->mw, &m) : sg_manifest_write(&m, mp);
+	b->mw = NULL;
+	if (wrc != 0) rc = io_fail(b, sg_xasprintf("%s: %s", mp, strerror(errno)));
 	free(mp);
 	stage("manifest");
 	if (rc == 0 && sg_out_commit(&b->out, b->old.outputs, b->old.noutputs, m.outputs, m.noutputs, &err) != 0)
@@ -1296,6 +1328,8 @@ static void cleanup(build *b)
 {
 	load_end(b);   /* the dating thread writes pages: stop it first */
 	old_join(b);
+	if (b->mw) sg_manifest_end(b->mw, NULL);   /* in the staging folder: goes with it */
+	b->mw = NULL;
 	if (b->out_open) sg_out_abort(&b->out);
 	if (b->o->exiting) {
 		/* Only what outlives the process is cleaned up: the staging

@@ -147,12 +147,24 @@ static int walk(struct walk *w, const git_oid *head, const git_oid *hide, const 
 	git_oid id;
 	int rc = 0;
 	sg_buf path = {0};
+	/* In a linear history the next commit is this one's parent: its tree
+	 * (carry, of commit carry_id) was read already.  The content folder's
+	 * tree is larger than libgit2 caches trees (4 KiB), so reading it again
+	 * meant inflating it again. */
+	git_tree *carry = NULL;
+	git_oid carry_id;
+	int have_carry = 0;
 	while (w->remaining && rc == 0 && git_revwalk_next(&id, rw) == 0) {
 		w->c->walked++;
 		git_tree *nt = NULL, *ot = NULL;
 		git_commit *parent = NULL;
+		int reuse = have_carry && git_oid_equal(&id, &carry_id);
+		if (reuse) nt = carry;
+		else git_tree_free(carry);
+		carry = NULL;
+		have_carry = 0;
 		if (git_commit_lookup(&w->commit, w->repo, &id) != 0 ||
-		    subtree(w->repo, w->commit, dir, &nt) != 0 ||
+		    (!reuse && subtree(w->repo, w->commit, dir, &nt) != 0) ||
 		    (git_commit_parentcount(w->commit) > 0 &&
 		     (git_commit_parent(&parent, w->commit, 0) != 0 || subtree(w->repo, parent, dir, &ot) != 0))) {
 			*err = git_err("reading history");
@@ -163,6 +175,11 @@ static int walk(struct walk *w, const git_oid *head, const git_oid *hide, const 
 			if (rc != 0) *err = git_err("reading trees");
 			path.len = 0;
 		}
+		if (rc == 0 && parent) {
+			carry = ot, ot = NULL;
+			git_oid_cpy(&carry_id, git_commit_id(parent));
+			have_carry = 1;
+		}
 		git_tree_free(nt);
 		git_tree_free(ot);
 		git_commit_free(parent);
@@ -171,6 +188,7 @@ static int walk(struct walk *w, const git_oid *head, const git_oid *hide, const 
 		free(w->author);
 		w->author = NULL;
 	}
+	git_tree_free(carry);
 	sg_buf_free(&path);
 	git_revwalk_free(rw);
 	return rc;

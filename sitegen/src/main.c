@@ -92,6 +92,13 @@ int main(int argc, char **argv)
 	 * not): a sixth of the time spent reading blobs.  The pack's own
 	 * checksums still catch corruption of compressed data. */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	/* libgit2 maps a pack in 1 GiB windows and keeps every page it touched:
+	 * the whole pack counts in peak RSS (15 of 16 MB on the bench, while
+	 * every page is also loaded).  1 MiB windows, at most 4 MiB mapped:
+	 * pages are read in pack order, so windows are replaced rarely (same
+	 * CPU time, 14 MB less RSS at the end of loading). */
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)1 << 20);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)4 << 20);
 	sg_md_global_init();
 	int code;
 	char served[64];

@@ -87,7 +87,8 @@ static void put_list(wr *w, const sg_strs *l)
 	for (size_t i = 0; i < l->n; i++) put_str(w, l->v[i]);
 }
 
-static void put_all(wr *w, const sg_manifest *m)
+/* Everything before the outputs (see sg_manifest_begin). */
+static void put_head(wr *w, const sg_manifest *m)
 {
 	put(w, MAGIC, sizeof MAGIC);
 	put_u32(w, VERSION);
@@ -140,24 +141,43 @@ static void put_all(wr *w, const sg_manifest *m)
 		put_str(w, m->lists[i]);
 		put_u64(w, m->list_keys[i]);
 	}
+}
+
+static void put_tail(wr *w, const sg_manifest *m)
+{
 	put_u32(w, (uint32_t)m->noutputs);
 	for (size_t i = 0; i < m->noutputs; i++) put_str(w, m->outputs[i]);
 	put(w, "end", 4);
 }
 
-int sg_manifest_write(const sg_manifest *m, const char *path)
+struct sg_manifest_wr { wr w; };
+
+sg_manifest_wr *sg_manifest_begin(const sg_manifest *m, const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) return -1;
-	wr *w = sg_xcalloc(1, sizeof *w);
-	w->fd = fd;
-	put_all(w, m);
+	if (fd < 0) return NULL;
+	sg_manifest_wr *mw = sg_xcalloc(1, sizeof *mw);
+	mw->w.fd = fd;
+	put_head(&mw->w, m);
+	return mw;
+}
+
+int sg_manifest_end(sg_manifest_wr *mw, const sg_manifest *m)
+{
+	wr *w = &mw->w;
+	if (m) put_tail(w, m);
 	flush(w);
-	int e = w->err;
-	free(w);
-	if (close(fd) != 0 && !e) e = errno;
+	int e = m ? w->err : ECANCELED;
+	if (close(w->fd) != 0 && !e) e = errno;
+	free(mw);
 	if (e) { errno = e; return -1; }
 	return 0;
+}
+
+int sg_manifest_write(const sg_manifest *m, const char *path)
+{
+	sg_manifest_wr *mw = sg_manifest_begin(m, path);
+	return mw ? sg_manifest_end(mw, m) : -1;
 }
 
 /* ---- reading ------------------------------------------------------------------ */

@@ -49,6 +49,15 @@ int  sg_manifest_load(sg_manifest *m, const char *path);
 /* Writes m (its outputs sorted, unique) to a new file at path.  Returns 0,
  * or -1 with errno set. */
 int  sg_manifest_write(const sg_manifest *m, const char *path);
+/* The same in two steps: sg_manifest_begin writes all but the outputs (so a
+ * build can write them while its search index is still being written) and
+ * returns the open writer, or NULL with errno set; sg_manifest_end writes
+ * m's outputs (m's other fields are not read again), closes and frees the
+ * writer: 0, or -1 with errno set.  sg_manifest_end(w, NULL) abandons the
+ * file (the caller removes it). */
+typedef struct sg_manifest_wr sg_manifest_wr;
+sg_manifest_wr *sg_manifest_begin(const sg_manifest *m, const char *path);
+int  sg_manifest_end(sg_manifest_wr *w, const sg_manifest *m);
 void sg_manifest_free(sg_manifest *m);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -626,12 +627,26 @@ static size_t tokenize_raw(const char *text,
 	for (;;) {
 		/* Plain ASCII letters and digits (nearly all of a help page) go
 		 * straight into the word; everything else takes the general path. */
-		if (n && tl < SG_SEARCH_MAX_TERM) {
+		if (n && p[0] < 0x80) {
 			unsigned char a = p[0];
 			if (a >= 'A' && a <= 'Z')
 				a += 32;
-			if ((a >= 'a' && a <= 'z') || (a >= '0' && a <= '9')) {
+			int alnum = (a >= 'a' && a <= 'z') || (a >= '0' && a <= '9');
+			if (alnum && tl < SG_SEARCH_MAX_TERM) {
 				tok[tl++] = (char)a;
+				p++;
+				n--;
+				continue;
+			}
+			/* Other ASCII but the apostrophe separates words (as fold
+			 * says): spaces and punctuation skip the general path too. */
+			if (!alnum && a != '\'') {
+				if (tl && !overflow) {
+					cb(tok, tl, ctx);
+					count++;
+				}
+				tl = 0;
+				overflow = 0;
 				p++;
 				n--;
 				continue;
@@ -741,6 +756,9 @@ void sg_search_free(sg_search *s)
 		free(s->files[i].data);
 	}
 	free(s->files);
+	free(s->acc_gen);
+	free(s->acc_v);
+	free(s->touched);
 	free(s->cache);
 	free(s->pages);
 	free(s->terms);
@@ -808,100 +826,177 @@ typedef struct {
 	uint32_t field; /* 1 title, 2 heading, 4 body */
 } add_ctx;
 
-/* The term of folded word w (NULL for a stopword), through the cache. */
+/* The first 16 bytes of word w (n bytes; 16 bytes are readable at w), zero-
+ * padded, and their hash (with n: longer words sharing a prefix differ in
+ * the rest, which word_term compares). */
+static uint64_t word_key(const char *w, size_t n, uint64_t *k0, uint64_t *k1)
+{
+	uint64_t a, b;
+	memcpy(&a, w, 8);
+	memcpy(&b, w + 8, 8);
+	if (n < 8) {
+		a &= (UINT64_C(1) << (8 * n)) - 1;
+		b = 0;
+	} else if (n < 16) {
+		b &= (UINT64_C(1) << (8 * (n - 8))) - 1;
+	}
+	*k0 = a;
+	*k1 = b;
+	uint64_t h = (a ^ (uint64_t)n) * UINT64_C(0x9E3779B97F4A7C15) + b * UINT64_C(0xC2B2AE3D27D4EB4F);
+	return h ^ (h >> 29);
+}
+
+static void cache_grow(sg_search *s)
+{
+	size_t ns = s->cslots ? s->cslots * 2 : 4096;
+	cache_ent *old = s->cache;
+	size_t oslots = s->cslots;
+	s->cache = xrealloc(NULL, ns * sizeof *s->cache);
+	memset(s->cache, 0, ns * sizeof *s->cache);
+	s->cslots = ns;
+	for (size_t i = 0; i < oslots; i++) {
+		const cache_ent *e = &old[i];
+		if (!e->n)
+			continue;
+		char k[16];
+		memcpy(k, &e->k0, 8);
+		memcpy(k + 8, &e->k1, 8);
+		uint64_t k0, k1;
+		size_t j = word_key(k, e->n, &k0, &k1) & (ns - 1);
+		while (s->cache[j].n)
+			j = (j + 1) & (ns - 1);
+		s->cache[j] = *e;
+	}
+	free(old);
+}
+
+/* The term of folded word w (NULL for a stopword), through the cache.
+ * w must have 16 readable bytes (tokenize_raw's buffer has). */
 static term *word_term(sg_search *s, char *w, size_t n)
 {
-	if (s->ncache * 2 >= s->cslots) {
-		size_t ns = s->cslots ? s->cslots * 2 : 4096;
-		cache_ent *old = s->cache;
-		size_t oslots = s->cslots;
-		s->cache = xrealloc(NULL, ns * sizeof *s->cache);
-		memset(s->cache, 0, ns * sizeof *s->cache);
-		s->cslots = ns;
-		for (size_t i = 0; i < oslots; i++) {
-			const cache_ent *e = &old[i];
-			if (!e->w)
-				continue;
-			size_t j = e->h & (ns - 1);
-			while (s->cache[j].w)
-				j = (j + 1) & (ns - 1);
-			s->cache[j] = *e;
-		}
-		free(old);
-	}
-	uint32_t h = hash(w, n);
-	size_t j = h & (s->cslots - 1);
-	while (s->cache[j].w) {
+	if (s->ncache * 2 >= s->cslots)
+		cache_grow(s);
+	uint64_t k0, k1;
+	size_t j = word_key(w, n, &k0, &k1) & (s->cslots - 1);
+	for (;;) {
 		const cache_ent *e = &s->cache[j];
-		if (e->h == h && e->n == n && memcmp(e->w, w, n) == 0)
+		if (!e->n)
+			break;
+		if (e->k0 == k0 && e->k1 == k1 && e->n == n && (n <= 16 || memcmp(e->w + 16, w + 16, n - 16) == 0))
 			return e->term ? &s->terms[e->term - 1] : NULL;
 		j = (j + 1) & (s->cslots - 1);
 	}
-	char *key = xrealloc(NULL, n + 1);
-	memcpy(key, w, n);
-	key[n] = '\0';
 	term *t = NULL;
+	char *key = NULL;
+	if (n > 16) {
+		key = xrealloc(NULL, n + 1);
+		memcpy(key, w, n);
+		key[n] = '\0';
+	}
+	/* sg_stem rewrites w in place: the key above was taken first. */
 	if (!is_stopword(w, n))
 		t = sg_si_term(s, w, sg_stem(w, n));
-	s->cache[j].w = key;
-	s->cache[j].term = t ? (uint32_t)(t - s->terms) + 1 : 0;
-	s->cache[j].h = h;
-	s->cache[j].n = n;
+	cache_ent *e = &s->cache[j];
+	e->k0 = k0;
+	e->k1 = k1;
+	e->w = key;
+	e->term = t ? (uint32_t)(t - s->terms) + 1 : 0;
+	e->n = (uint32_t)n;
 	s->ncache++;
 	return t;
 }
 
-/* Postings arrive page by page, so a term's current page is its last one. */
+/* Room in the page accumulator for every term index so far. */
+static void acc_grow(sg_search *s)
+{
+	size_t n = s->acc_cap ? s->acc_cap : 1024;
+	while (n < s->nterms)
+		n *= 2;
+	s->acc_gen = xrealloc(s->acc_gen, n * sizeof *s->acc_gen);
+	s->acc_v = xrealloc(s->acc_v, n * sizeof *s->acc_v);
+	s->touched = xrealloc(s->touched, n * sizeof *s->touched);
+	memset(s->acc_gen + s->acc_cap, 0, (n - s->acc_cap) * sizeof *s->acc_gen);
+	s->acc_cap = n;
+}
+
+/* Counts word w of the page being added in the accumulator (see
+ * sg_search_add). */
 static void add_term(char *w, size_t n, void *vctx)
 {
 	add_ctx *c = vctx;
-	term *t = word_term(c->s, w, n);
+	sg_search *s = c->s;
+	term *t = word_term(s, w, n);
 	if (!t)
 		return;
-	if (!t->n || t->p[t->n - 1].page != c->page) {
+	size_t i = (size_t)(t - s->terms);
+	if (i >= s->acc_cap)
+		acc_grow(s);
+	if (s->acc_gen[i] != s->gen) {
+		s->acc_gen[i] = s->gen;
+		s->acc_v[i] = 0;
+		s->touched[s->ntouched++] = (uint32_t)i;
+	}
+	uint32_t *v = &s->acc_v[i];
+	if (c->field == 1)
+		*v |= 1;
+	else if (c->field == 2)
+		*v |= 2;
+	else if ((*v >> 2) < TF_MAX)
+		*v += 4;
+}
+
+/* Appends the accumulated page's postings: terms' postings stay in page
+ * order, one per term and page. */
+static void acc_flush(sg_search *s, uint32_t pg)
+{
+	for (size_t k = 0; k < s->ntouched; k++) {
+		uint32_t i = s->touched[k];
+		term *t = &s->terms[i];
 		if (t->n == t->cap) {
 			t->cap = t->cap ? t->cap * 2 : 4;
 			t->p = xrealloc(t->p, t->cap * sizeof *t->p);
 		}
-		t->p[t->n].page = c->page;
-		t->p[t->n].v = 0;
+		t->p[t->n].page = pg;
+		t->p[t->n].v = s->acc_v[i];
 		t->n++;
 	}
-	posting *p = &t->p[t->n - 1];
-	if (c->field == 1)
-		p->v |= 1;
-	else if (c->field == 2)
-		p->v |= 2;
-	else if ((p->v >> 2) < TF_MAX)
-		p->v += 4;
+	s->ntouched = 0;
 }
 
 /* The first EXCERPT_MAX bytes of text, whitespace collapsed, cut at a word
  * boundary (never inside a UTF-8 sequence). */
 static char *make_excerpt(const char *clean)
 {
-	buf b = { 0 };
+	/* Byte by byte into a local array (it was a buffer append per byte):
+	 * at most EXCERPT_MAX + 40 bytes, a UTF-8 sequence's last 3 and the
+	 * ellipsis. */
+	char t[EXCERPT_MAX + 48];
+	size_t n = 0;
 	int space = 0;
 	for (const char *p = clean; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-			space = b.n > 0;
+			space = n > 0;
 			continue;
 		}
 		if (space) {
-			if (b.n >= EXCERPT_MAX)
+			if (n >= EXCERPT_MAX)
 				break;
-			buf_put(&b, " ", 1);
+			t[n++] = ' ';
 			space = 0;
 		}
-		if (b.n >= EXCERPT_MAX + 40 && (c & 0xC0) != 0x80)
+		if (n >= EXCERPT_MAX + 40 && (c & 0xC0) != 0x80)
 			break; /* one very long word: hard cut */
-		buf_put(&b, p, 1);
+		t[n++] = (char)c;
 	}
-	if (b.n >= EXCERPT_MAX)
-		buf_puts(&b, "\xE2\x80\xA6"); /* … */
-	buf_put(&b, "", 0);
-	return b.p;
+	if (n >= EXCERPT_MAX) {
+		memcpy(t + n, "\xE2\x80\xA6", 3); /* … */
+		n += 3;
+	}
+	char *e = xrealloc(NULL, n + 1);
+	memcpy(e, t, n);
+	e[n] = '\0';
+	return e;
 }
 
 /* The loaded page with this (clean) URL, or NULL.  Loaded pages are in
@@ -925,6 +1020,11 @@ static page *find_old(sg_search *s, const char *url)
 /* A new, zeroed page slot at the end of s->pages. */
 page *sg_si_page(sg_search *s)
 {
+	if (s->npages >= SG_SEARCH_MAX_PAGES) {
+		/* build.c refuses such a site before indexing it. */
+		fputs("sitegen: search index: too many pages\n", stderr);
+		abort();
+	}
 	if (s->npages == s->pcap) {
 		s->pcap = s->pcap ? s->pcap * 2 : 64;
 		s->pages = xrealloc(s->pages, s->pcap * sizeof *s->pages);
@@ -955,11 +1055,18 @@ void sg_search_add(sg_search *s, const char *url, const char *title,
 	pg->excerpt = make_excerpt(body);
 
 	add_ctx c = { s, (uint32_t)s->npages, 1 };
+	if (++s->gen == 0) { /* wrapped: no stale mark may match */
+		if (s->acc_cap)
+			memset(s->acc_gen, 0, s->acc_cap * sizeof *s->acc_gen);
+		s->gen = 1;
+	}
+	s->ntouched = 0;
 	tokenize_raw(pg->title, add_term, &c);
 	c.field = 2;
 	tokenize_raw(headings, add_term, &c);
 	c.field = 4;
 	tokenize_raw(body, add_term, &c);
+	acc_flush(s, c.page);
 	free(owned);
 	s->npages++;
 }
@@ -1226,30 +1333,75 @@ static int mkdir_p1(const char *path, char **err)
 
 /* Writes data to path unless the file already holds exactly those bytes;
  * through a temporary file and rename, so readers never see half a file. */
+/* Writes all of data to fd; 0 or -1 (errno set). */
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, data, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Is the file open on fd exactly data (len bytes)? */
+static int same_file(int fd, const char *data, size_t len)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size != len)
+		return 0;
+	char *old = xrealloc(NULL, len);
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = read(fd, old + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	int same = got == len && memcmp(old, data, len) == 0;
+	free(old);
+	return same;
+}
+
 static int write_if_changed(const char *path, const char *data, size_t len, char **err)
 {
-	FILE *f = fopen(path, "rb");
-	if (f) {
-		int same = 0;
-		struct stat st;
-		if (fstat(fileno(f), &st) == 0 && (size_t)st.st_size == len) {
-			char *old = xrealloc(NULL, len);
-			same = fread(old, 1, len, f) == len && memcmp(old, data, len) == 0;
-			free(old);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		/* A new file (every file of a build's staging folder): written in
+		 * place, as build.c writes pages; a rename would be a second
+		 * directory update per file. */
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 || write_all(fd, data, len) != 0 || close(fd) != 0) {
+			*err = fmt("%s: %s", path, strerror(errno));
+			if (fd >= 0)
+				unlink(path);
+			return -1;
 		}
-		fclose(f);
+		return 0;
+	}
+	if (fd >= 0) {
+		int same = same_file(fd, data, len);
+		close(fd);
 		if (same)
 			return 0;
 	}
+	/* Replacing a file: readers see the old bytes or the new, never a part. */
 	char *tmp = fmt("%s.tmp", path);
-	f = fopen(tmp, "wb");
-	if (!f) {
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
 		*err = fmt("%s: %s", tmp, strerror(errno));
 		free(tmp);
 		return -1;
 	}
-	int ok = fwrite(data, 1, len, f) == len;
-	ok = (fclose(f) == 0) && ok;
+	int ok = write_all(fd, data, len) == 0;
+	ok = (close(fd) == 0) && ok;
 	if (!ok || rename(tmp, path) != 0) {
 		*err = fmt("%s: %s", path, strerror(errno));
 		unlink(tmp);
@@ -1460,21 +1612,28 @@ static int raw_touches(const char *raw, size_t len, const unsigned char *dirty, 
 /* Decodes t's raw postings (page = old id = loaded page index) into t->p,
  * ahead of the postings new pages added: the array then stays nearly
  * sorted, which sort_mostly_sorted handles in linear time. */
-static void raw_decode(term *t)
+static int raw_decode(term *t, size_t nold)
 {
-	size_t cap = t->rawlen / 4 + t->n + 1, n = 0;   /* >= 4 bytes per posting */
+	size_t room = t->rawlen / 4 + 1, n = 0;   /* >= 4 bytes per posting */
+	size_t cap = room + t->n;
 	posting *p = xrealloc(NULL, cap * sizeof *p);
 	unsigned long num = 0, id = 0;
 	int even = 1;
 	for (size_t i = 1; i < t->rawlen; i++) {
 		char c = t->raw[i];
 		if (c >= '0' && c <= '9') {
+			if (num > SG_SI_MAX_PAGES)
+				goto bad;
 			num = num * 10 + (unsigned long)(c - '0');
 			continue;
 		}
 		if (even) {
 			id += num;
 		} else {
+			/* The loaded shard is outside input: ids past the loaded
+			 * pages or values past a posting's bits are refused. */
+			if (id >= nold || num > SG_SI_MAX_V || n == room)
+				goto bad;
 			p[n].page = (uint32_t)id;
 			p[n++].v = (uint32_t)num;
 		}
@@ -1493,6 +1652,10 @@ static void raw_decode(term *t)
 	t->rawlen = 0;
 	t->rawown = 0;
 	t->ent = t->from = NULL;
+	return 0;
+bad:
+	free(p);
+	return -1;
 }
 
 /* Appends ",d,v" (or "d,v" first) for page id after prev. */
@@ -1644,9 +1807,16 @@ static int assign_ids(sg_search *s, char **err)
 		term *t = &s->terms[i];
 		if (!t->raw)
 			continue;
+		if (!same_ids && raw_decode(t, s->nold) != 0) {
+			*err = fmt("search index: the previous index's postings of '%s' are invalid (build with --full)", t->s);
+			free(dirty);
+			free(remap);
+			free(o);
+			return -1;
+		}
 		if (!same_ids)
-			raw_decode(t);
-		else if (t->n || raw_touches(t->raw, t->rawlen, dirty, ndirty))
+			continue;
+		if (t->n || raw_touches(t->raw, t->rawlen, dirty, ndirty))
 			raw_splice(t, dirty, ndirty, remap);
 	}
 	free(dirty);
@@ -1718,6 +1888,7 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 	for (i = 0; i < s->cslots; i++) {
 		free(s->cache[i].w);
 		s->cache[i].w = NULL;
+		s->cache[i].n = 0;
 	}
 	s->ncache = 0;
 	memset(s->slots, 0, s->nslots * sizeof *s->slots);

@@ -15,6 +15,10 @@
 #include <stddef.h>
 
 #define SG_SEARCH_FORMAT 1
+/* The most pages one index holds, loaded and added together (posting page
+ * ids are 22 bits).  An incremental build holds the previous index's pages
+ * and the new ones: a site may have half as many (build.c checks). */
+#define SG_SEARCH_MAX_PAGES (((size_t)1 << 22) - 1)
 
 typedef struct sg_search sg_search;
 

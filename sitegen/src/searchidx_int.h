@@ -15,9 +15,17 @@
 #define SG_SI_SHARD_DEPTH  6
 #define SG_SI_PAGE_CHUNK   16
 
+/* A posting packs into 4 bytes (a 10k-page site holds ~2 million of them
+ * while it renders: 8-byte postings were a tenth of its peak RSS).  v is
+ * at most TF_MAX << 2 | 3 = 1023; page ids stay below SG_SI_MAX_PAGES
+ * (sg_si_page enforces it, build.c reports it as a content error first). */
+#define SG_SI_PAGE_BITS 22
+#define SG_SI_MAX_PAGES ((size_t)1 << SG_SI_PAGE_BITS)
+#define SG_SI_MAX_V 1023u
+_Static_assert(SG_SEARCH_MAX_PAGES < SG_SI_MAX_PAGES, "page ids fit a posting");
 typedef struct {
-	uint32_t page; /* insertion index until write, then page id */
-	uint32_t v;    /* tf << 2 | heading << 1 | title */
+	uint32_t page : SG_SI_PAGE_BITS; /* insertion index until write, then page id */
+	uint32_t v : 32 - SG_SI_PAGE_BITS; /* tf << 2 | heading << 1 | title */
 } posting;
 
 typedef struct {
@@ -48,11 +56,14 @@ typedef struct {
 	size_t nterms;   /* a loaded shard: how many terms it held */
 } oldfile;
 
+/* A stem cache slot.  Nearly every word of a page fits in 16 bytes: the
+ * key is held inline, so a probe compares two integers instead of chasing a
+ * pointer into a separate string (the probe was the index's hottest load). */
 typedef struct {
-	char *w;       /* folded word, NUL-terminated; NULL = empty slot */
-	uint32_t term; /* index + 1 into terms, 0 = stopword */
-	uint32_t h;    /* hash of w: most probes are settled without a strcmp */
-	size_t n;      /* strlen(w) */
+	uint64_t k0, k1; /* the word's first 16 bytes, zero-padded */
+	char *w;         /* the whole word (owned) when longer than 16 bytes */
+	uint32_t term;   /* index + 1 into terms, 0 = stopword */
+	uint32_t n;      /* length of the word; 0 = empty slot */
 } cache_ent;
 
 struct sg_search {
@@ -67,6 +78,13 @@ struct sg_search {
 	cache_ent *cache;
 	size_t ncache, cslots;
 	int last;        /* sg_search_last_write: free postings while writing */
+	/* sg_search_add's page accumulator, by term index: a term seen in the
+	 * page being added has acc_gen[i] == gen and its posting value so far
+	 * in acc_v[i]; touched lists those terms.  Each token then touches two
+	 * small arrays, and each term's postings once per page, not per token. */
+	uint32_t *acc_gen, *acc_v, *touched;
+	size_t acc_cap, ntouched;
+	uint32_t gen;
 	/* A loaded index (sg_search_load): pages [0, nold) are its pages, in
 	 * id (= URL) order; files holds its files, sorted by name, so write
 	 * can leave byte-identical files alone. */

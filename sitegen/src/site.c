@@ -117,8 +117,9 @@ int sg_page_body(sg_page *p, const char *file, const char *data, size_t len, con
 	p->links = m->links, p->nlinks = m->nlinks;
 	m->links = NULL, m->nlinks = m->lcap = 0;
 	free(p->text);
+	size_t tlen = m->text.data ? m->text.len : 0;
 	p->text = m->text.data ? sg_buf_take(&m->text) : sg_xstrdup("");   /* m->text is spent */
-	p->text_hash = sg_hash_str(SG_HASH_SEED, p->text);
+	p->text_hash = sg_hash_text(SG_HASH_SEED, p->text, tlen);
 	return rc;
 }
 

@@ -8,10 +8,23 @@
 
 enum { TV_STR, TV_LIST, TV_OBJ };
 
+/* An item of a kept list remembers its last rendering by an {{#each}}
+ * body (see render_each): a section's navigation is rendered for each of
+ * its pages, and only the current mark moves. */
+typedef struct {
+	const void *tpl;   /* the template and the body's first node */
+	size_t at;
+	unsigned ver;      /* the item's ver when rendered */
+	char *s;
+	size_t len;
+} tv_memo;
+
 struct sg_tv {
 	int kind;
 	int owned;        /* s is ours to free (else borrowed: sg_tv_ref) */
 	int kept;         /* sg_tv_keep: freed only by sg_tv_free_kept */
+	unsigned ver;     /* TV_OBJ: bumped by every sg_tv_set */
+	tv_memo *memo;    /* an item of a kept list: its last rendering */
 	char *s;
 	const char **keys;   /* TV_OBJ; borrowed (string literals) */
 	sg_tv **items;    /* TV_OBJ values, TV_LIST items */
@@ -48,6 +61,7 @@ void sg_tv_setr(sg_tv *obj, const char *key, const char *s) { sg_tv_set(obj, key
 
 void sg_tv_set(sg_tv *obj, const char *key, sg_tv *v)
 {
+	obj->ver++;
 	for (size_t i = 0; i < obj->n; i++) {
 		if (!strcmp(obj->keys[i], key)) {
 			sg_tv_free(obj->items[i]);
@@ -104,6 +118,7 @@ void sg_tv_free(sg_tv *v)
 	free(v->items);
 	free(v->keys);
 	if (v->owned) free(v->s);
+	if (v->memo) free(v->memo->s), free(v->memo);
 	free(v);
 }
 
@@ -213,7 +228,9 @@ fail:
 	return NULL;
 }
 
-typedef struct scope { const sg_tv *v; const struct scope *up; } scope;
+/* A scope being memoized (render_each) has a taint flag: set when the
+ * rendering read anything but a plain string of its own item. */
+typedef struct scope { const sg_tv *v; const struct scope *up; int *taint; } scope;
 
 static const sg_tv *obj_get(const sg_tv *o, const char *key, size_t n)
 {
@@ -231,6 +248,10 @@ static const sg_tv *lookup(const scope *sc, const char *name)
 {
 	size_t first = strcspn(name, ".");
 	const sg_tv *v = NULL;
+	if (sc && sc->taint) {
+		v = obj_get(sc->v, name, first);
+		if (!v || v->kind != TV_STR || name[first]) *sc->taint = 1;
+	}
 	for (; sc && !v; sc = sc->up) v = obj_get(sc->v, name, first);
 	const char *p = name + first;
 	while (v && *p == '.') {
@@ -248,6 +269,35 @@ static int truthy(const sg_tv *v)
 	if (v->kind == TV_STR) return v->s[0] != '\0';
 	if (v->kind == TV_LIST) return v->n > 0;
 	return 1;
+}
+
+static void render_range(const sg_tpl *t, size_t i, size_t end, const scope *sc, sg_buf *out);
+
+/* Renders nodes [i, end) for item it of a kept list.  When the rendering
+ * read only plain strings of the item itself, it is remembered in the item
+ * and reused while the item is unchanged (same ver); anything else (an
+ * outer name, a dotted name, a nested loop) leaves no memo.  The memo is
+ * a cache inside a value the caller keeps for one thread's renders (the
+ * navigation cache is per thread), hence the cast. */
+static void render_each(const sg_tpl *t, size_t i, size_t end, const sg_tv *it, const scope *sc, sg_buf *out)
+{
+	tv_memo *m = it->memo;
+	if (m && m->tpl == t && m->at == i && m->ver == it->ver) {
+		sg_buf_put(out, m->s, m->len);
+		return;
+	}
+	int taint = 0;
+	size_t start = out->len;
+	scope inner = { it, sc, &taint };
+	render_range(t, i, end, &inner, out);
+	if (taint) return;
+	if (!m) m = ((sg_tv *)it)->memo = sg_xcalloc(1, sizeof *m);
+	free(m->s);
+	m->s = sg_xstrndup(out->data ? out->data + start : "", out->len - start);
+	m->len = out->len - start;
+	m->tpl = t;
+	m->at = i;
+	m->ver = it->ver;
 }
 
 static void render_range(const sg_tpl *t, size_t i, size_t end, const scope *sc, sg_buf *out)
@@ -276,9 +326,14 @@ static void render_range(const sg_tpl *t, size_t i, size_t end, const scope *sc,
 		}
 		case N_EACH: {
 			const sg_tv *v = lookup(sc, nd->arg);
+			if (sc->taint) *sc->taint = 1;   /* a nested loop: not memoized */
 			if (v && v->kind == TV_LIST) {
 				for (size_t k = 0; k < v->n; k++) {
-					scope inner = { v->items[k], sc };
+					if (v->kept && v->items[k]->kind == TV_OBJ) {
+						render_each(t, i + 1, nd->jump, v->items[k], sc, out);
+						continue;
+					}
+					scope inner = { v->items[k], sc, NULL };
 					render_range(t, i + 1, nd->jump, &inner, out);
 				}
 			}
@@ -292,7 +347,7 @@ static void render_range(const sg_tpl *t, size_t i, size_t end, const scope *sc,
 
 void sg_tpl_render(const sg_tpl *t, const sg_tv *ctx, sg_buf *out)
 {
-	scope sc = { ctx, NULL };
+	scope sc = { ctx, NULL, NULL };
 	render_range(t, 0, t->n, &sc, out);
 }
 

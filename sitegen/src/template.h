@@ -37,7 +37,10 @@ size_t sg_tv_len(const sg_tv *list);
 void   sg_tv_free(sg_tv *v);
 /* Marks v as kept by the caller: a tree it is put into borrows it (does not
  * free it), so one value can serve many renders (a section's navigation for
- * each of its pages).  Returns v; free it with sg_tv_free_kept. */
+ * each of its pages).  Returns v; free it with sg_tv_free_kept.  An
+ * {{#each}} over a kept list remembers each item's rendering while the item
+ * is unchanged: change items only through sg_tv_set (and strings they
+ * borrow not at all), and render a kept list on one thread at a time. */
 sg_tv *sg_tv_keep(sg_tv *v);
 void   sg_tv_free_kept(sg_tv *v);
 /* obj[key] as set by sg_tv_set (NULL when absent); a list's item i. */

@@ -10,6 +10,7 @@
 
 #include "fixture.h"
 #include "output.h"
+#include "template.h"
 
 #define T0 1700000000   /* 2023-11-14T22:13:20Z */
 #define DAY 86400
@@ -441,6 +442,44 @@ static void test_shallow_warning(void **state)
 	free(dir);
 }
 
+/* An {{#each}} over a kept list reuses an item's rendering only while the
+ * item is unchanged and the body read nothing but the item's own strings. */
+static void test_template_memo(void **state)
+{
+	(void)state;
+	sg_diag d = {0};
+	sg_tpl *t = sg_tpl_compile("memo", "{{#each nav}}[{{#if current}}*{{/if}}{{title}}|{{outer}}]{{/each}}"
+	                           "{{#each nav}}<{{title}}>{{/each}}", &d);
+	assert_non_null(t);
+	sg_tv *nav = sg_tv_keep(sg_tv_list());
+	for (int k = 0; k < 2; k++) {
+		sg_tv *o = sg_tv_obj();
+		sg_tv_setr(o, "title", k ? "B" : "A");
+		sg_tv_setr(o, "current", "");
+		sg_tv_push(nav, o);
+	}
+	const char *want[] = { "[A|x][B|x]<A><B>", "[*A|x][B|x]<A><B>", "[*A|y][B|y]<A><B>", "[A|y][C|y]<A><C>" };
+	for (int step = 0; step < 4; step++) {
+		if (step == 1) sg_tv_setr(sg_tv_item(nav, 0), "current", "1");
+		if (step == 3) {
+			sg_tv_setr(sg_tv_item(nav, 0), "current", "");
+			sg_tv_setr(sg_tv_item(nav, 1), "title", "C");
+		}
+		for (int again = 0; again < 2; again++) {   /* the second render reuses memos */
+			sg_tv *ctx = sg_tv_obj();
+			sg_tv_set(ctx, "nav", nav);   /* borrowed: kept */
+			sg_tv_setr(ctx, "outer", step < 2 ? "x" : "y");
+			sg_buf out = {0};
+			sg_tpl_render(t, ctx, &out);
+			assert_string_equal(out.data, want[step]);
+			sg_buf_free(&out);
+			sg_tv_free(ctx);
+		}
+	}
+	sg_tv_free_kept(nav);
+	sg_tpl_free(t);
+}
+
 int main(void)
 {
 	git_libgit2_init();
@@ -454,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_failed_build_keeps_output),
 		cmocka_unit_test(test_theme_override_and_worktree),
 		cmocka_unit_test(test_shallow_warning),
+		cmocka_unit_test(test_template_memo),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	git_libgit2_shutdown();
