@@ -37,7 +37,13 @@ local function scan(stanza)
 			eme = true;
 		end
 	end
-	local body = body_tag and body_tag:get_text() or nil;
+	local body;
+	if body_tag and #body_tag.tags == 0 then
+		-- get_text() is table.concat of the text nodes: a new copy of the body
+		-- per message, for the collector to sweep.  One text node (the usual
+		-- case) is the string itself.
+		body = #body_tag == 1 and body_tag[1] or table.concat(body_tag);
+	end
 	if scheme then return body, scheme; end
 	if body and body:byte(1) == QUESTION and body:sub(1, 4) == "?OTR" then return body, "otr"; end
 	if eme then return body, "encrypted"; end

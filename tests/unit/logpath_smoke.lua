@@ -43,6 +43,7 @@ local cases = {
 	foreign_then_own = msg():tag("body", { xmlns = "urn:example:other" }):text("x"):up()
 		:tag("body"):text("own"):up(),
 	body_with_child = msg():tag("body"):text("a"):tag("b"):up():up(),
+	split_text = msg():tag("body"):text("two "):text("text nodes"):up(),
 	omemo = msg():tag("body"):text("I sent you an OMEMO message"):up()
 		:tag("encrypted", { xmlns = "eu.siacs.conversations.axolotl" }):up(),
 	omemo2_first = msg():tag("encrypted", { xmlns = "urn:xmpp:omemo:2" }):up():tag("body"):text("fb"):up(),
