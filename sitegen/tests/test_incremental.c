@@ -181,26 +181,47 @@ static void test_search_patch_equals_full(void **state)
 	free(dir), free(inc), free(full);
 }
 
+/* A fixture repository (base() committed as "import"), built once into
+ * inc and compared with a full build in full; world_end removes it all. */
+typedef struct {
+	char *dir, *inc, *full;
+	fx_repo r;
+} world;
+
+static void world_begin(world *w)
+{
+	w->dir = fx_tmpdir("repo"), w->inc = fx_tmpdir("inc"), w->full = fx_tmpdir("full");
+	fx_rm(w->inc);
+	fx_init(&w->r, w->dir, 1);
+	base(&w->r);
+	fx_commit(&w->r, "Alice", "a@example.net", T0, "import");
+	step s0 = { "first build", 0 };
+	build_and_compare(w->dir, w->inc, w->full, &s0, 0);
+}
+
+static void world_end(world *w)
+{
+	fx_free(&w->r);
+	fx_rm(w->dir), fx_rm(w->inc), fx_rm(w->full);
+	free(w->dir), free(w->inc), free(w->full);
+}
+
 /* A manifest this sitegen cannot use (the text format of version 2, a
  * truncated file, a flipped byte in a count) means a full build, never a
  * wrong incremental one. */
 static void test_unusable_manifest_means_full(void **state)
 {
 	(void)state;
-	char *dir = fx_tmpdir("repo"), *inc = fx_tmpdir("inc"), *full = fx_tmpdir("full");
-	fx_rm(inc);
-	fx_repo r;
-	fx_init(&r, dir, 1);
-	base(&r);
-	fx_commit(&r, "Alice", "a@example.net", T0, "import");
-	step s0 = { "first build", 0 };
-	build_and_compare(dir, inc, full, &s0, 0);
+	world w;
+	world_begin(&w);
+	char *dir = w.dir, *inc = w.inc, *full = w.full;
+	fx_repo *r = &w.r;
 	char *mp = sg_path_join(inc, SG_MANIFEST_NAME), *good = NULL;
 	size_t len;
 	assert_int_equal(sg_read_file(mp, &good, &len), 0);
 	for (int k = 0; k < 4; k++) {
-		put_big(&r, k, "Edited.");
-		fx_commit(&r, "Bob", "b@example.net", T0 + (k + 1) * DAY, "edit");
+		put_big(r, k, "Edited.");
+		fx_commit(r, "Bob", "b@example.net", T0 + (k + 1) * DAY, "edit");
 		char *bad = sg_xstrndup(good, len);
 		size_t blen = len;
 		if (k == 0) { free(bad); bad = sg_xstrdup("sitegen-manifest 2\nsettings 0\n"); blen = strlen(bad); }
@@ -229,9 +250,7 @@ static void test_unusable_manifest_means_full(void **state)
 	}
 	free(good);
 	free(mp);
-	fx_free(&r);
-	fx_rm(dir), fx_rm(inc), fx_rm(full);
-	free(dir), free(inc), free(full);
+	world_end(&w);
 }
 
 /* An incremental build skips the output-clash check only when the outputs
@@ -239,16 +258,12 @@ static void test_unusable_manifest_means_full(void **state)
 static void test_incremental_clash_detected(void **state)
 {
 	(void)state;
-	char *dir = fx_tmpdir("repo"), *inc = fx_tmpdir("inc"), *full = fx_tmpdir("full");
-	fx_rm(inc);
-	fx_repo r;
-	fx_init(&r, dir, 1);
-	base(&r);
-	fx_commit(&r, "Alice", "a@example.net", T0, "import");
-	step s0 = { "first build", 0 };
-	build_and_compare(dir, inc, full, &s0, 0);
-	fx_put(&r, "content/small/two.md", "---\ntitle: Two\naliases: [/Small/One/]\n---\nSecond small page.\n");
-	fx_commit(&r, "Bob", "b@example.net", T0 + DAY, "alias clash");
+	world w;
+	world_begin(&w);
+	char *dir = w.dir, *inc = w.inc;
+	fx_repo *r = &w.r;
+	fx_put(r, "content/small/two.md", "---\ntitle: Two\naliases: [/Small/One/]\n---\nSecond small page.\n");
+	fx_commit(r, "Bob", "b@example.net", T0 + DAY, "alias clash");
 	sg_build_stats st;
 	char *log = NULL;
 	sg_build_opts o = { 0 };
@@ -257,9 +272,7 @@ static void test_incremental_clash_detected(void **state)
 	assert_int_equal(fx_build(&o, &st, &log), SG_EXIT_CONTENT);
 	if (!strstr(log, "duplicate output")) fail_msg("no clash reported: %s", log);
 	free(log);
-	fx_free(&r);
-	fx_rm(dir), fx_rm(inc), fx_rm(full);
-	free(dir), free(inc), free(full);
+	world_end(&w);
 }
 
 int main(void)
