@@ -11,6 +11,7 @@
 #include "build.h"
 
 #include <ctype.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "site.h"
 #include "theme.h"
 #include "util.h"
+#include "zsrc.h"
 
 #define SG_VERSION "0.1"
 
@@ -70,10 +72,16 @@ static void stage(const char *name)
 		}
 		fclose(f);
 	}
-	if (name)
-		fprintf(stderr, "sitegen: %-10s %8.1f ms  cpu %8.1f ms  rss %6.1f MB (anon %.1f file %.1f) peak %.1f\n",
+	if (name) {
+		/* The heap: in use, free (resident until trimmed), and large
+		 * blocks malloc mapped on their own. */
+		struct mallinfo2 mi = mallinfo2();
+		fprintf(stderr, "sitegen: %-10s %8.1f ms  cpu %8.1f ms  rss %6.1f MB (anon %.1f file %.1f) peak %.1f"
+		        "  heap %.1f free %.1f mmap %.1f\n",
 		        name, t - stage_t0, c - stage_c0, (double)(anon + file) / 1024, (double)anon / 1024,
-		        (double)file / 1024, (double)hwm / 1024);
+		        (double)file / 1024, (double)hwm / 1024, (double)mi.uordblks / 1048576,
+		        (double)mi.fordblks / 1048576, (double)mi.hblkhd / 1048576);
+	}
 	stage_t0 = t;
 	stage_c0 = c;
 }
@@ -84,14 +92,14 @@ typedef struct {
 } tag;
 
 /* A page's source and front matter while it waits to be rendered.  The
- * source is read once and held until its page is rendered: reading it
- * again cost a fifth of the build's CPU time (blobs are delta chains, each
- * read inflates the whole chain), while holding it raises peak RSS by only
- * a third of the corpus (10 MB of 31 on the bench: the search index grows
- * into the memory rendered pages give back). */
+ * source is read once and held, LZ4-compressed, until its page is rendered:
+ * reading it again cost a fifth of the build's CPU time (blobs are delta
+ * chains, each read inflates the whole chain), holding it plain cost its
+ * whole size in peak RSS, compressed it costs about half (see zsrc.h). */
 struct pstate {
-	char *data;      /* the source, from loading until its page is rendered */
+	char *data;      /* the source plain: while loading, and while rendering */
 	size_t len;
+	sg_zsrc zs;      /* the source held between loading and rendering */
 	sg_front fm;
 	int have;        /* fm is loaded (data may be NULL) */
 	int render;      /* in this build's render set */
@@ -119,6 +127,7 @@ typedef struct {
 	int have_old, incremental;
 	sg_site site;
 	struct pstate *ps;               /* per page: source held for rendering */
+	sg_zdict *zd[2];                 /* per loading thread: ps[].zs refer to them */
 	sg_gdates dates;
 	sg_output out;
 	int out_open;
@@ -261,19 +270,37 @@ static void steal_meta(sg_page *p, sg_page *o)
 static void drop_source(build *b, size_t i)
 {
 	struct pstate *ps = &b->ps[i];
-	if (!ps->have) return;
 	free(ps->data);
 	ps->data = NULL;
+	sg_zsrc_free(&ps->zs);
+	if (!ps->have) return;
 	sg_front_free(&ps->fm);
 	ps->have = 0;
 }
 
-/* Reads page i's source into ps->data unless load_page_in left it there.
+/* Decompresses the source load_page_in held for page i into *out.
  * Returns 0, or -1 after reporting. */
+static int unpack_source(build *b, size_t i, sg_buf *out)
+{
+	if (sg_zsrc_get(&b->ps[i].zs, out) == 0) return 0;
+	sg_error(&b->d, NULL, 0, "%s%s: held source does not decompress (internal error)",
+	         b->src.content_prefix, b->site.pages[i].path);
+	return -1;
+}
+
+/* Puts page i's source into ps->data: from the copy load_page_in held,
+ * else from the source.  Returns 0, or -1 after reporting. */
 static int read_source(build *b, git_repository *repo, size_t i)
 {
 	struct pstate *ps = &b->ps[i];
 	if (ps->data) return 0;
+	if (ps->zs.held) {
+		sg_buf out = {0};
+		int rc = unpack_source(b, i, &out);
+		ps->len = out.len;
+		ps->data = sg_buf_take(&out);
+		return rc;
+	}
 	const sg_srcfile f = { b->site.pages[i].path, b->site.pages[i].oid };
 	char *err = NULL;
 	if (sg_source_read_in(&b->src, repo, &f, &ps->data, &ps->len, &err) == 0) return 0;
@@ -284,7 +311,7 @@ static int read_source(build *b, git_repository *repo, size_t i)
 
 /* Reads page i and parses its front matter; both stay in ps for rendering
  * (drop_source frees them). */
-static int load_page_in(build *b, git_repository *repo, size_t i, size_t *parsed)
+static int load_page_in(build *b, git_repository *repo, sg_zdict *zd, size_t i, size_t *parsed)
 {
 	sg_page *p = &b->site.pages[i];
 	struct pstate *ps = &b->ps[i];
@@ -302,6 +329,11 @@ static int load_page_in(build *b, git_repository *repo, size_t i, size_t *parsed
 		ps->have = 1;
 		rc = sg_page_front(p, file, ps->data, ps->len, &ps->fm, &b->d);
 		(*parsed)++;
+		/* Held compressed until rendering; plain if it cannot be. */
+		if (sg_zsrc_put(&ps->zs, zd, ps->data, ps->len) == 0) {
+			free(ps->data);
+			ps->data = NULL;
+		}
 	}
 	free(file);
 	return rc;
@@ -321,7 +353,7 @@ static int load_page(build *b, size_t i)
 {
 	git_repository *repo;
 	if (main_repo(b, &repo) != 0) return -1;
-	return load_page_in(b, repo, i, &b->st->parsed);
+	return load_page_in(b, repo, b->zd[0], i, &b->st->parsed);   /* loaders are done */
 }
 
 static int list_content(build *b)
@@ -413,6 +445,8 @@ struct loader {
 	build *b;
 	git_repository *repo;
 	int dates;             /* this thread dates pages first */
+	int flush;             /* ... then frees the pack's cache (flush_dates) */
+	sg_zdict *zd;          /* this thread's dictionary for held sources */
 	const size_t *order;   /* pages in the order to read them (shared) */
 	size_t parsed;
 	int rc;
@@ -422,13 +456,74 @@ static size_t load_next, load_total, load_done;
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t load_cond = PTHREAD_COND_INITIALIZER;
 
+/* The history walk fills the delta-base cache of the pack (16 MiB, a
+ * compile-time size in libgit2 1.5) with trees that loading pages never
+ * reads: 14 MB of peak RSS on the bench while pages still load.  libgit2
+ * shares a pack between every handle on it and frees it, cache included,
+ * with the last one.  So in a full build the dating thread, done walking,
+ * frees its handle and asks the main loader (flush_want) to reopen its own
+ * between two pages; the pack goes, and the dating thread opens a fresh
+ * handle to help load (after flush_done, else it would keep the pack).
+ * main_loading: the main loader may still answer (0 once it left its loop:
+ * then there is nothing left to load). */
+static int flush_want, flush_done, main_loading;
+
+/* The main loader's side: between two pages, reopen its handle. */
+static void flush_main(struct loader *l)
+{
+	char *err = NULL;
+	sg_source_release(&l->b->src);
+	l->repo = sg_source_git(&l->b->src, &err);
+	if (!l->repo) { io_fail(l->b, err); l->rc = -1; }
+	/* The cache's blocks are free now, scattered through the dating
+	 * thread's heap: give their pages back. */
+	malloc_trim(0);
+}
+
+/* The dating thread's side, its walk done: returns 0 to go on loading
+ * with l->repo, -1 when there is nothing left to load. */
+static int flush_dates(struct loader *l)
+{
+	git_repository_free(l->repo);
+	l->repo = NULL;
+	pthread_mutex_lock(&load_lock);
+	int wait = main_loading;
+	if (wait) {
+		flush_want = 1;
+		while (!flush_done && main_loading) pthread_cond_wait(&load_cond, &load_lock);
+	}
+	pthread_mutex_unlock(&load_lock);
+	if (!wait) return -1;
+	if (git_repository_open(&l->repo, l->b->src.gitdir) != 0) {
+		const git_error *e = git_error_last();
+		l->repo = NULL;
+		io_fail(l->b, sg_xasprintf("reopening repository: %s", e ? e->message : "?"));
+		l->rc = -1;
+		return -1;
+	}
+	return 0;
+}
+
 static void *load_work(void *arg)
 {
 	struct loader *l = arg;
 	if (l->dates && date_pages(l->b, l->repo) != 0) l->rc = -1;
+	if (l->dates && l->flush && flush_dates(l) != 0) return NULL;
 	size_t n = l->b->site.npages;
 	for (;;) {
 		pthread_mutex_lock(&load_lock);
+		if (!l->dates && flush_want && !flush_done) {
+			pthread_mutex_unlock(&load_lock);
+			flush_main(l);
+			pthread_mutex_lock(&load_lock);
+			flush_done = 1;
+			pthread_cond_broadcast(&load_cond);
+			if (!l->repo) {
+				main_loading = 0;
+				pthread_mutex_unlock(&load_lock);
+				break;
+			}
+		}
 		size_t k = load_next;
 		while (k < n && !l->b->ps[l->order[k]].render) k++;
 		load_next = k + 1;
@@ -436,9 +531,15 @@ static void *load_work(void *arg)
 		if (k >= n) break;
 		size_t i = l->order[k];
 		l->b->ps[i].render = 0;
-		if (load_page_in(l->b, l->repo, i, &l->parsed) != 0) l->rc = -1;
+		if (load_page_in(l->b, l->repo, l->zd, i, &l->parsed) != 0) l->rc = -1;
 		pthread_mutex_lock(&load_lock);
 		if (++load_done == load_total) pthread_cond_broadcast(&load_cond);
+		pthread_mutex_unlock(&load_lock);
+	}
+	if (!l->dates) {
+		pthread_mutex_lock(&load_lock);
+		main_loading = 0;
+		pthread_cond_broadcast(&load_cond);
 		pthread_mutex_unlock(&load_lock);
 	}
 	return NULL;
@@ -494,10 +595,17 @@ static int load_begin(build *b)
 	load_next = load_done = load_total = 0;
 	for (size_t i = 0; i < b->site.npages; i++) load_total += b->ps[i].render != 0;
 	lj.order = load_order(b);
-	lj.main_l = (struct loader){ b, b->src.repo, 0, lj.order, 0, 0 };
-	lj.helper = (struct loader){ b, lj.r2, 1, lj.order, 0, 0 };
+	for (int k = 0; k < 2; k++)
+		if (!b->zd[k]) b->zd[k] = sg_zdict_new();
+	int flush = !b->incremental && b->src.repo && !b->src.workdir;
+	lj.main_l = (struct loader){ b, b->src.repo, 0, 0, b->zd[0], lj.order, 0, 0 };
+	lj.helper = (struct loader){ b, lj.r2, 1, flush, b->zd[1], lj.order, 0, 0 };
+	lj.r2 = NULL;   /* lj.helper.repo owns it (flush_dates replaces it) */
 	lj.live = 1;
+	flush_want = flush_done = 0;
+	main_loading = 1;
 	lj.started = pthread_create(&lj.th, NULL, load_work, &lj.helper) == 0;
+	if (!lj.started) main_loading = 0;
 	if (!lj.started) load_work(&lj.helper);   /* no thread: date (and load) here */
 	load_work(&lj.main_l);
 	pthread_mutex_lock(&load_lock);
@@ -511,7 +619,7 @@ static int load_end(build *b)
 {
 	if (!lj.live) return b->err ? -1 : 0;
 	if (lj.started) pthread_join(lj.th, NULL);
-	git_repository_free(lj.r2);
+	git_repository_free(lj.helper.repo);
 	free(lj.order);
 	b->st->parsed += lj.main_l.parsed + lj.helper.parsed;
 	memset(&lj, 0, sizeof lj);
@@ -722,16 +830,28 @@ static void index_page(build *b, sg_search *idx, size_t i)
 /* Renders page i: Markdown, then (unless checking) template and file.
  * A page whose source changed goes to the search index idx (pages whose
  * source did not change keep their entries: see write_search). */
-static int render_one(build *b, git_repository *repo, size_t i, sg_buf *buf, sg_search *idx,
-                      sg_render_cache *rc_cache)
+static int render_one(build *b, git_repository *repo, size_t i, sg_buf *buf, sg_buf *src,
+                      sg_search *idx, sg_render_cache *rc_cache)
 {
 	sg_page *p = &b->site.pages[i];
 	struct pstate *ps = &b->ps[i];
-	if (read_source(b, repo, i) != 0) { drop_source(b, i); return -1; }
+	/* A held source is decompressed into the thread's buffer src. */
+	const char *data;
+	size_t len;
+	if (!ps->data && ps->zs.held) {
+		if (unpack_source(b, i, src) != 0) { drop_source(b, i); return -1; }
+		data = src->data, len = src->len;
+	} else {
+		if (read_source(b, repo, i) != 0) { drop_source(b, i); return -1; }
+		data = ps->data, len = ps->len;
+	}
 	char *file = sg_xasprintf("%s%s", b->src.content_prefix, p->path);
 	sg_mdpage md = {0};
-	int rc = sg_page_body(p, file, ps->data, ps->len, &ps->fm, b->cfg.allow_html, b->base, &md, &b->d);
+	int rc = sg_page_body(p, file, data, len, &ps->fm, b->cfg.allow_html, b->base, &md, &b->d);
 	free(file);
+	free(ps->data);   /* the body is rendered: not needed while templating */
+	ps->data = NULL;
+	sg_zsrc_free(&ps->zs);
 	if (rc == 0 && !b->o->check_only) {
 		sg_buf toc = {0};
 		sg_md_toc(&md, &toc);
@@ -759,8 +879,11 @@ struct worker {
 	size_t rendered;
 	sg_search *idx;   /* this thread's part of the search index */
 	git_repository *repo;   /* this thread's handle (libgit2 objects are per thread) */
+	int trimmer;            /* this thread trims the heap (full builds) */
 	int rc;
 };
+
+#define SG_TRIM_RUNS 32   /* runs of SG_CHUNK pages between two heap trims */
 
 /* Threads take pages in runs of SG_CHUNK consecutive ones (a section's
  * pages are consecutive): the threads then mostly create files in different
@@ -776,7 +899,7 @@ static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
 static int worker_repo(struct worker *w, size_t i)
 {
 	build *b = w->b;
-	if (w->repo || b->ps[i].data || !b->src.gitdir || b->src.workdir) return 0;
+	if (w->repo || b->ps[i].data || b->ps[i].zs.held || !b->src.gitdir || b->src.workdir) return 0;
 	if (git_repository_open(&w->repo, b->src.gitdir) == 0) return 0;
 	const git_error *e = git_error_last();
 	w->repo = NULL;
@@ -786,7 +909,7 @@ static int worker_repo(struct worker *w, size_t i)
 static void *work(void *arg)
 {
 	struct worker *w = arg;
-	sg_buf buf = {0};
+	sg_buf buf = {0}, src = {0};
 	sg_render_cache cache = {0};
 	size_t n = w->b->site.npages;
 	for (;;) {
@@ -798,13 +921,19 @@ static void *work(void *arg)
 		size_t end = first + SG_CHUNK < n ? first + SG_CHUNK : n;
 		for (size_t i = first; i < end; i++) {
 			if (!w->b->ps[i].render) continue;
-			if (worker_repo(w, i) != 0 || render_one(w->b, w->repo, i, &buf, w->idx, &cache) != 0)
+			if (worker_repo(w, i) != 0 || render_one(w->b, w->repo, i, &buf, &src, w->idx, &cache) != 0)
 				w->rc = -1;
 			w->rendered++;
 		}
+		/* Rendering frees each page's held source while the search
+		 * index grows elsewhere in the heap: trimmed now and then, the
+		 * freed pages do not stay resident beside it (one thread does,
+		 * about 1 ms each: -5 MB peak RSS on the bench). */
+		if (w->trimmer && (first / SG_CHUNK) % SG_TRIM_RUNS == SG_TRIM_RUNS - 1) malloc_trim(0);
 	}
 	sg_render_cache_free(&cache);
 	sg_buf_free(&buf);
+	sg_buf_free(&src);
 	return NULL;
 }
 
@@ -820,7 +949,7 @@ static int render_pages(build *b)
 	int started[SG_THREADS] = { 0 };
 	render_next = 0;
 	for (int k = 0; k < SG_THREADS; k++) {
-		w[k] = (struct worker){ b, 0, NULL, NULL, 0 };
+		w[k] = (struct worker){ b, 0, NULL, NULL, k == 0 && !b->incremental, 0 };
 		if (!b->o->check_only) w[k].idx = sg_search_new();
 		if (k > 0) started[k] = pthread_create(&th[k], NULL, work, &w[k]) == 0;
 	}
@@ -1340,6 +1469,7 @@ static void cleanup(build *b)
 	}
 	for (size_t i = 0; b->ps && i < b->site.npages; i++) drop_source(b, i);
 	free(b->ps);
+	for (int k = 0; k < 2; k++) sg_zdict_free(b->zd[k]);
 	for (size_t t = 0; t < b->ntags; t++) free(b->tags[t].name), free(b->tags[t].slug), free(b->tags[t].pages);
 	free(b->tags);
 	sg_map_free(&b->tag_by_slug);
@@ -1413,7 +1543,13 @@ int sg_build(const sg_build_opts *o, sg_build_stats *st)
 	/* Links are checked after rendering: rendering is what extracts them
 	 * from changed pages (unchanged pages bring theirs from the manifest).
 	 * Nothing reaches <out> before the check passes. */
+	/* A full build gives back what it freed before each phase that grows:
+	 * the pack's maps and caches (just released) before rendering, the
+	 * held sources and the threads' search indexes (merged) before the
+	 * site files and the search index writer. */
+	if (!b->incremental) malloc_trim(0);
 	if (render_pages(b) != 0) goto check;
+	if (!b->incremental) malloc_trim(0);
 	stage("render");
 	if (sg_site_check_links(&b->site, b->src.content_prefix, &b->d) != 0) goto fail;
 	stage("links");

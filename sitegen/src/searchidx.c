@@ -258,6 +258,18 @@ static const char *utf8_clean_view(const char *s, char **owned)
 	return (const char *)p;
 }
 
+/* A cleaned copy of s in a block of its own size.  Page fields live as
+ * long as the index: utf8_clean's buffers (256 bytes and up for a URL or a
+ * title of 30) were 7 MB of a 10,000-page build's peak RSS. */
+static char *clean_dup(const char *s)
+{
+	char *owned;
+	const char *v = utf8_clean_view(s, &owned);
+	char *r = xstrdup(v);
+	free(owned);
+	return r;
+}
+
 /* ---- Porter2 stemmer -------------------------------------------------------
  * A direct transcription of the Snowball 2.2 English stemmer ("Porter2",
  * https://snowballstem.org/algorithms/english/stemmer.html), checked against
@@ -1048,10 +1060,10 @@ void sg_search_add(sg_search *s, const char *url, const char *title,
 	page *pg = sg_si_page(s);
 	char *owned;
 	const char *body = utf8_clean_view(text, &owned);
-	pg->url = utf8_clean(url);
+	pg->url = clean_dup(url);
 	supersede(s, pg->url);
-	pg->title = utf8_clean(title);
-	pg->section = utf8_clean(section);
+	pg->title = clean_dup(title);
+	pg->section = clean_dup(section);
 	pg->excerpt = make_excerpt(body);
 
 	add_ctx c = { s, (uint32_t)s->npages, 1 };
@@ -1073,7 +1085,7 @@ void sg_search_add(sg_search *s, const char *url, const char *title,
 
 int sg_search_keep(sg_search *s, const char *url, const char *title, const char *section)
 {
-	char *u = utf8_clean(url);
+	char *u = clean_dup(url);
 	page *o = s->nold ? find_old(s, u) : NULL;
 	free(u);
 	if (!o || o->replaced)
@@ -1081,7 +1093,7 @@ int sg_search_keep(sg_search *s, const char *url, const char *title, const char 
 	o->used = 1;
 	/* The section's title may have changed without the page: only its
 	 * chunk entry changes, its postings do not. */
-	char *t = utf8_clean(title), *sec = utf8_clean(section);
+	char *t = clean_dup(title), *sec = clean_dup(section);
 	if (strcmp(t, o->title))
 		free(o->title), o->title = t;
 	else
