@@ -100,16 +100,6 @@ static im_bill_meter_stats meter(sqlite3 *db, int64_t until)
 	return st;
 }
 
-static im_bill_run_stats run(sqlite3 *db, int64_t now)
-{
-	im_bill_run_stats st;
-	char *err = NULL;
-
-	if (im_bill_run(db, now, &st, &err) != IM_OK)
-		fail_msg("run: %s", err);
-	return st;
-}
-
 /* Quantity of the line of customer's first invoice whose description starts
  * with what; -1 when there is none. */
 static int64_t line_qty(sqlite3 *db, int64_t customer, const char *what)
@@ -170,7 +160,7 @@ static void month_from_server_records(void **state)
 
 	m = meter(f->db, feb1 + HOUR);
 	assert_int_equal(m.from, feb1 - HOUR);
-	r = run(f->db, feb1 + HOUR);
+	r = fx_bill_run(f->db, feb1 + HOUR);
 	assert_int_equal(r.drafted, 1);
 	assert_int_equal(r.finalized, 1);
 	assert_int_equal(line_qty(f->db, 1, "Messages"), 2000);
@@ -184,7 +174,7 @@ static void month_from_server_records(void **state)
 	m = meter(f->db, feb1 + HOUR + 1200);
 	assert_int_equal(m.from, m.until);
 	assert_int_equal(m.messages + m.active + m.seats + m.storage, 0);
-	r = run(f->db, feb1 + HOUR + 1200);
+	r = fx_bill_run(f->db, feb1 + HOUR + 1200);
 	assert_int_equal(r.drafted + r.finalized, 0);
 	assert_int_equal(fx_q_int(f->db, "SELECT SUM(value) FROM bill_usage WHERE metric = 'messages'"), 2001);
 	/* February's usage is there for February's invoice. */
@@ -224,7 +214,7 @@ static void late_usage_is_not_metered(void **state)
 	customer(f->db, 3, "c3.example", "UTC", jan1);
 	meter(f->db, jan1 + 10 * DAY);
 	/* The run happens while the meter is behind (say the hour of a crash)... */
-	run(f->db, feb1 + HOUR);
+	fx_bill_run(f->db, feb1 + HOUR);
 	fx_exec(f->db, "DELETE FROM bill_usage_event WHERE event_id = 'meter:until'");
 	w = writer(f);
 	msg(w, "c3.example", "x@c3.example", jan1 + 20 * DAY, 10);   /* January: invoiced already */

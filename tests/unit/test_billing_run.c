@@ -68,16 +68,6 @@ static int64_t subscribe(sqlite3 *db, int64_t cust, int64_t pl, int64_t start, c
 	return id;
 }
 
-static im_bill_run_stats run(sqlite3 *db, int64_t now)
-{
-	im_bill_run_stats st;
-	char *err = NULL;
-
-	if (im_bill_run(db, now, &st, &err) != IM_OK)
-		fail_msg("run: %s", err);
-	return st;
-}
-
 /* Every finalized invoice: subtotal = sum of line amounts, tax = sum of line
  * taxes, total = subtotal + tax; numbers of each series 1..n without gap;
  * no two invoices for one period; credited <= total. */
@@ -108,11 +98,11 @@ static void test_downtime_and_clock_back(void **state)
 	pl = plan(f->db, "basic", "EUR", 1000);
 	sub = subscribe(f->db, 1, pl, fx_utc(2027, 1, 31, 10), "Europe/Berlin");
 	(void)sub;
-	st = run(f->db, fx_utc(2027, 2, 15, 0));   /* first period not over */
+	st = fx_bill_run(f->db, fx_utc(2027, 2, 15, 0));   /* first period not over */
 	assert_int_equal(st.drafted, 0);
 	/* Down from mid-February to May 5: three periods ended (Jan 31 - Feb 28,
 	 * Feb 28 - Mar 31, Mar 31 - Apr 30, local), each billed once. */
-	st = run(f->db, fx_utc(2027, 5, 5, 0));
+	st = fx_bill_run(f->db, fx_utc(2027, 5, 5, 0));
 	assert_int_equal(st.drafted, 3);
 	assert_int_equal(st.finalized, 3);
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), 3);
@@ -121,14 +111,14 @@ static void test_downtime_and_clock_back(void **state)
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE total = 1000 AND status = 'open'"), 3);
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE number_text = 'INV-2027-000003'"), 1);
 	/* Rerun, twice in one second: nothing. */
-	st = run(f->db, fx_utc(2027, 5, 5, 0));
+	st = fx_bill_run(f->db, fx_utc(2027, 5, 5, 0));
 	assert_int_equal(st.drafted + st.finalized, 0);
 	/* The clock steps back to March: nothing created, nothing removed. */
-	st = run(f->db, fx_utc(2027, 3, 1, 0));
+	st = fx_bill_run(f->db, fx_utc(2027, 3, 1, 0));
 	assert_int_equal(st.drafted + st.finalized, 0);
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), 3);
 	/* Forward again: only May's period is new. */
-	st = run(f->db, fx_utc(2027, 6, 1, 0));
+	st = fx_bill_run(f->db, fx_utc(2027, 6, 1, 0));
 	assert_int_equal(st.drafted, 1);
 	/* Finalized invoices are immutable and never deleted. */
 	assert_int_not_equal(sqlite3_exec(f->db, "UPDATE bill_invoice SET total = 1 WHERE number = 1", NULL, NULL, NULL), SQLITE_OK);
@@ -148,7 +138,7 @@ static void test_proration_both_ways(void **state)
 	sub = subscribe(f->db, 1, a, fx_utc(2027, 1, 1, 9), "UTC");
 	/* Upgrade after 10 of January's 31 days. */
 	assert_int_equal(im_bill_change_plan(f->db, sub, b, fx_utc(2027, 1, 11, 0), &err), IM_OK);
-	run(f->db, fx_utc(2027, 2, 1, 0));
+	fx_bill_run(f->db, fx_utc(2027, 2, 1, 0));
 	assert_int_equal(fx_q_int(f->db, "SELECT amount FROM bill_line WHERE pos = 1"), 323);    /* 1000*10/31 = 322.58 */
 	assert_int_equal(fx_q_int(f->db, "SELECT amount FROM bill_line WHERE pos = 2"), 2710);   /* 4000*21/31 = 2709.68 */
 	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice"), 3033);
@@ -158,7 +148,7 @@ static void test_proration_both_ways(void **state)
 	err = NULL;
 	/* Downgrade halfway through February (14 of 28 days). */
 	assert_int_equal(im_bill_change_plan(f->db, sub, a, fx_utc(2027, 2, 15, 0), &err), IM_OK);
-	run(f->db, fx_utc(2027, 3, 1, 0));
+	fx_bill_run(f->db, fx_utc(2027, 3, 1, 0));
 	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice WHERE number = 2"), 2500);
 	/* Plans are versioned: a new version leaves the subscription on its own. */
 	{
@@ -167,7 +157,7 @@ static void test_proration_both_ways(void **state)
 		assert_int_equal(im_bill_plan_create(f->db, &p2, 0, &id, &ver, NULL), IM_OK);
 		assert_int_equal(ver, 2);
 	}
-	run(f->db, fx_utc(2027, 4, 1, 0));
+	fx_bill_run(f->db, fx_utc(2027, 4, 1, 0));
 	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice WHERE number = 3"), 1000);
 	/* Another currency is never mixed in. */
 	{
@@ -181,7 +171,7 @@ static void test_proration_both_ways(void **state)
 		int64_t ends;
 		assert_int_equal(im_bill_cancel(f->db, sub, 0, fx_utc(2027, 4, 16, 0), &ends, &err), IM_OK);
 		assert_int_equal(ends, fx_utc(2027, 4, 16, 0));
-		run(f->db, fx_utc(2027, 6, 1, 0));
+		fx_bill_run(f->db, fx_utc(2027, 6, 1, 0));
 		assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), 4);
 		assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice WHERE number = 4"), 500);
 		assert_int_equal(fx_q_int(f->db, "SELECT period_end FROM bill_invoice WHERE number = 4"), fx_utc(2027, 4, 16, 0));
@@ -198,7 +188,7 @@ static void test_trial(void **state)
 	customer(f->db, 1);
 	assert_int_equal(im_bill_plan_create(f->db, &p, 0, &id, &ver, NULL), IM_OK);
 	subscribe(f->db, 1, id, fx_utc(2027, 4, 1, 0), "UTC");
-	run(f->db, fx_utc(2027, 5, 1, 0));
+	fx_bill_run(f->db, fx_utc(2027, 5, 1, 0));
 	/* 10 free days of 30: 3000 * 20/30 = 2000. */
 	assert_int_equal(fx_q_int(f->db, "SELECT total FROM bill_invoice"), 2000);
 }
@@ -233,7 +223,7 @@ static void test_tax_usage_currencies(void **state)
 	assert_int_equal(im_bill_usage_record(f->db, "e10", "c1.example", "bogus", NULL, 1, fx_utc(2027, 1, 9, 0), &dup, &err), IM_EINVAL);
 	free(err);
 	err = NULL;
-	run(f->db, fx_utc(2027, 2, 1, 0));
+	fx_bill_run(f->db, fx_utc(2027, 2, 1, 0));
 	/* Lines: 9.99 (tax 1.8981 -> 1.90), seats 3 x 2.50 = 7.50 (1.425 -> 1.43),
 	 * messages 12345 * 0.15/1000 = 1.85175 -> 1.85 (0.3515 -> 0.35),
 	 * storage 1.5 GB x 1.00 = 1.50 (0.285 -> 0.29). */
@@ -299,7 +289,7 @@ static void test_zero_and_three_decimals(void **state)
 	kwd = plan(f->db, "kw", "KWD", 12345);    /* 12.345 KWD */
 	subscribe(f->db, 1, jpy, fx_utc(2027, 1, 1, 0), "Asia/Tokyo");
 	subscribe(f->db, 2, kwd, fx_utc(2027, 1, 1, 0), "Asia/Kuwait");
-	run(f->db, fx_utc(2027, 2, 2, 0));
+	fx_bill_run(f->db, fx_utc(2027, 2, 2, 0));
 	/* 10 % of 1005 yen = 100.5 -> 101 yen; of 12.345 KWD = 1.2345 -> 1.235. */
 	assert_int_equal(fx_q_int(f->db, "SELECT tax FROM bill_invoice WHERE currency = 'JPY'"), 101);
 	assert_int_equal(fx_q_int(f->db, "SELECT tax FROM bill_invoice WHERE currency = 'KWD'"), 1235);
@@ -323,7 +313,7 @@ static void test_payments_credit_notes(void **state)
 	customer(f->db, 1);
 	pl = plan(f->db, "basic", "EUR", 1000);
 	subscribe(f->db, 1, pl, fx_utc(2027, 1, 1, 0), "UTC");
-	run(f->db, fx_utc(2027, 3, 1, 0));   /* invoices 1 (Jan) and 2 (Feb), 10.00 each */
+	fx_bill_run(f->db, fx_utc(2027, 3, 1, 0));   /* invoices 1 (Jan) and 2 (Feb), 10.00 each */
 	/* Partial. */
 	assert_int_equal(im_bill_payment(f->db, 1, 1, "bank", "BANK-1", 400, "EUR", 10, &pay, &dup, &err), IM_OK);
 	assert_int_equal(fx_q_int(f->db, "SELECT paid FROM bill_invoice WHERE id = 1"), 400);
@@ -341,7 +331,7 @@ static void test_payments_credit_notes(void **state)
 	assert_int_equal(im_bill_credit_balance(f->db, 1, "EUR", &bal), IM_OK);
 	assert_int_equal(bal, 500);
 	/* The next invoice takes the credit automatically at finalization. */
-	run(f->db, fx_utc(2027, 4, 1, 0));
+	fx_bill_run(f->db, fx_utc(2027, 4, 1, 0));
 	assert_int_equal(fx_q_int(f->db, "SELECT paid FROM bill_invoice WHERE id = 3"), 500);
 	assert_int_equal(im_bill_credit_balance(f->db, 1, "EUR", &bal), IM_OK);
 	assert_int_equal(bal, 0);
@@ -394,7 +384,7 @@ static void test_webhook_events(void **state)
 	customer(f->db, 1);
 	pl = plan(f->db, "basic", "EUR", 1000);
 	subscribe(f->db, 1, pl, fx_utc(2027, 1, 1, 0), "UTC");
-	run(f->db, fx_utc(2027, 2, 1, 0));
+	fx_bill_run(f->db, fx_utc(2027, 2, 1, 0));
 	/* Out of order: the refund arrives before its payment -> retry later. */
 	assert_int_equal(im_bill_webhook_apply(f->db, "stripe", refund, 5, &out, &err), IM_EBUSY);
 	assert_string_equal(out, "retry");
@@ -619,7 +609,7 @@ static void test_crash_sigkill(void **state)
 	}
 	printf("crash test: %d of 12 runs killed mid-run\n", killed);
 	assert_true(killed >= 3);   /* the test tested something */
-	run(f->db, fx_utc(2027, 7, 1, 0));
+	fx_bill_run(f->db, fx_utc(2027, 7, 1, 0));
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice"), expected);
 	assert_int_equal(fx_q_int(f->db, "SELECT MAX(number) FROM bill_invoice"), expected);
 	assert_int_equal(fx_q_int(f->db, "SELECT COUNT(*) FROM bill_invoice WHERE status = 'draft'"), 0);

@@ -198,3 +198,13 @@ int64_t fx_utc(int y, int m, int d, int hh)
 	tm.tm_hour = hh;
 	return (int64_t)timegm(&tm);
 }
+
+im_bill_run_stats fx_bill_run(sqlite3 *db, int64_t now)
+{
+	im_bill_run_stats st;
+	char *err = NULL;
+
+	if (im_bill_run(db, now, &st, &err) != IM_OK)
+		fail_msg("run: %s", err);
+	return st;
+}

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "imhost.h"
+#include "billing.h"
 
 /* The operator context: cli surface, UTC. */
 #define FX_CLI "{\"surface\":\"cli\",\"tz\":\"UTC\"}"
@@ -84,5 +85,8 @@ const char *fx_ctx(char *buf, size_t size, const char *actor, const char *tz);
 
 /* Epoch seconds of y-m-d hh:00:00 UTC (timegm). */
 int64_t fx_utc(int y, int m, int d, int hh);
+
+/* One invoice run at now (billing.h); fails the test on error. */
+im_bill_run_stats fx_bill_run(sqlite3 *db, int64_t now);
 
 #endif
