@@ -1151,8 +1151,7 @@ static int cmp_term(const void *a, const void *b)
 	return strcmp(((const term *)a)->s, ((const term *)b)->s);
 }
 
-/* Byte length of the first `cps` code points of s (all of s if shorter). */
-static size_t prefix_len(const char *s, size_t cps)
+size_t sg_si_prefix_len(const char *s, size_t cps)
 {
 	size_t i = 0;
 	while (s[i] && cps) {
@@ -1163,6 +1162,7 @@ static size_t prefix_len(const char *s, size_t cps)
 	}
 	return i;
 }
+
 
 /* File name of a shard key: [a-z0-9] kept, any other byte as _xx. */
 static void key_file(buf *b, const char *key, size_t n)
@@ -1308,31 +1308,50 @@ static void emit_shard(plan *pl, const char *key, size_t keylen, size_t a, size_
 	free(k);
 }
 
-/* Terms [a, b) share their first `d` code points (a term of at most d code
- * points is the key itself and sorts first).  Emit them as one shard, or
- * split by one more code point when that shard would be too big. */
-static void split(plan *pl, size_t a, size_t b, size_t d)
+void sg_si_split(const sg_si_splitter *sp, size_t a, size_t b, size_t d)
 {
-	const char *first = pl->terms[a].s;
-	size_t keylen = prefix_len(first, d);
-	size_t bytes = pl->fragoff[b] - pl->fragoff[a];
-	if (bytes <= SHARD_MAX || d >= SHARD_DEPTH || b - a == 1) {
-		emit_shard(pl, first, keylen, a, b);
+	const char *first = sp->term(sp->ctx, a);
+	size_t keylen = sg_si_prefix_len(first, d);
+	if (sp->bytes(sp->ctx, a, b) <= SHARD_MAX || d >= SHARD_DEPTH || sp->count(sp->ctx, a, b) == 1) {
+		sp->emit(sp->ctx, first, keylen, a, b);
 		return;
 	}
 	size_t i = a;
 	if (first[keylen] == '\0') {
-		emit_shard(pl, first, keylen, a, a + 1);
+		if (sp->splits) sp->splits(sp->ctx, a, d);
+		sp->emit(sp->ctx, first, keylen, a, a + 1);
 		i++;
 	}
 	while (i < b) {
-		size_t kl = prefix_len(pl->terms[i].s, d + 1), j = i + 1;
-		while (j < b && strncmp(pl->terms[j].s, pl->terms[i].s, kl) == 0
-		       && prefix_len(pl->terms[j].s, d + 1) == kl)
+		const char *ti = sp->term(sp->ctx, i);
+		size_t kl = sg_si_prefix_len(ti, d + 1), j = i + 1;
+		if (sp->splits) sp->splits(sp->ctx, i, d);
+		while (j < b && strncmp(sp->term(sp->ctx, j), ti, kl) == 0 && sg_si_prefix_len(sp->term(sp->ctx, j), d + 1) == kl)
 			j++;
-		split(pl, i, j, d + 1);
+		sg_si_split(sp, i, j, d + 1);
 		i = j;
 	}
+}
+
+static const char *plan_term(void *ctx, size_t i)
+{
+	return ((plan *)ctx)->terms[i].s;
+}
+
+static size_t plan_bytes(void *ctx, size_t a, size_t b)
+{
+	return ((plan *)ctx)->fragoff[b] - ((plan *)ctx)->fragoff[a];
+}
+
+static size_t plan_count(void *ctx, size_t a, size_t b)
+{
+	(void)ctx;
+	return b - a;
+}
+
+static void plan_emit(void *ctx, const char *key, size_t keylen, size_t a, size_t b)
+{
+	emit_shard(ctx, key, keylen, a, b);
 }
 
 static int mkdir_p1(const char *path, char **err)
@@ -1998,11 +2017,12 @@ int sg_search_write_kept(sg_search *s, const char *outdir, char ***kept, size_t 
 			pl.rc = -1;
 	}
 	free(sub);
+	const sg_si_splitter split = { &pl, plan_term, plan_bytes, plan_count, plan_emit, NULL };
 	for (i = 0; i < s->nterms; i = j) {
-		size_t kl = prefix_len(s->terms[i].s, 1);
+		size_t kl = sg_si_prefix_len(s->terms[i].s, 1);
 		for (j = i + 1; j < s->nterms && strncmp(s->terms[j].s, s->terms[i].s, kl) == 0; j++)
 			;
-		split(&pl, i, j, 1);
+		sg_si_split(&split, i, j, 1);
 	}
 
 	/* Page metadata in chunks of PAGE_CHUNK: [[url,title,section,excerpt],...] */

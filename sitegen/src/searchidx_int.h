@@ -101,4 +101,25 @@ page *sg_si_page(sg_search *s);
 /* "t/<escaped key>.json" for a shard key; caller frees. */
 char *sg_si_shard_name(const char *key);
 
+/* Byte length of the first `cps` code points of s (all of s if shorter). */
+size_t sg_si_prefix_len(const char *s, size_t cps);
+
+/* How terms become shards, shared by the writer (searchidx.c) and the
+ * incremental patch (searchpatch.c), which must lay out shards exactly as
+ * the writer would.  Terms [a, b), sorted, share their first d code points;
+ * they are one shard, or split by one more code point when that shard
+ * would be too big (a term of exactly the key sorts first and is a shard
+ * of its own). */
+typedef struct {
+	void *ctx;
+	const char *(*term)(void *ctx, size_t i);
+	size_t (*bytes)(void *ctx, size_t a, size_t b);    /* encoded size of [a, b) */
+	size_t (*count)(void *ctx, size_t a, size_t b);    /* terms in [a, b) */
+	void (*emit)(void *ctx, const char *key, size_t keylen, size_t a, size_t b);
+	/* Optional: entry i starts a part of a node at depth d that splits. */
+	void (*splits)(void *ctx, size_t i, size_t d);
+} sg_si_splitter;
+
+void sg_si_split(const sg_si_splitter *sp, size_t a, size_t b, size_t d);
+
 #endif

@@ -44,18 +44,6 @@ static void put_json(sg_buf *b, const char *s)
 	sg_buf_putc(b, '"');
 }
 
-/* Byte length of the first `cps` code points of s (all of s if shorter):
- * the writer's prefix_len. */
-static size_t prefix_len(const char *s, size_t cps)
-{
-	size_t i = 0;
-	while (s[i] && cps) {
-		i++;
-		while (((unsigned char)s[i] & 0xC0) == 0x80) i++;
-		cps--;
-	}
-	return i;
-}
 
 /* "t/<key>.json" for the first n bytes of key (the writer's key_file). */
 static char *shard_name(const char *key, size_t n)
@@ -337,34 +325,34 @@ static void emit(layout *l, const char *key, size_t keylen, size_t a, size_t b)
 	l->files[l->nfiles++].data = sg_buf_take(&d);
 }
 
-/* The writer's split (searchidx.c): terms [a, b) share their first d code
- * points; one shard, or split by one more code point when too big. */
-static void split(layout *l, size_t a, size_t b, size_t d)
+static const char *layout_term(void *ctx, size_t i)
 {
-	const char *first = l->t->v[a].s;
-	size_t keylen = prefix_len(first, d);
-	size_t bytes = l->off[b] - l->off[a];
-	if (bytes <= SG_SI_SHARD_MAX || d >= SG_SI_SHARD_DEPTH || l->cnt[b] - l->cnt[a] == 1) {
-		emit(l, first, keylen, a, b);
-		return;
-	}
-	size_t i = a;
-	if (first[keylen] == '\0') {
-		if (l->t->v[a].nterms > 1) l->bad = 1;   /* a cold shard that must split: see below */
-		emit(l, first, keylen, a, a + 1);
-		i++;
-	}
-	while (i < b) {
-		const char *ti = l->t->v[i].s;
-		size_t kl = prefix_len(ti, d + 1), j = i + 1;
-		/* A cold shard keyed at this depth or above, inside a node that
-		 * splits: its bytes did not change, so the old layout says this
-		 * cannot happen; if it does, the caller reads everything. */
-		if (l->t->v[i].nterms > 1 && ti[prefix_len(ti, d)] == '\0') l->bad = 1;
-		while (j < b && strncmp(l->t->v[j].s, ti, kl) == 0 && prefix_len(l->t->v[j].s, d + 1) == kl) j++;
-		split(l, i, j, d + 1);
-		i = j;
-	}
+	return ((layout *)ctx)->t->v[i].s;
+}
+
+static size_t layout_bytes(void *ctx, size_t a, size_t b)
+{
+	return ((layout *)ctx)->off[b] - ((layout *)ctx)->off[a];
+}
+
+static size_t layout_count(void *ctx, size_t a, size_t b)
+{
+	return ((layout *)ctx)->cnt[b] - ((layout *)ctx)->cnt[a];
+}
+
+static void layout_emit(void *ctx, const char *key, size_t keylen, size_t a, size_t b)
+{
+	emit(ctx, key, keylen, a, b);
+}
+
+/* A cold shard (an old shard kept whole: nterms > 1) keyed at depth d,
+ * inside a node that splits: its bytes did not change, so the old layout
+ * says this cannot happen; if it does, the caller reads everything. */
+static void layout_splits(void *ctx, size_t i, size_t d)
+{
+	layout *l = ctx;
+	const char *ti = l->t->v[i].s;
+	if (l->t->v[i].nterms > 1 && ti[sg_si_prefix_len(ti, d)] == '\0') l->bad = 1;
 }
 
 static void pterms_free(pterms *t)
@@ -443,7 +431,8 @@ static int patch_group(const char *olddir, char *const *okeys, size_t ka, size_t
 			l->off[j + 1] = l->off[j] + nw.v[j].bytes;
 			l->cnt[j + 1] = l->cnt[j] + nw.v[j].nterms;
 		}
-		split(l, 0, nw.n, 1);
+		const sg_si_splitter sp = { l, layout_term, layout_bytes, layout_count, layout_emit, layout_splits };
+		sg_si_split(&sp, 0, nw.n, 1);
 		free(l->off);
 		free(l->cnt);
 		l->off = l->cnt = NULL;
@@ -544,14 +533,14 @@ int sg_search_patch(const char *olddir, const char *stagedir, size_t npages,
 	while (rc == 0 && (ki < m.nkeys || ei < ed.n)) {
 		/* The next group: the smaller first code point of key or edit. */
 		const char *gk = ki < m.nkeys ? m.keys[ki] : NULL, *ge = ei < ed.n ? ed.v[ei].term : NULL;
-		size_t gkl = gk ? prefix_len(gk, 1) : 0, gel = ge ? prefix_len(ge, 1) : 0;
+		size_t gkl = gk ? sg_si_prefix_len(gk, 1) : 0, gel = ge ? sg_si_prefix_len(ge, 1) : 0;
 		int c = !gk ? 1 : !ge ? -1 : strncmp(gk, ge, gkl < gel ? gkl : gel);
 		if (c == 0 && gkl != gel) c = gkl < gel ? -1 : 1;
 		const char *g = c <= 0 ? gk : ge;
 		size_t gl = c <= 0 ? gkl : gel;
 		size_t kb = ki, eb = ei;
-		while (kb < m.nkeys && prefix_len(m.keys[kb], 1) == gl && !strncmp(m.keys[kb], g, gl)) kb++;
-		while (eb < ed.n && prefix_len(ed.v[eb].term, 1) == gl && !strncmp(ed.v[eb].term, g, gl)) eb++;
+		while (kb < m.nkeys && sg_si_prefix_len(m.keys[kb], 1) == gl && !strncmp(m.keys[kb], g, gl)) kb++;
+		while (eb < ed.n && sg_si_prefix_len(ed.v[eb].term, 1) == gl && !strncmp(ed.v[eb].term, g, gl)) eb++;
 		if (eb == ei) {   /* no edit: the group stays as it was */
 			for (; ki < kb; ki++) {
 				sg_grow(&keys, &kcap, nkeys, sizeof *keys);
