@@ -25,7 +25,7 @@
 #   measures the event-loop stall, including the glue's announcement of the
 #   finalized invoices (imhost-invoice-finalized) after the run.
 #
-# Knobs: BENCH_SECONDS (10) BENCH_PAIRS (25) BENCH_ROUNDS (2) BENCH_ENTRIES (1000000)
+# Knobs: BENCH_SECONDS (10) BENCH_PAIRS (25) BENCH_ROUNDS (3) BENCH_ENTRIES (1000000)
 #        BENCH_SEARCHES (400) BENCH_PING_MS (1) BENCH_PARTS ("routing search core billing")
 #        BENCH_GC (the Lua GC line every server gets; "default" = Prosody's own) KEEP=1
 set -u
@@ -36,7 +36,7 @@ SECONDS_EACH=${BENCH_SECONDS:-10}
 PAIRS=${BENCH_PAIRS:-25}
 ENTRIES=${BENCH_ENTRIES:-1000000}
 SEARCHES=${BENCH_SEARCHES:-400}
-ROUNDS=${BENCH_ROUNDS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 PING_MS=${BENCH_PING_MS:-1}
 # Every server runs with the garbage-collector setting docs/operators.md
 # recommends (Prosody's default collector takes steps of several ms).
