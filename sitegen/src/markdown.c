@@ -107,6 +107,11 @@ typedef struct {
 
 static _Thread_local arena *cur_arena;
 
+/* The thread's last released chunk of ARENA_CHUNK bytes, for its next
+ * parse: a fresh 64 KiB malloc per page made glibc consolidate its fast
+ * bins every time.  sg_md_thread_done frees it. */
+static _Thread_local struct arena_chunk *spare_chunk;
+
 #define ARENA_CHUNK (64 * 1024)
 #define ARENA_HDR 16   /* each block's size, before it (keeps 16-byte alignment) */
 
@@ -118,7 +123,8 @@ static void *arena_alloc(size_t n)
 	struct arena_chunk *c = a->head;
 	if (!c || c->cap - c->used < need) {
 		size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
-		c = malloc(sizeof *c + cap);
+		if (cap == ARENA_CHUNK && spare_chunk) c = spare_chunk, spare_chunk = NULL;
+		else c = malloc(sizeof *c + cap);
 		if (!c) abort();   /* as cmark's own allocator does */
 		c->next = a->head;
 		c->cap = cap;
@@ -170,10 +176,17 @@ static void arena_release(arena *a)
 {
 	while (a->head) {
 		struct arena_chunk *n = a->head->next;
-		free(a->head);
+		if (!spare_chunk && a->head->cap == ARENA_CHUNK) spare_chunk = a->head;
+		else free(a->head);
 		a->head = n;
 	}
 	a->last = NULL;
+}
+
+void sg_md_thread_done(void)
+{
+	free(spare_chunk);
+	spare_chunk = NULL;
 }
 
 static int is_external(const char *url)

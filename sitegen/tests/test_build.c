@@ -501,6 +501,7 @@ static void test_heading_ids(void **state)
 		assert_string_equal(pg.html.data, cases[i].want);
 		sg_md_free(&pg);
 	}
+	sg_md_thread_done();
 }
 
 int main(void)
