@@ -935,6 +935,7 @@ static void *work(void *arg)
 	sg_buf_free(&buf);
 	sg_buf_free(&src);
 	sg_md_thread_done();
+	sg_tv_thread_done();
 	return NULL;
 }
 
@@ -1457,6 +1458,7 @@ static int old_join(build *b)
 static void cleanup(build *b)
 {
 	sg_md_thread_done();   /* pages parsed on this thread outside work() */
+	sg_tv_thread_done();
 	load_end(b);   /* the dating thread writes pages: stop it first */
 	old_join(b);
 	if (b->mw) sg_manifest_end(b->mw, NULL);   /* in the staging folder: goes with it */

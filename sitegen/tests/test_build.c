@@ -478,6 +478,7 @@ static void test_template_memo(void **state)
 	}
 	sg_tv_free_kept(nav);
 	sg_tpl_free(t);
+	sg_tv_thread_done();
 }
 
 /* Heading ids go to Markdown headings only: a page with raw HTML (allowed)
