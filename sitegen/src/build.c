@@ -123,7 +123,6 @@ typedef struct {
 	char *old_path;
 	sg_manifest lists;               /* listing keys of this build */
 	sg_manifest_wr *mw;              /* the manifest, written up to its outputs */
-	int search_set;                  /* search holds search_hash() already */
 	int have_old, incremental;
 	sg_site site;
 	struct pstate *ps;               /* per page: source held for rendering */
@@ -934,6 +933,8 @@ static void *work(void *arg)
 	sg_render_cache_free(&cache);
 	sg_buf_free(&buf);
 	sg_buf_free(&src);
+	sg_md_thread_done();
+	sg_tv_thread_done();
 	return NULL;
 }
 
@@ -1263,9 +1264,13 @@ static int patch_search(build *b, const char *outdir)
 static int write_search(build *b, const char *outdir)
 {
 	sg_site *s = &b->site;
-	uint64_t h = b->search_set ? b->search : search_hash(b);
-	int same = b->incremental && b->old.search == h && old_had_output(b, "search/meta.json");
-	if (!b->search_set) b->search = h;
+	/* A full build writes the index whatever its hash (write_rest hashes
+	 * meanwhile, on the other thread). */
+	int same = 0;
+	if (b->incremental) {
+		b->search = search_hash(b);
+		same = b->old.search == b->search && old_had_output(b, "search/meta.json");
+	}
 	if (same) {
 		/* Nothing the index is made of changed: keep its files. */
 		for (size_t i = 0; i < b->old.noutputs; i++)
@@ -1343,11 +1348,8 @@ static int write_rest(build *b, const char *outdir)
 {
 	struct search_job j = { b, outdir, 0 };
 	pthread_t th;
-	if (!b->incremental) {   /* before the thread: it reads b->search */
-		b->search = search_hash(b);
-		b->search_set = 1;
-	}
 	int started = !b->incremental && pthread_create(&th, NULL, search_work, &j) == 0;
+	if (!b->incremental) b->search = search_hash(b);   /* for the manifest; not read by the thread */
 	int rc = render_site_files(b);
 	if (rc == 0 && started) {
 		/* Nothing the manifest says but its outputs depends on the search
@@ -1360,6 +1362,7 @@ static int write_rest(build *b, const char *outdir)
 		free(mp);
 	}
 	stage("site files");
+	if (started) sg_out_sort_written(&b->out);   /* for finish, while the index is written */
 	if (started) pthread_join(th, NULL);
 	else if (rc == 0) j.rc = write_search(b, outdir);
 	stage("search");
@@ -1384,6 +1387,14 @@ static void manifest_fields(build *b, sg_manifest *m)
 	m->lists = b->lists.lists, m->list_keys = b->lists.list_keys, m->nlists = b->lists.nlists;
 }
 
+/* A full build's outputs are sg_out_list_written's list, sorted already. */
+static int sorted_strs(char *const *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(v[i - 1], v[i]) > 0) return 0;
+	return 1;
+}
+
 static int finish(build *b)
 {
 	char **staged = NULL, *err = NULL;
@@ -1402,7 +1413,7 @@ static int finish(build *b)
 		sg_grow(&m.outputs, &m.ocap, m.noutputs, sizeof *m.outputs);
 		m.outputs[m.noutputs++] = b->kept.v[i];
 	}
-	if (m.noutputs > 1) qsort(m.outputs, m.noutputs, sizeof *m.outputs, cmp_str);
+	if (!sorted_strs(m.outputs, m.noutputs)) qsort(m.outputs, m.noutputs, sizeof *m.outputs, cmp_str);
 	/* Streamed into the staging folder (the writer's own file, like the
 	 * search index), not built in memory first. */
 	char *mp = sg_path_join(b->out.stage, SG_MANIFEST_NAME);
@@ -1455,6 +1466,8 @@ static int old_join(build *b)
 
 static void cleanup(build *b)
 {
+	sg_md_thread_done();   /* pages parsed on this thread outside work() */
+	sg_tv_thread_done();
 	load_end(b);   /* the dating thread writes pages: stop it first */
 	old_join(b);
 	if (b->mw) sg_manifest_end(b->mw, NULL);   /* in the staging folder: goes with it */

@@ -2,6 +2,7 @@
  *   0 success; 1 content errors (file:line on stderr); 2 usage errors;
  *   3 I/O or git errors.  (Also in sitegen.1.) */
 #include <git2.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,14 @@ int main(int argc, char **argv)
 	if (o.ref && o.worktree) return bad_usage("--ref and --worktree exclude each other", NULL);
 	if (is_serve && o.ref) return bad_usage("serve always previews the working tree", NULL);
 
+	/* glibc raises its mmap threshold (up to 32 MiB) each time a large
+	 * block is freed, so later large buffers (the search index's encoding,
+	 * hash tables, the sitemap) came from the heap, where freed they stay
+	 * resident beside what grows next: peak RSS varied by 3 MB from run to
+	 * run.  A fixed 1 MiB threshold maps them and unmaps them on free (and
+	 * keeps the default trim threshold): 3 MB less peak RSS on the 10k-page
+	 * bench, same CPU time. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	git_libgit2_init();
 	/* libgit2 caches up to 256 MiB of objects by default; the history walk
 	 * touches every tree once per commit that changed it, and a small cache

@@ -1,11 +1,17 @@
 /* markdown.c — see markdown.h.
  *
- * Heading ids: cmark-gfm renders headings without ids.  We render with
- * CMARK_OPT_SOURCEPOS, which gives every block start tag a
- * data-sourcepos="..." attribute, then in one linear pass drop those
- * attributes and give each <hN> the id computed for it during the tree walk
- * (both in document order).  Text cannot contain the attribute literally:
- * cmark escapes '"' in text. */
+ * Heading ids: cmark-gfm renders headings without ids, as "<hN>".  After
+ * rendering, one linear pass gives each heading's start tag the id computed
+ * for it during the tree walk (both in document order).  Only headings make
+ * "<hN>": text, code and attributes are escaped, and the other tags cmark
+ * and its extensions write are not of that form.  A page with raw HTML
+ * (allow_html) may hold "<hN>" of its own, so it is rendered with
+ * CMARK_OPT_SOURCEPOS instead, which marks every block start tag with a
+ * data-sourcepos="..." attribute; the pass then drops those attributes and
+ * gives the ids to the marked heading tags.  Text cannot contain that
+ * attribute literally: cmark escapes '"' in text.  (Rendering every page
+ * that way, and stripping a few dozen attributes from each, was ~2% of a
+ * 10k-page build.) */
 #include "markdown.h"
 
 #include <cmark-gfm.h>
@@ -101,6 +107,11 @@ typedef struct {
 
 static _Thread_local arena *cur_arena;
 
+/* The thread's last released chunk of ARENA_CHUNK bytes, for its next
+ * parse: a fresh 64 KiB malloc per page made glibc consolidate its fast
+ * bins every time.  sg_md_thread_done frees it. */
+static _Thread_local struct arena_chunk *spare_chunk;
+
 #define ARENA_CHUNK (64 * 1024)
 #define ARENA_HDR 16   /* each block's size, before it (keeps 16-byte alignment) */
 
@@ -112,7 +123,8 @@ static void *arena_alloc(size_t n)
 	struct arena_chunk *c = a->head;
 	if (!c || c->cap - c->used < need) {
 		size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
-		c = malloc(sizeof *c + cap);
+		if (cap == ARENA_CHUNK && spare_chunk) c = spare_chunk, spare_chunk = NULL;
+		else c = malloc(sizeof *c + cap);
 		if (!c) abort();   /* as cmark's own allocator does */
 		c->next = a->head;
 		c->cap = cap;
@@ -164,10 +176,17 @@ static void arena_release(arena *a)
 {
 	while (a->head) {
 		struct arena_chunk *n = a->head->next;
-		free(a->head);
+		if (!spare_chunk && a->head->cap == ARENA_CHUNK) spare_chunk = a->head;
+		else free(a->head);
 		a->head = n;
 	}
 	a->last = NULL;
+}
+
+void sg_md_thread_done(void)
+{
+	free(spare_chunk);
+	spare_chunk = NULL;
 }
 
 static int is_external(const char *url)
@@ -326,8 +345,26 @@ static void make_admonition(cmark_node *bq, cmark_node *marker, const char *kind
 	cmark_node_free(bq);
 }
 
-/* Copies html into out, dropping data-sourcepos attributes and giving the
- * k-th heading the k-th id in ids. */
+/* Copies html (rendered without CMARK_OPT_SOURCEPOS, from a page without
+ * raw HTML) into out, giving the k-th heading tag "<hN>" the k-th id. */
+static void put_heading_ids(sg_buf *out, const char *html, const sg_heading *heads, size_t nheads)
+{
+	const char *p = html;
+	for (size_t k = 0; k < nheads; k++) {
+		const char *h = p;
+		while ((h = strstr(h, "<h")) && !(h[2] >= '1' && h[2] <= '6' && h[3] == '>')) h += 2;
+		if (!h) break;
+		sg_buf_put(out, p, (size_t)(h + 3 - p));
+		sg_buf_puts(out, " id=\"");
+		sg_esc_html(out, heads[k].id);
+		sg_buf_putc(out, '"');
+		p = h + 3;
+	}
+	sg_buf_puts(out, p);
+}
+
+/* Copies html (rendered with CMARK_OPT_SOURCEPOS) into out, dropping
+ * data-sourcepos attributes and giving the k-th heading the k-th id. */
 static void finish_html(sg_buf *out, const char *html, sg_heading *heads, size_t nheads)
 {
 	static const char attr[] = " data-sourcepos=\"";
@@ -355,7 +392,8 @@ int sg_md_render(sg_mdpage *pg, const char *file, const char *page, const char *
                  size_t len, int first_line, int allow_html, const char *base, sg_diag *d)
 {
 	sg_md_global_init();   /* idempotent; makes parsing thread-safe */
-	int opts = CMARK_OPT_SOURCEPOS | CMARK_OPT_GITHUB_PRE_LANG | (allow_html ? CMARK_OPT_UNSAFE : 0);
+	int opts = CMARK_OPT_GITHUB_PRE_LANG | (allow_html ? CMARK_OPT_UNSAFE : 0);
+	int raw_html = 0;   /* the page has raw HTML: render with SOURCEPOS */
 	arena ar = { NULL, NULL };
 	arena *outer = cur_arena;   /* never nested today; restored all the same */
 	cur_arena = &ar;
@@ -392,6 +430,7 @@ int sg_md_render(sg_mdpage *pg, const char *file, const char *page, const char *
 		}
 		case CMARK_NODE_HTML_BLOCK:
 		case CMARK_NODE_HTML_INLINE:
+			raw_html = 1;
 			if (!allow_html) {
 				sg_error(d, file, node_line(n, first_line),
 				         "raw HTML is not allowed (set allow_html: true in sitegen.yaml to permit it)");
@@ -428,9 +467,11 @@ int sg_md_render(sg_mdpage *pg, const char *file, const char *page, const char *
 	}
 	free(quotes);
 	if (rc == 0) {
-		char *html = cmark_render_html_with_mem(doc, opts, cmark_parser_get_syntax_extensions(parser),
+		int ropts = opts | (raw_html ? CMARK_OPT_SOURCEPOS : 0);
+		char *html = cmark_render_html_with_mem(doc, ropts, cmark_parser_get_syntax_extensions(parser),
 		                                         &arena_mem);
-		finish_html(&pg->html, html, pg->heads + first_head, pg->nheads - first_head);
+		if (raw_html) finish_html(&pg->html, html, pg->heads + first_head, pg->nheads - first_head);
+		else put_heading_ids(&pg->html, html, pg->heads + first_head, pg->nheads - first_head);
 	}
 	cmark_node_free(doc);
 	cmark_parser_free(parser);

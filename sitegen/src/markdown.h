@@ -40,5 +40,8 @@ void sg_md_add_heading(sg_mdpage *pg, int level, const char *text);
  * the page has fewer than two headings. */
 void sg_md_toc(const sg_mdpage *pg, sg_buf *out);
 void sg_md_free(sg_mdpage *pg);
+/* Frees what sg_md_render keeps per thread between pages; call before a
+ * thread that rendered ends (or when the calling thread is done). */
+void sg_md_thread_done(void);
 
 #endif

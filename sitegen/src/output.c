@@ -57,6 +57,7 @@ int sg_out_write(sg_output *o, const char *rel, const char *data, size_t len, ch
 		pthread_mutex_lock(&o->lock);
 		sg_grow(&o->wrote, &o->wcap, o->nwrote, sizeof *o->wrote);
 		o->wrote[o->nwrote++] = r;
+		o->wrote_sorted = 0;
 		pthread_mutex_unlock(&o->lock);
 	}
 	free(p);
@@ -114,33 +115,47 @@ int sg_out_list_staged(sg_output *o, char ***files, size_t *n, char **err)
 	return 0;
 }
 
+void sg_out_sort_written(sg_output *o)
+{
+	pthread_mutex_lock(&o->lock);
+	if (!o->wrote_sorted && o->nwrote > 1) qsort(o->wrote, o->nwrote, sizeof *o->wrote, cmp_str);
+	o->wrote_sorted = 1;
+	pthread_mutex_unlock(&o->lock);
+}
+
 int sg_out_list_written(sg_output *o, const char *under, char ***files, size_t *n, char **err)
 {
-	size_t cap = 0;
+	char **found = NULL;
+	size_t nfound = 0, cap = 0;
 	*files = NULL;
 	*n = 0;
 	if (under) {
 		char *dir = sg_path_join(o->stage, under);
 		struct stat st;
 		int there = stat(dir, &st) == 0;
-		if (there && list_rec(o->stage, under, files, n, &cap) != 0) {
+		if (there && list_rec(o->stage, under, &found, &nfound, &cap) != 0) {
 			*err = io_err("cannot list", dir);
 			free(dir);
+			for (size_t i = 0; i < nfound; i++) free(found[i]);
+			free(found);
 			return -1;
 		}
 		free(dir);
+		if (nfound > 1) qsort(found, nfound, sizeof *found, cmp_str);
 	}
-	for (size_t i = 0; i < o->nwrote; i++) {
-		sg_grow(files, &cap, *n, sizeof **files);
-		(*files)[(*n)++] = sg_xstrdup(o->wrote[i]);
+	/* Both lists sorted: merged, a file written twice, or written and
+	 * found under `under`, once. */
+	sg_out_sort_written(o);
+	char **v = sg_xmalloc((nfound + o->nwrote + 1) * sizeof *v);
+	size_t k = 0, i = 0, j = 0;
+	while (i < nfound || j < o->nwrote) {
+		int take_found = j == o->nwrote || (i < nfound && strcmp(found[i], o->wrote[j]) <= 0);
+		char *f = take_found ? found[i++] : sg_xstrdup(o->wrote[j++]);
+		if (k && !strcmp(v[k - 1], f)) free(f);
+		else v[k++] = f;
 	}
-	if (*n > 1) qsort(*files, *n, sizeof **files, cmp_str);
-	/* A file written twice, or written and found under `under`, once. */
-	size_t k = 0;
-	for (size_t i = 0; i < *n; i++) {
-		if (k && !strcmp((*files)[k - 1], (*files)[i])) { free((*files)[i]); continue; }
-		(*files)[k++] = (*files)[i];
-	}
+	free(found);
+	*files = v;
 	*n = k;
 	return 0;
 }

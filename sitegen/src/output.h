@@ -27,6 +27,7 @@ typedef struct {
 	 * 10,000 folders on a 10k-page site. */
 	char **wrote;
 	size_t nwrote, wcap;
+	int wrote_sorted;                     /* since sg_out_sort_written */
 	pthread_mutex_t lock;                 /* guards wrote */
 } sg_output;
 
@@ -44,6 +45,9 @@ int  sg_out_list_staged(sg_output *o, char ***files, size_t *n, char **err);
  * (written there directly, e.g. "search"; NULL for none).  Sorted, no
  * duplicates; caller frees. */
 int  sg_out_list_written(sg_output *o, const char *under, char ***files, size_t *n, char **err);
+/* Sorts the sg_out_write list now, while the caller waits for something
+ * else; sg_out_list_written then only merges it. */
+void sg_out_sort_written(sg_output *o);
 void sg_out_abort(sg_output *o);
 
 #endif

@@ -66,6 +66,10 @@ typedef struct {
 	uint32_t n;      /* length of the word; 0 = empty slot */
 } cache_ent;
 
+typedef struct {
+	uint32_t gen, v;
+} acc_ent;
+
 struct sg_search {
 	page *pages;
 	size_t npages, pcap;
@@ -79,10 +83,11 @@ struct sg_search {
 	size_t ncache, cslots;
 	int last;        /* sg_search_last_write: free postings while writing */
 	/* sg_search_add's page accumulator, by term index: a term seen in the
-	 * page being added has acc_gen[i] == gen and its posting value so far
-	 * in acc_v[i]; touched lists those terms.  Each token then touches two
-	 * small arrays, and each term's postings once per page, not per token. */
-	uint32_t *acc_gen, *acc_v, *touched;
+	 * page being added has acc[i].gen == gen and its posting value so far
+	 * in acc[i].v; touched lists those terms.  Each token then touches one
+	 * small array, and each term's postings once per page, not per token. */
+	acc_ent *acc;
+	uint32_t *touched;
 	size_t acc_cap, ntouched;
 	uint32_t gen;
 	/* A loaded index (sg_search_load): pages [0, nold) are its pages, in

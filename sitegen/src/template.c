@@ -28,14 +28,42 @@ struct sg_tv {
 	char *s;
 	const char **keys;   /* TV_OBJ; borrowed (string literals) */
 	sg_tv **items;    /* TV_OBJ values, TV_LIST items */
-	size_t n, cap;
+	size_t n, cap, kcap;   /* items, room for items, room for keys */
+	sg_tv *next_free; /* in tv_pool */
 };
+
+/* Values freed on this thread, for its next ones, with their arrays' room:
+ * a page's context is a hundred values or so, each a calloc and a free
+ * and arrays grown by doubling (2.6% of a 10k-page build's CPU samples).
+ * sg_tv_thread_done frees them. */
+static _Thread_local sg_tv *tv_pool;
 
 static sg_tv *tv_new(int kind)
 {
-	sg_tv *v = sg_xcalloc(1, sizeof *v);
+	sg_tv *v = tv_pool;
+	if (v) {
+		tv_pool = v->next_free;
+		sg_tv **items = v->items;
+		const char **keys = v->keys;
+		size_t cap = v->cap, kcap = v->kcap;
+		memset(v, 0, sizeof *v);
+		v->items = items, v->keys = keys, v->cap = cap, v->kcap = kcap;
+	} else {
+		v = sg_xcalloc(1, sizeof *v);
+	}
 	v->kind = kind;
 	return v;
+}
+
+void sg_tv_thread_done(void)
+{
+	while (tv_pool) {
+		sg_tv *v = tv_pool;
+		tv_pool = v->next_free;
+		free(v->items);
+		free(v->keys);
+		free(v);
+	}
 }
 
 sg_tv *sg_tv_obj(void) { return tv_new(TV_OBJ); }
@@ -69,9 +97,8 @@ void sg_tv_set(sg_tv *obj, const char *key, sg_tv *v)
 			return;
 		}
 	}
-	size_t cap = obj->cap;
-	sg_grow(&obj->items, &cap, obj->n, sizeof *obj->items);
-	sg_grow(&obj->keys, &obj->cap, obj->n, sizeof *obj->keys);
+	sg_grow(&obj->items, &obj->cap, obj->n, sizeof *obj->items);
+	sg_grow(&obj->keys, &obj->kcap, obj->n, sizeof *obj->keys);
 	obj->keys[obj->n] = key;
 	obj->items[obj->n++] = v;
 }
@@ -115,11 +142,10 @@ void sg_tv_free(sg_tv *v)
 {
 	if (!v || v->kept) return;
 	for (size_t i = 0; i < v->n; i++) sg_tv_free(v->items[i]);
-	free(v->items);
-	free(v->keys);
 	if (v->owned) free(v->s);
 	if (v->memo) free(v->memo->s), free(v->memo);
-	free(v);
+	v->next_free = tv_pool;
+	tv_pool = v;
 }
 
 enum { N_TEXT, N_VAR, N_RAW, N_IF, N_ELSE, N_EACH, N_END };

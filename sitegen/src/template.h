@@ -43,6 +43,9 @@ void   sg_tv_free(sg_tv *v);
  * borrow not at all), and render a kept list on one thread at a time. */
 sg_tv *sg_tv_keep(sg_tv *v);
 void   sg_tv_free_kept(sg_tv *v);
+/* Frees the values this thread freed and keeps for reuse; call before a
+ * thread that made values ends (or when the calling thread is done). */
+void   sg_tv_thread_done(void);
 /* obj[key] as set by sg_tv_set (NULL when absent); a list's item i. */
 sg_tv *sg_tv_get(sg_tv *obj, const char *key);
 sg_tv *sg_tv_item(sg_tv *list, size_t i);

@@ -52,11 +52,54 @@ char *sg_xstrndup(const char *s, size_t n)
 	return p;
 }
 
+/* Does fmt convert nothing but strings ("%s", the paths and URLs built
+ * for every page)? */
+static int strings_only(const char *fmt)
+{
+	for (const char *p = fmt; (p = strchr(p, '%')); p += 2)
+		if (p[1] != 's') return 0;
+	return 1;
+}
+
+/* sg_xasprintf of a strings_only format: concatenated directly (a dozen
+ * per page: vfprintf went from 0.75% to 0.2% of a 10k-page build's CPU
+ * samples).  NULL prints as glibc's printf prints it. */
+static char *cat_strings(const char *fmt, va_list ap)
+{
+	va_list ap2;
+	va_copy(ap2, ap);
+	size_t n = 0;
+	for (const char *p = fmt; *p; p++) {
+		if (*p != '%') { n++; continue; }
+		const char *a = va_arg(ap, const char *);
+		n += strlen(a ? a : "(null)");
+		p++;
+	}
+	char *r = sg_xmalloc(n + 1), *o = r;
+	for (const char *p = fmt; *p; p++) {
+		if (*p != '%') { *o++ = *p; continue; }
+		const char *a = va_arg(ap2, const char *);
+		if (!a) a = "(null)";
+		size_t k = strlen(a);
+		memcpy(o, a, k);
+		o += k;
+		p++;
+	}
+	*o = '\0';
+	va_end(ap2);
+	return r;
+}
+
 char *sg_xasprintf(const char *fmt, ...)
 {
 	sg_buf b = {0};
 	va_list ap;
 	va_start(ap, fmt);
+	if (strings_only(fmt)) {
+		char *r = cat_strings(fmt, ap);
+		va_end(ap);
+		return r;
+	}
 	char tmp[256];
 	va_list ap2;
 	va_copy(ap2, ap);

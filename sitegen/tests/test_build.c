@@ -478,6 +478,31 @@ static void test_template_memo(void **state)
 	}
 	sg_tv_free_kept(nav);
 	sg_tpl_free(t);
+	sg_tv_thread_done();
+}
+
+/* Heading ids go to Markdown headings only: a page with raw HTML (allowed)
+ * may hold "<hN>" tags of its own, which keep theirs. */
+static void test_heading_ids(void **state)
+{
+	(void)state;
+	static const struct { const char *src; int allow_html; const char *want; } cases[] = {
+		{ "# A\n\n| h |\n|---|\n| \\<h2> |\n\n## A\n\n`<h3>`\n",
+		  0, "<h1 id=\"a\">A</h1>\n<table>\n<thead>\n<tr>\n<th>h</th>\n</tr>\n</thead>\n<tbody>\n"
+		  "<tr>\n<td>&lt;h2&gt;</td>\n</tr>\n</tbody>\n</table>\n<h2 id=\"a-1\">A</h2>\n"
+		  "<p><code>&lt;h3&gt;</code></p>\n" },
+		{ "<h2>raw</h2>\n\n## Real\n\nx <h3>y</h3>\n",
+		  1, "<h2>raw</h2>\n<h2 id=\"real\">Real</h2>\n<p>x <h3>y</h3></p>\n" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		sg_mdpage pg = {0};
+		sg_diag d = {0};
+		assert_int_equal(sg_md_render(&pg, "f.md", "f.md", cases[i].src, strlen(cases[i].src), 1,
+		                              cases[i].allow_html, "/", &d), 0);
+		assert_string_equal(pg.html.data, cases[i].want);
+		sg_md_free(&pg);
+	}
+	sg_md_thread_done();
 }
 
 int main(void)
@@ -494,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_theme_override_and_worktree),
 		cmocka_unit_test(test_shallow_warning),
 		cmocka_unit_test(test_template_memo),
+		cmocka_unit_test(test_heading_ids),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	git_libgit2_shutdown();
