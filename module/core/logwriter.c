@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "logwriter.h"
+#include "slotpool.h"
 #include "store.h"
 
 #define DEF_QUEUE_MAX   65536
@@ -44,6 +45,10 @@
 #define BACKOFF_MIN_MS  50
 #define BACKOFF_MAX_MS  1000
 #define CLOSE_GRACE_MS  3000             /* close gives a degraded writer this long */
+/* Entries up to this size (a chat message of a few hundred bytes) come from the
+ * writer's slot pool, at most POOL_BATCHES batches' worth; larger ones from malloc. */
+#define ENTRY_SLOT_BYTES 512
+#define POOL_BATCHES    4
 
 enum { E_MESSAGE, E_SESSION };
 /* String fields.  Sessions reuse the slots: FROM=user, TO=resource, ROOM=client. */
@@ -56,6 +61,7 @@ struct entry {
 	int64_t ts, size;
 	size_t bytes;            /* allocation size, for the queue byte bound */
 	unsigned char type, truncated, clean;  /* clean: text already repaired */
+	unsigned char pooled;    /* from w->pool, not malloc */
 	const char *kind;        /* static string: message kind or session event */
 	const char *encrypted;   /* static string or NULL */
 	const char *f[NF];       /* into data[], or NULL */
@@ -120,6 +126,7 @@ struct im_writer {
 	void (*notify)(void *);
 	void *notify_arg;
 	sqlite3 *db;             /* owned by the writer thread after open */
+	im_slotpool pool;        /* entries' memory (thread-safe) */
 	sqlite3_stmt *st[S_COUNT];
 	pthread_t thread;
 
@@ -289,22 +296,29 @@ static size_t u8_cut(const char *s, size_t max)
 /* --- entries ------------------------------------------------------------------- */
 
 /* One allocation: header + NUL-terminated copies of the strings. */
-static struct entry *entry_new(const struct entry *proto, const char *const f[NF],
-                               const size_t len[NF])
+static struct entry *entry_new(im_writer *w, const struct entry *proto,
+                               const char *const f[NF], const size_t len[NF])
 {
 	size_t total = sizeof(struct entry), i;
-	struct entry *e;
+	struct entry *e = NULL;
+	int pooled = 0;
 	char *p;
 
 	for (i = 0; i < NF; i++)
 		if (f[i] != NULL)
 			total += len[i] + 1;
-	e = malloc(total);
+	if (total <= ENTRY_SLOT_BYTES) {
+		e = im_slotpool_get(&w->pool);
+		pooled = e != NULL;
+	}
+	if (e == NULL)
+		e = malloc(total);
 	if (e == NULL)
 		return NULL;
 	*e = *proto;
 	e->next = NULL;
 	e->bytes = total;
+	e->pooled = (unsigned char)pooled;
 	p = e->data;
 	for (i = 0; i < NF; i++) {
 		e->len[i] = f[i] ? len[i] : 0;
@@ -317,6 +331,14 @@ static struct entry *entry_new(const struct entry *proto, const char *const f[NF
 		p += len[i] + 1;
 	}
 	return e;
+}
+
+static void entry_free(im_writer *w, struct entry *e)
+{
+	if (e->pooled)
+		im_slotpool_put(&w->pool, (void *const *)&e, 1);
+	else
+		free(e);
 }
 
 /* A JID field: the bare part (the resource is cut: the schema stores bare JIDs).
@@ -361,7 +383,7 @@ static int push(im_writer *w, struct entry *e)
 	if (w->closing || w->qcount >= w->queue_max || w->qbytes + e->bytes > QUEUE_BYTES_MAX) {
 		w->dropped++;
 		pthread_mutex_unlock(&w->mu);
-		free(e);
+		entry_free(w, e);
 		return IM_EFULL;
 	}
 	seq = e->seq = ++w->enq_seq;
@@ -438,7 +460,7 @@ int im_writer_message(im_writer *w, const im_log_message *m)
 			proto.truncated = 1;
 		}
 	}
-	e = entry_new(&proto, f, len);
+	e = entry_new(w, &proto, f, len);
 	if (e == NULL)
 		return IM_ERR;
 	return push(w, e);
@@ -463,7 +485,7 @@ int im_writer_session(im_writer *w, const im_log_session *s)
 		return IM_EINVAL;
 	short_field(s->resource, &f[F_TO], &len[F_TO]);
 	short_field(s->client, &f[F_ROOM], &len[F_ROOM]);
-	e = entry_new(&proto, f, len);
+	e = entry_new(w, &proto, f, len);
 	if (e == NULL)
 		return IM_ERR;
 	return push(w, e);
@@ -507,13 +529,13 @@ static struct entry *entry_clean(im_writer *w, struct entry *e)
 		e->clean = 1;
 		return e;
 	}
-	n = entry_new(e, f, len);
+	n = entry_new(w, e, f, len);
 	for (i = 0; i < NF; i++)
 		free(buf[i]);
 	if (n == NULL)
 		return NULL;
 	n->clean = 1;
-	free(e);
+	entry_free(w, e);
 	return n;
 oom:
 	for (i = 0; i < NF; i++)
@@ -864,12 +886,18 @@ static void take_batch(im_writer *w)
 	w->inflight = w->nbatch;
 }
 
+/* Frees the batch: malloc'd entries one by one, pooled ones in one call. */
 static void free_batch(im_writer *w)
 {
-	int i;
+	int i, npooled = 0;
 
-	for (i = 0; i < w->nbatch; i++)
-		free(w->batch[i]);
+	for (i = 0; i < w->nbatch; i++) {
+		if (w->batch[i]->pooled)
+			w->batch[npooled++] = w->batch[i];   /* the array is done with */
+		else
+			free(w->batch[i]);
+	}
+	im_slotpool_put(&w->pool, (void *const *)w->batch, (size_t)npooled);
 	w->nbatch = 0;
 }
 
@@ -940,7 +968,7 @@ static void *writer_main(void *arg)
 			/* Drop the one entry SQLite refuses; retry the rest at once. */
 			snprintf(w->last_error, sizeof w->last_error, "entry dropped: %s", errbuf);
 			w->dropped++;
-			free(w->batch[poison]);
+			entry_free(w, w->batch[poison]);
 			memmove(&w->batch[poison], &w->batch[poison + 1],
 			        (size_t)(w->nbatch - poison - 1) * sizeof w->batch[0]);
 			w->nbatch--;
@@ -959,7 +987,7 @@ static void *writer_main(void *arg)
 				free_batch(w);
 				while ((e = w->head) != NULL) {
 					w->head = e->next;
-					free(e);
+					entry_free(w, e);
 				}
 				w->tail = NULL;
 				w->qcount = 0;
@@ -1003,6 +1031,7 @@ static void writer_free(im_writer *w)
 	sqlite3_close(w->db);
 	free(w->batch);
 	free(w->rm.s);
+	im_slotpool_destroy(&w->pool);
 	pthread_cond_destroy(&w->wake);
 	pthread_cond_destroy(&w->done);
 	pthread_mutex_destroy(&w->mu);
@@ -1037,7 +1066,14 @@ int im_writer_open(const im_writer_opts *o, im_writer **out, char **err)
 		w->body_max = MAX_BODY_MAX;
 	w->notify = o->notify;
 	w->notify_arg = o->notify_arg;
+	if (im_slotpool_init(&w->pool, ENTRY_SLOT_BYTES,
+	                     (size_t)w->batch_max * POOL_BATCHES) != 0) {
+		free(w);
+		set_err(err, "log writer: mutex");
+		return IM_ERR;
+	}
 	if (pthread_mutex_init(&w->mu, NULL) != 0) {
+		im_slotpool_destroy(&w->pool);
 		free(w);
 		set_err(err, "log writer: mutex");
 		return IM_ERR;
@@ -1047,6 +1083,7 @@ int im_writer_open(const im_writer_opts *o, im_writer **out, char **err)
 	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
 	    pthread_cond_init(&w->wake, &ca) != 0) {
 		pthread_mutex_destroy(&w->mu);
+		im_slotpool_destroy(&w->pool);
 		free(w);
 		set_err(err, "log writer: condvar");
 		return IM_ERR;
@@ -1054,6 +1091,7 @@ int im_writer_open(const im_writer_opts *o, im_writer **out, char **err)
 	if (pthread_cond_init(&w->done, NULL) != 0) {
 		pthread_cond_destroy(&w->wake);
 		pthread_mutex_destroy(&w->mu);
+		im_slotpool_destroy(&w->pool);
 		free(w);
 		set_err(err, "log writer: condvar");
 		return IM_ERR;
