@@ -69,6 +69,7 @@ struct handoff {
 	pthread_cond_t cv;
 	void *box[64];
 	int n, done;
+	int bad;                 /* slots the consumer found overwritten (checked on the main thread) */
 };
 
 static void *consumer(void *arg)
@@ -91,7 +92,8 @@ static void *consumer(void *arg)
 		}
 		pthread_mutex_unlock(&h->mu);
 		for (int i = 0; i < n; i++)
-			assert_int_equal(*((unsigned char *)take[i] + 40), 0xab);
+			if (*((unsigned char *)take[i] + 40) != 0xab)
+				h->bad++;        /* cmocka's asserts belong to the main thread */
 		im_slotpool_put(h->p, take, (size_t)n);
 	}
 }
@@ -125,6 +127,7 @@ static void test_two_threads(void **state)
 	pthread_cond_broadcast(&h.cv);
 	pthread_mutex_unlock(&h.mu);
 	pthread_join(t, NULL);
+	assert_int_equal(h.bad, 0);
 	assert_true(p.slots <= 256);
 	im_slotpool_destroy(&p);
 	pthread_cond_destroy(&h.cv);
