@@ -34,8 +34,6 @@ typedef struct {
 static sender batch[MAX_BATCH];
 static int answered_total;
 
-
-
 static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
 	sender *s = ud;

@@ -37,8 +37,6 @@ typedef struct {
 static pair pairs[MAX_PAIRS];
 static double t_last_recv;
 
-
-
 static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
 	pair *p = ud;

@@ -17,7 +17,6 @@
 
 #include "logwriter.h"
 
-
 static int run(const char *dir, int n, int with_body)
 {
 	static const char *users[] = { "alice@example.com", "bob@example.com",

@@ -15,8 +15,8 @@
 #   Pings are paced (BENCH_PING_MS, default 1 ms after each answer; 0 = back
 #   to back): a back-to-back pinger keeps a core and the loop busy by itself
 #   and on 2 cores measures its own contention with the searches.  The
-#   pinger runs at nice -10 (when run as root; else at the default, with a
-#   warning) so that its own wake-up delays behind the search client and the
+#   pinger runs at nice -10 when run as root (else at the default nice, as
+#   the output line says) so that its own wake-up delays behind the search client and the
 #   workers are not counted as the server's stall: it is the probe, and
 #   latency probes (cyclictest) run above the load they measure.
 #
@@ -71,8 +71,10 @@ done
 # Call it only in a pipeline or with & (a subshell): it execs, so that the
 # background job's pid is pingstall's own and a TERM reaches it.  nice -10:
 # see the header (the probe's own scheduling is not the server's stall).
+PINGER_NICE=""
+[ "$(id -u)" -eq 0 ] && PINGER_NICE="nice -n -10"
 pinger() {
-	exec nice -n -10 "$BIN/pingstall" -p "$ENV_C2S_PORT" -j pinger@a.test -x "$PW" -t "$2" -i "$PING_MS" -l "$1"
+	exec $PINGER_NICE "$BIN/pingstall" -p "$ENV_C2S_PORT" -j pinger@a.test -x "$PW" -t "$2" -i "$PING_MS" -l "$1"
 }
 
 # value of key=... in the RESULT line of file $1
@@ -260,7 +262,7 @@ na() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo
 echo "imhost benchmark ($(nproc) cores, loopback, Prosody $(dpkg-query -W -f='${Version}' prosody 2>/dev/null))"
-echo "every server: ${GC_LINE:-Prosody's default garbage collector}; pings every ${PING_MS} ms after an answer (pinger at nice -10)"
+echo "every server: ${GC_LINE:-Prosody's default garbage collector}; pings every ${PING_MS} ms after an answer (pinger at ${PINGER_NICE:-the default nice})"
 printf '%-34s %12s %14s\n' "routing ($PAIRS pairs, window 50)" "msg/s" "CPU us/msg"
 [ -f "$R/plain.out" ] && echo "  (best of $ROUNDS rounds of ${SECONDS_EACH} s; every round is printed above)"
 for s in plain imhost mam; do

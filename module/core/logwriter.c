@@ -1069,7 +1069,7 @@ int im_writer_open(const im_writer_opts *o, im_writer **out, char **err)
 	if (im_slotpool_init(&w->pool, ENTRY_SLOT_BYTES,
 	                     (size_t)w->batch_max * POOL_BATCHES) != 0) {
 		free(w);
-		set_err(err, "log writer: mutex");
+		set_err(err, "log writer: slot pool");
 		return IM_ERR;
 	}
 	if (pthread_mutex_init(&w->mu, NULL) != 0) {
@@ -1104,9 +1104,9 @@ int im_writer_open(const im_writer_opts *o, im_writer **out, char **err)
 	}
 	if (im_store_open(o->path, &w->db, err) != IM_OK)
 		goto fail;
-	/* A lock held longer than this sends the writer to degraded mode (and back to
-	 * retrying) instead of stalling flush() for the default 5 s. */
-	/* Checkpoints every 4000 pages (16 MB of WAL) instead of 1000: a hot page
+	/* A lock held longer than WRITER_BUSY_MS sends the writer to degraded mode
+	 * (and back to retrying) instead of stalling flush() for the default 5 s.
+	 * Checkpoints every 4000 pages (16 MB of WAL) instead of 1000: a hot page
 	 * (the right edge of each index) is copied back once per checkpoint however
 	 * many batches rewrote it. */
 	if (sqlite3_busy_timeout(w->db, WRITER_BUSY_MS) != SQLITE_OK ||
