@@ -466,6 +466,9 @@ static pthread_cond_t load_cond = PTHREAD_COND_INITIALIZER;
  * main_loading: the main loader may still answer (0 once it left its loop:
  * then there is nothing left to load). */
 static int flush_want, flush_done, main_loading;
+/* The helper has not returned: load_begin's wait must not outlast it (when
+ * both loaders' handles fail to reopen, pages stay unloaded). */
+static int helper_loading;
 
 /* The main loader's side: between two pages, reopen its handle. */
 static void flush_main(struct loader *l)
@@ -507,9 +510,9 @@ static void *load_work(void *arg)
 {
 	struct loader *l = arg;
 	if (l->dates && date_pages(l->b, l->repo) != 0) l->rc = -1;
-	if (l->dates && l->flush && flush_dates(l) != 0) return NULL;
 	size_t n = l->b->site.npages;
-	for (;;) {
+	int go = !(l->dates && l->flush && flush_dates(l) != 0);
+	while (go) {
 		pthread_mutex_lock(&load_lock);
 		if (!l->dates && flush_want && !flush_done) {
 			pthread_mutex_unlock(&load_lock);
@@ -535,12 +538,11 @@ static void *load_work(void *arg)
 		if (++load_done == load_total) pthread_cond_broadcast(&load_cond);
 		pthread_mutex_unlock(&load_lock);
 	}
-	if (!l->dates) {
-		pthread_mutex_lock(&load_lock);
-		main_loading = 0;
-		pthread_cond_broadcast(&load_cond);
-		pthread_mutex_unlock(&load_lock);
-	}
+	pthread_mutex_lock(&load_lock);
+	if (l->dates) helper_loading = 0;
+	else main_loading = 0;
+	pthread_cond_broadcast(&load_cond);
+	pthread_mutex_unlock(&load_lock);
 	return NULL;
 }
 
@@ -602,15 +604,16 @@ static int load_begin(build *b)
 	lj.r2 = NULL;   /* lj.helper.repo owns it (flush_dates replaces it) */
 	lj.live = 1;
 	flush_want = flush_done = 0;
-	main_loading = 1;
+	main_loading = helper_loading = 1;
 	lj.started = pthread_create(&lj.th, NULL, load_work, &lj.helper) == 0;
 	if (!lj.started) main_loading = 0;
 	if (!lj.started) load_work(&lj.helper);   /* no thread: date (and load) here */
 	load_work(&lj.main_l);
 	pthread_mutex_lock(&load_lock);
-	while (load_done < load_total) pthread_cond_wait(&load_cond, &load_lock);
+	while (load_done < load_total && helper_loading) pthread_cond_wait(&load_cond, &load_lock);
+	int unloaded = load_done < load_total;   /* both handles failed: reported */
 	pthread_mutex_unlock(&load_lock);
-	return 0;
+	return unloaded ? -1 : 0;
 }
 
 /* Joins the dating thread (also on error paths: see cleanup). */
