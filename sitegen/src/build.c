@@ -328,8 +328,9 @@ static int load_page_in(build *b, git_repository *repo, sg_zdict *zd, size_t i, 
 		ps->have = 1;
 		rc = sg_page_front(p, file, ps->data, ps->len, &ps->fm, &b->d);
 		(*parsed)++;
-		/* Held compressed until rendering; plain if it cannot be. */
-		if (sg_zsrc_put(&ps->zs, zd, ps->data, ps->len) == 0) {
+		/* Held compressed until rendering (plain if it cannot be); kept
+		 * plain without zd, for a caller that reads it right away. */
+		if (zd && sg_zsrc_put(&ps->zs, zd, ps->data, ps->len) == 0) {
 			free(ps->data);
 			ps->data = NULL;
 		}
@@ -348,11 +349,13 @@ static int main_repo(build *b, git_repository **repo)
 	return err ? io_fail(b, err) : 0;
 }
 
-static int load_page(build *b, size_t i)
+/* zd: b->zd[0] to hold the source compressed (the loaders are done), NULL
+ * to keep it plain. */
+static int load_page(build *b, sg_zdict *zd, size_t i)
 {
 	git_repository *repo;
 	if (main_repo(b, &repo) != 0) return -1;
-	return load_page_in(b, repo, b->zd[0], i, &b->st->parsed);   /* loaders are done */
+	return load_page_in(b, repo, zd, i, &b->st->parsed);
 }
 
 static int list_content(build *b)
@@ -803,7 +806,7 @@ static int plan_pages(build *b)
 			}
 		} else {
 			b->ps[i].render = 1;
-			if (!b->ps[i].have && load_page(b, i) != 0) rc = -1;
+			if (!b->ps[i].have && load_page(b, b->zd[0], i) != 0) rc = -1;
 		}
 		free(out);
 	}
@@ -1298,7 +1301,7 @@ static int write_search(build *b, const char *outdir)
 		int kept = sg_search_keep(idx, url, p->title, section);
 		free(url);
 		if (kept == 0) continue;
-		if (!b->ps[i].have && load_page(b, i) != 0) return -1;
+		if (!b->ps[i].have && load_page(b, NULL, i) != 0) return -1;   /* read next */
 		git_repository *repo;
 		if (main_repo(b, &repo) != 0 || read_source(b, repo, i) != 0) return -1;
 		sg_mdpage md = {0};
