@@ -328,8 +328,9 @@ static int load_page_in(build *b, git_repository *repo, sg_zdict *zd, size_t i, 
 		ps->have = 1;
 		rc = sg_page_front(p, file, ps->data, ps->len, &ps->fm, &b->d);
 		(*parsed)++;
-		/* Held compressed until rendering; plain if it cannot be. */
-		if (sg_zsrc_put(&ps->zs, zd, ps->data, ps->len) == 0) {
+		/* Held compressed until rendering (plain if it cannot be); kept
+		 * plain without zd, for a caller that reads it right away. */
+		if (zd && sg_zsrc_put(&ps->zs, zd, ps->data, ps->len) == 0) {
 			free(ps->data);
 			ps->data = NULL;
 		}
@@ -348,11 +349,13 @@ static int main_repo(build *b, git_repository **repo)
 	return err ? io_fail(b, err) : 0;
 }
 
-static int load_page(build *b, size_t i)
+/* zd: b->zd[0] to hold the source compressed (the loaders are done), NULL
+ * to keep it plain. */
+static int load_page(build *b, sg_zdict *zd, size_t i)
 {
 	git_repository *repo;
 	if (main_repo(b, &repo) != 0) return -1;
-	return load_page_in(b, repo, b->zd[0], i, &b->st->parsed);   /* loaders are done */
+	return load_page_in(b, repo, zd, i, &b->st->parsed);
 }
 
 static int list_content(build *b)
@@ -466,6 +469,9 @@ static pthread_cond_t load_cond = PTHREAD_COND_INITIALIZER;
  * main_loading: the main loader may still answer (0 once it left its loop:
  * then there is nothing left to load). */
 static int flush_want, flush_done, main_loading;
+/* The helper has not returned: load_begin's wait must not outlast it (when
+ * both loaders' handles fail to reopen, pages stay unloaded). */
+static int helper_loading;
 
 /* The main loader's side: between two pages, reopen its handle. */
 static void flush_main(struct loader *l)
@@ -507,9 +513,9 @@ static void *load_work(void *arg)
 {
 	struct loader *l = arg;
 	if (l->dates && date_pages(l->b, l->repo) != 0) l->rc = -1;
-	if (l->dates && l->flush && flush_dates(l) != 0) return NULL;
 	size_t n = l->b->site.npages;
-	for (;;) {
+	int go = !(l->dates && l->flush && flush_dates(l) != 0);
+	while (go) {
 		pthread_mutex_lock(&load_lock);
 		if (!l->dates && flush_want && !flush_done) {
 			pthread_mutex_unlock(&load_lock);
@@ -535,12 +541,11 @@ static void *load_work(void *arg)
 		if (++load_done == load_total) pthread_cond_broadcast(&load_cond);
 		pthread_mutex_unlock(&load_lock);
 	}
-	if (!l->dates) {
-		pthread_mutex_lock(&load_lock);
-		main_loading = 0;
-		pthread_cond_broadcast(&load_cond);
-		pthread_mutex_unlock(&load_lock);
-	}
+	pthread_mutex_lock(&load_lock);
+	if (l->dates) helper_loading = 0;
+	else main_loading = 0;
+	pthread_cond_broadcast(&load_cond);
+	pthread_mutex_unlock(&load_lock);
 	return NULL;
 }
 
@@ -602,15 +607,16 @@ static int load_begin(build *b)
 	lj.r2 = NULL;   /* lj.helper.repo owns it (flush_dates replaces it) */
 	lj.live = 1;
 	flush_want = flush_done = 0;
-	main_loading = 1;
+	main_loading = helper_loading = 1;
 	lj.started = pthread_create(&lj.th, NULL, load_work, &lj.helper) == 0;
 	if (!lj.started) main_loading = 0;
 	if (!lj.started) load_work(&lj.helper);   /* no thread: date (and load) here */
 	load_work(&lj.main_l);
 	pthread_mutex_lock(&load_lock);
-	while (load_done < load_total) pthread_cond_wait(&load_cond, &load_lock);
+	while (load_done < load_total && helper_loading) pthread_cond_wait(&load_cond, &load_lock);
+	int unloaded = load_done < load_total;   /* both handles failed: reported */
 	pthread_mutex_unlock(&load_lock);
-	return 0;
+	return unloaded ? -1 : 0;
 }
 
 /* Joins the dating thread (also on error paths: see cleanup). */
@@ -800,7 +806,7 @@ static int plan_pages(build *b)
 			}
 		} else {
 			b->ps[i].render = 1;
-			if (!b->ps[i].have && load_page(b, i) != 0) rc = -1;
+			if (!b->ps[i].have && load_page(b, b->zd[0], i) != 0) rc = -1;
 		}
 		free(out);
 	}
@@ -1295,7 +1301,7 @@ static int write_search(build *b, const char *outdir)
 		int kept = sg_search_keep(idx, url, p->title, section);
 		free(url);
 		if (kept == 0) continue;
-		if (!b->ps[i].have && load_page(b, i) != 0) return -1;
+		if (!b->ps[i].have && load_page(b, NULL, i) != 0) return -1;   /* read next */
 		git_repository *repo;
 		if (main_repo(b, &repo) != 0 || read_source(b, repo, i) != 0) return -1;
 		sg_mdpage md = {0};

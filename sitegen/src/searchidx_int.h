@@ -127,4 +127,9 @@ typedef struct {
 
 void sg_si_split(const sg_si_splitter *sp, size_t a, size_t b, size_t d);
 
+/* The JSON string at *p as the writer encodes it (\" \\ \u00XX only);
+ * advances *p past it.  Returns a malloc'd string, NULL when malformed.
+ * Shared by the two readers (searchload.c, searchpatch.c). */
+char *sg_si_json_str(const char **p);
+
 #endif

@@ -6,7 +6,6 @@
  * parser accepts exactly what the writer produces (docs/search-index.md);
  * anything else makes the load fail and the build index from scratch. */
 #include "searchidx_int.h"
-#include "searchpatch.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,11 +8,13 @@
  * point: the writer's shard layout is decided per group), parses only those
  * an edited term can be in, reads the affected chunks, and writes the files
  * whose bytes change.  The result is byte for
- * byte what sg_search_write would write for the whole site (test_build.c
- * checks this on a corpus whose groups split into deeper shards).
+ * byte what sg_search_write would write for the whole site
+ * (test_incremental.c checks this on a corpus whose groups split into
+ * deeper shards).
  *
- * The layout rule (SG_SI_SHARD_MAX, SG_SI_SHARD_DEPTH) is the writer's,
- * repeated here; a change to the writer's split must be made here too.
+ * The layout rule is the writer's own (sg_si_split, searchidx_int.h); the
+ * JSON the patch writes (strings, postings, chunk entries, meta.json) is
+ * encoded again here and must stay as the writer encodes it.
  * Ownership: the caller keeps its arguments; *kept is as in
  * sg_search_write_kept. */
 #ifndef SG_SEARCHPATCH_H
@@ -43,10 +45,5 @@ int sg_search_patch(const char *olddir, const char *stagedir, size_t npages,
                     const sg_si_pagefix *fixes, size_t nfixes,
                     uint32_t (*id_of)(const char *url, void *ctx), void *ctx,
                     char ***kept, size_t *nkept, char **err);
-
-/* The JSON string at *p as the writer encodes it (\" \\ \u00XX only);
- * advances *p past it.  Returns a malloc'd string, NULL when malformed.
- * Shared by the two readers (searchload.c, searchpatch.c). */
-char *sg_si_json_str(const char **p);
 
 #endif
