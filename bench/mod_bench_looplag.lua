@@ -9,40 +9,94 @@
 -- tens of ms late while pings are answered within a few ms.  That measures
 -- timer starvation, not a blocked loop.
 --
---   GET /looplag          -> "RESULT samples=N p99_ms=X max_ms=Y over5=K"
+--   GET /looplag          -> "RESULT samples=N p99_ms=X max_ms=Y over5=K",
+--                            then one "SLOW ..." line per callback among the
+--                            slowest (which connection, how much the heap
+--                            shrank in it, whether a collector cycle ended)
 --   GET /looplag?reset=1  -> starts a new measurement (and installs the probe
 --                            on the first call: it needs a live connection to
 --                            reach net.server's shared connection methods)
 local now = require "util.time".now;
 
 local buckets, samples, max_ms, over5 = {}, 0, 0, 0;
+local SLOW_KEPT = 8;
+local slowest = {}; -- the SLOW_KEPT longest callbacks, longest first
 
 local function reset()
 	buckets, samples, max_ms, over5 = {}, 0, 0, 0;
+	slowest = {};
 end
 
-local function record(ms)
+-- A collector cycle ends when this sentinel's finalizer runs; it plants the
+-- next one.  Counting them tells a callback that ran a cycle's atomic phase
+-- (not incremental: its length grows with the heap) from one that did not.
+local cycles = 0;
+local function plant()
+	setmetatable({}, { __gc = function () cycles = cycles + 1; plant(); end });
+end
+plant();
+
+local function record(ms, label, kb_before, cycles_before)
 	local b = math.floor(ms * 10); -- 0.1 ms buckets
 	buckets[b] = (buckets[b] or 0) + 1;
 	samples = samples + 1;
 	if ms > max_ms then max_ms = ms; end
 	if ms >= 5 then over5 = over5 + 1; end
+	if #slowest == SLOW_KEPT and ms <= slowest[SLOW_KEPT].ms then return; end
+	local entry = {
+		ms = ms;
+		label = label;
+		freed_kb = kb_before - collectgarbage("count");
+		cycle_ended = cycles ~= cycles_before;
+	};
+	local i = #slowest + 1;
+	while i > 1 and slowest[i - 1].ms < ms do slowest[i] = slowest[i - 1]; i = i - 1; end
+	slowest[i] = entry;
+	slowest[SLOW_KEPT + 1] = nil;
+end
+
+-- label: what a SLOW line names the callback by (default: its socket's port)
+local function timed(inner, label)
+	return function (self, ...)
+		local kb, cyc, t0 = collectgarbage("count"), cycles, now();
+		local a, b = inner(self, ...);
+		record((now() - t0) * 1000, label or self.sockport, kb, cyc);
+		return a, b;
+	end
+end
+
+-- net.server_epoll's table of every watched descriptor, found as an upvalue
+-- of its connection methods (bench-only: not an API).
+local function epoll_fds(methods)
+	for _, f in pairs(methods) do
+		if type(f) == "function" then
+			for i = 1, 64 do
+				local name, value = debug.getupvalue(f, i);
+				if not name then break; end
+				if name == "fds" and type(value) == "table" then return value; end
+			end
+		end
+	end
 end
 
 -- All connections share one method table (the metatable's __index); wrapping
--- its callbacks once times every connection, present and future.
+-- its callbacks once times every connection, present and future.  Listening
+-- sockets and descriptors watched with server.watchfd (imhost's completions)
+-- carry their own callbacks instead: those present now are wrapped one by one.
 local function install(conn)
 	local mt = conn and getmetatable(conn);
 	local methods = mt and mt.__index;
 	if type(methods) ~= "table" or methods._bench_looplag then return; end
 	methods._bench_looplag = true;
 	for _, name in ipairs { "onreadable", "onwritable" } do
-		local inner = methods[name];
-		methods[name] = function (self, ...)
-			local t0 = now();
-			local a, b = inner(self, ...);
-			record((now() - t0) * 1000);
-			return a, b;
+		methods[name] = timed(methods[name]);
+	end
+	for _, watched in pairs(epoll_fds(methods) or {}) do
+		for _, name in ipairs { "onreadable", "onwritable" } do
+			local own = type(watched) == "table" and rawget(watched, name);
+			if type(own) == "function" then
+				watched[name] = timed(own, watched.sockport and "accept:" .. watched.sockport or "watched");
+			end
 		end
 	end
 end
@@ -67,7 +121,13 @@ module:provides("http", {
 				reset();
 				return "reset\n";
 			end
-			return ("RESULT samples=%d p99_ms=%.1f max_ms=%.2f over5=%d\n"):format(samples, p99_ms(), max_ms, over5);
+			local out = { ("RESULT samples=%d p99_ms=%.1f max_ms=%.2f over5=%d cycles=%d heap_kb=%.0f\n"):format(
+				samples, p99_ms(), max_ms, over5, cycles, collectgarbage("count")) };
+			for _, e in ipairs(slowest) do
+				out[#out + 1] = ("SLOW ms=%.2f on=%s freed_kb=%.0f cycle_ended=%s\n"):format(
+					e.ms, tostring(e.label), e.freed_kb, tostring(e.cycle_ended));
+			end
+			return table.concat(out);
 		end;
 	};
 });

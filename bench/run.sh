@@ -159,7 +159,8 @@ routing() {
 }
 
 # The loop's longest I/O callbacks, timed inside Prosody (bench/mod_bench_looplag.lua):
-# "looplag reset" starts a measurement, "looplag" prints its RESULT line.
+# "looplag reset" starts a measurement, "looplag" prints its RESULT line and
+# a SLOW line for each of the longest callbacks.
 looplag() {
 	curl -s -H 'Host: a.test' "http://127.0.0.1:$ENV_HTTP_PORT/looplag/${1:+?reset=1}" || echo "RESULT samples=0"
 }
@@ -177,6 +178,7 @@ search() {
 	pinger idle 3 |
 		tee "$ENV_ROOT/idle.out"
 	looplag > "$ENV_ROOT/looplag-idle.out"
+	grep '^SLOW' "$ENV_ROOT/looplag-idle.out" | sed 's/^/idle: /'
 	echo "== search: $SEARCHES searches over HTTP, alone (latency)"
 	"$BIN/logfill" search -p "$ENV_HTTP_PORT" -a "admin@a.test:$PW" -n "$SEARCHES" |
 		tee "$ENV_ROOT/search.out"
@@ -191,6 +193,7 @@ search() {
 	"$BIN/logfill" search -p "$ENV_HTTP_PORT" -a "admin@a.test:$PW" -n "$((SEARCHES * 3))" -s 2 |
 		tee "$ENV_ROOT/search-busy.out"
 	looplag > "$ENV_ROOT/looplag-busy.out"
+	grep '^SLOW' "$ENV_ROOT/looplag-busy.out" | sed 's/^/searching: /'
 	kill -TERM "$ping_pid" 2>/dev/null
 	wait "$ping_pid"
 	cat "$ENV_ROOT/busy.out"
@@ -262,7 +265,7 @@ na() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo
 echo "imhost benchmark ($(nproc) cores, loopback, Prosody $(dpkg-query -W -f='${Version}' prosody 2>/dev/null))"
-echo "every server: ${GC_LINE:-Prosody's default garbage collector}; pings every ${PING_MS} ms after an answer (pinger at ${PINGER_NICE:-the default nice})"
+echo "every server: ${GC_LINE:-the default garbage collector}; pings every ${PING_MS} ms after an answer (pinger at ${PINGER_NICE:-the default nice})"
 printf '%-34s %12s %14s\n' "routing ($PAIRS pairs, window 50)" "msg/s" "CPU us/msg"
 [ -f "$R/plain.out" ] && echo "  (best of $ROUNDS rounds of ${SECONDS_EACH} s; every round is printed above)"
 for s in plain imhost mam; do
