@@ -7,11 +7,13 @@
  *       5,000 users, 200 rooms, timestamps spread over the last DAYS (30)
  *       days, bodies of 3-25 words drawn Zipf-like from a 3,000-word
  *       vocabulary; 80% chat, 20% groupchat.  Deterministic (fixed seed).
- *   logfill search -p HTTP_PORT -a USER@HOST:PASS [-H HOST] [-n REQUESTS] [-D DAYS] [-s SEED]
+ *   logfill search -p HTTP_PORT -a USER@HOST:PASS [-H HOST] [-n REQUESTS] [-D DAYS] [-s SEED] [-k]
  *       Sends REQUESTS (default 400) sequential keyword+user+range searches
  *       (a different set per SEED)
  *       (GET /imhost/api/v1/logs/search) over loopback, with words and users
  *       that exist in the filled data, and prints p50/p95/max latency.
+ *       Each search opens its own connection, unless -k: one kept-alive
+ *       connection for all, as a dashboard or an API script's HTTP client does.
  *
  * Output ends with a "RESULT ..." line for bench/run.sh.  The vocabulary and
  * population come from the same functions in both modes, so a search asks
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -235,40 +238,78 @@ static char *b64(const char *in)
 	return out;
 }
 
-/* One GET over a fresh loopback connection; returns the HTTP status (0 on a
- * transport error) and counts the "id" keys of the body in *items. */
-static int get(int port, const char *req, size_t reqlen, long *items)
+static int connect_loopback(int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	static char buf[4 << 20];
-	size_t len = 0;
-	ssize_t r;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), status = 0;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* The body's length from a response's head (up to the blank line), or -1. */
+static long content_length(const char *head)
+{
 	const char *s;
 
+	for (s = head; (s = strchr(s, '\n')) != NULL; s++)
+		if (strncasecmp(s + 1, "Content-Length:", 15) == 0)
+			return strtol(s + 16, NULL, 10);
+	return -1;
+}
+
+/* One GET; returns the HTTP status (0 on a transport error) and counts the
+ * "id" keys of the body in *items.  *fd < 0: a fresh connection, closed after
+ * the answer (the request says "Connection: close").  Otherwise the answer is
+ * read up to its Content-Length and *fd stays open for the next request; it
+ * is closed and set to -1 if the server closes or the answer is unreadable. */
+static int get(int port, int *fd, const char *req, size_t reqlen, long *items)
+{
+	static char buf[4 << 20];
+	size_t len = 0, want = sizeof buf - 1;
+	ssize_t r;
+	int keep = *fd >= 0, status = 0;
+	int sock = keep ? *fd : connect_loopback(port);
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	const char *s, *body = NULL;
+
 	*items = 0;
-	if (fd < 0)
-		return 0;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-	    send(fd, req, reqlen, MSG_NOSIGNAL) != (ssize_t)reqlen)
+	if (sock < 0 || send(sock, req, reqlen, MSG_NOSIGNAL) != (ssize_t)reqlen)
 		goto out;
-	while (len < sizeof buf - 1 && poll(&p, 1, 30000) == 1) {
-		r = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+	while (len < want && poll(&p, 1, 30000) == 1) {
+		r = recv(sock, buf + len, sizeof buf - 1 - len, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		len += (size_t)r;
+		buf[len] = '\0';
+		if (keep && body == NULL && (body = strstr(buf, "\r\n\r\n")) != NULL) {
+			long cl = content_length(buf);
+
+			body += 4;
+			if (cl < 0 || (size_t)cl > sizeof buf - 1 - (size_t)(body - buf))
+				goto out;	/* chunked or too large: not kept */
+			want = (size_t)(body - buf) + (size_t)cl;
+		}
 	}
 	buf[len] = '\0';
 	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
 		status = 0;
 	for (s = buf; (s = strstr(s, "\"id\":")) != NULL; s += 5)
 		(*items)++;
+	if (keep && len == want) {
+		*fd = sock;
+		return status;
+	}
 out:
-	close(fd);
+	if (sock >= 0)
+		close(sock);
+	*fd = -1;
 	return status;
 }
 
@@ -279,13 +320,14 @@ static int cmpd(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int search(int port, const char *host, const char *cred, int n, int days, unsigned seed)
+static int search(int port, const char *host, const char *cred, int n, int days, unsigned seed,
+		  int keepalive)
 {
 	char *auth = b64(cred), req[2048], user[64];
 	double *lat = malloc((size_t)n * sizeof *lat);
 	int64_t now = (int64_t)time(NULL);
 	long items, total_items = 0;
-	int i, ok = 0, len;
+	int i, ok = 0, len, fd = -1;
 	struct timespec a, b;
 
 	if (auth == NULL || lat == NULL)
@@ -302,12 +344,14 @@ static int search(int port, const char *host, const char *cred, int n, int days,
 		len = snprintf(req, sizeof req,
 			       "GET /imhost/api/v1/logs/search?keyword=%s&user=%s&since=%lld&until=%lld"
 			       "&limit=50 HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\n"
-			       "Connection: close\r\n\r\n", w, user, (long long)since,
-			       (long long)now, host, auth);
+			       "Connection: %s\r\n\r\n", w, user, (long long)since,
+			       (long long)now, host, auth, keepalive ? "keep-alive" : "close");
 		if (len < 0 || (size_t)len >= sizeof req)
 			return 1;
 		clock_gettime(CLOCK_MONOTONIC, &a);
-		st = get(port, req, (size_t)len, &items);
+		if (keepalive && fd < 0)
+			fd = connect_loopback(port);
+		st = keepalive && fd < 0 ? 0 : get(port, &fd, req, (size_t)len, &items);
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		lat[i] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
 		if (st == 200) {
@@ -323,6 +367,8 @@ static int search(int port, const char *host, const char *cred, int n, int days,
 	       lat[n / 2], lat[(size_t)(n * 0.95)], lat[n - 1]);
 	printf("RESULT requests=%d ok=%d p50_ms=%.2f p95_ms=%.2f max_ms=%.2f\n", n, ok,
 	       lat[n / 2], lat[(size_t)(n * 0.95)], lat[n - 1]);
+	if (fd >= 0)
+		close(fd);
 	free(lat);
 	free(auth);
 	return ok == n ? 0 : 1;
@@ -331,7 +377,7 @@ static int search(int port, const char *host, const char *cred, int n, int days,
 static void usage(void)
 {
 	fprintf(stderr, "usage: logfill fill DB [-n ENTRIES] [-D DAYS]\n"
-		"       logfill search -p HTTP_PORT -a USER@HOST:PASS [-H HOST] [-n REQUESTS] [-D DAYS] [-s SEED]\n");
+		"       logfill search -p HTTP_PORT -a USER@HOST:PASS [-H HOST] [-n REQUESTS] [-D DAYS] [-s SEED] [-k]\n");
 	exit(2);
 }
 
@@ -339,7 +385,7 @@ int main(int argc, char **argv)
 {
 	const char *host = "a.test", *cred = NULL;
 	long n = -1;
-	int port = 0, days = 30, opt;
+	int port = 0, days = 30, keepalive = 0, opt;
 	unsigned seed = 0;
 
 	if (argc < 2)
@@ -353,7 +399,7 @@ int main(int argc, char **argv)
 	} else {
 		usage();
 	}
-	while ((opt = getopt(argc, argv, "n:D:p:a:H:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:D:p:a:H:s:k")) != -1) {
 		switch (opt) {
 		case 'n': n = atol(optarg); break;
 		case 'D': days = atoi(optarg); break;
@@ -361,6 +407,7 @@ int main(int argc, char **argv)
 		case 'a': cred = optarg; break;
 		case 'H': host = optarg; break;
 		case 's': seed = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'k': keepalive = 1; break;
 		default: usage();
 		}
 	}
@@ -378,5 +425,5 @@ int main(int argc, char **argv)
 	if (port <= 0 || port > 65535 || !cred || n < 1 || n > 100000 || strlen(host) > 200 ||
 	    strlen(cred) > 300)
 		usage();
-	return search(port, host, cred, (int)n, days, seed);
+	return search(port, host, cred, (int)n, days, seed, keepalive);
 }

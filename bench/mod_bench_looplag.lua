@@ -11,12 +11,19 @@
 --
 --   GET /looplag          -> "RESULT samples=N p99_ms=X max_ms=Y over5=K",
 --                            then one "SLOW ..." line per callback among the
---                            slowest (which connection, how much the heap
---                            shrank in it, whether a collector cycle ended)
+--                            slowest (its CPU time, which connection, how much
+--                            the heap shrank in it, whether a collector cycle
+--                            ended)
 --   GET /looplag?reset=1  -> starts a new measurement (and installs the probe
 --                            on the first call: it needs a live connection to
 --                            reach net.server's shared connection methods)
 local now = require "util.time".now;
+
+-- This thread's CPU time (bench/lua_thread_clock.c, built beside this file): a
+-- SLOW line with much less CPU than wall time waited for a core.  Without it,
+-- SLOW lines say cpu_ms=n/a.
+local open_clock = package.loadlib(module:get_directory() .. "/bench_thread_clock.so", "luaopen_bench_thread_clock");
+local thread_cpu = open_clock and open_clock().cpu or function () return 0 / 0; end
 
 local buckets, samples, max_ms, over5 = {}, 0, 0, 0;
 local SLOW_KEPT = 8;
@@ -36,7 +43,7 @@ local function plant()
 end
 plant();
 
-local function record(ms, label, kb_before, cycles_before)
+local function record(ms, cpu_ms, label, kb_before, cycles_before)
 	local b = math.floor(ms * 10); -- 0.1 ms buckets
 	buckets[b] = (buckets[b] or 0) + 1;
 	samples = samples + 1;
@@ -45,6 +52,7 @@ local function record(ms, label, kb_before, cycles_before)
 	if #slowest == SLOW_KEPT and ms <= slowest[SLOW_KEPT].ms then return; end
 	local entry = {
 		ms = ms;
+		cpu_ms = cpu_ms;
 		label = label;
 		freed_kb = kb_before - collectgarbage("count");
 		cycle_ended = cycles ~= cycles_before;
@@ -58,9 +66,9 @@ end
 -- label: what a SLOW line names the callback by (default: its socket's port)
 local function timed(inner, label)
 	return function (self, ...)
-		local kb, cyc, t0 = collectgarbage("count"), cycles, now();
+		local kb, cyc, t0, c0 = collectgarbage("count"), cycles, now(), thread_cpu();
 		local a, b = inner(self, ...);
-		record((now() - t0) * 1000, label or self.sockport, kb, cyc);
+		record((now() - t0) * 1000, (thread_cpu() - c0) * 1000, label or self.sockport, kb, cyc);
 		return a, b;
 	end
 end
@@ -124,8 +132,9 @@ module:provides("http", {
 			local out = { ("RESULT samples=%d p99_ms=%.1f max_ms=%.2f over5=%d cycles=%d heap_kb=%.0f\n"):format(
 				samples, p99_ms(), max_ms, over5, cycles, collectgarbage("count")) };
 			for _, e in ipairs(slowest) do
-				out[#out + 1] = ("SLOW ms=%.2f on=%s freed_kb=%.0f cycle_ended=%s\n"):format(
-					e.ms, tostring(e.label), e.freed_kb, tostring(e.cycle_ended));
+				local cpu = e.cpu_ms == e.cpu_ms and ("%.2f"):format(e.cpu_ms) or "n/a"; -- NaN: no clock
+				out[#out + 1] = ("SLOW ms=%.2f cpu_ms=%s on=%s freed_kb=%.0f cycle_ended=%s\n"):format(
+					e.ms, cpu, tostring(e.label), e.freed_kb, tostring(e.cycle_ended));
 			end
 			return table.concat(out);
 		end;
