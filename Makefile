@@ -8,7 +8,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 # CI builds with -Werror; locally warnings stay warnings.
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(if $(CI),-Werror)
-PKGS     = sqlite3 jansson
+PKGS     = sqlite3 jansson libcrypto
 CORE_CFLAGS = $(CFLAGS) $(WARN) -std=c11 -D_GNU_SOURCE -fPIC -pthread \
               $(shell pkg-config --cflags $(PKGS) lua5.4) -Imodule/core
 CORE_LIBS   = $(shell pkg-config --libs $(PKGS)) -pthread -lm

@@ -11,13 +11,10 @@ local async = require "util.async";
 local dataforms = require "util.dataforms";
 local adhoc_util = require "util.adhoc";
 local http_util = require "util.http";
-local base64 = require "util.encodings".base64;
-local usermanager = require "core.usermanager";
 local jid_util = require "util.jid";
-local sha256 = require "util.hashes".sha256;
 
 local M = {};
-local core, registry, registry_by_name, context_for, submit, call_sync, verify_token, accounts;
+local core, registry, registry_by_name, context_for, submit, call_sync, authenticate, accounts;
 
 
 
@@ -290,6 +287,9 @@ local function openapi_document(base_url)
 			responses = {
 				["200"] = { description = "Result", content = { ["application/json"] = { schema = { type = "object" } } } };
 				["400"] = errors; ["401"] = errors; ["403"] = errors;
+				["429"] = { description = "Too many failed HTTP Basic logins from this address (see Retry-After)",
+					headers = { ["Retry-After"] = { schema = { type = "integer" } } },
+					content = { ["application/json"] = { schema = error_schema } } };
 			};
 		};
 		if #parameters > 0 then item.parameters = parameters; end
@@ -317,54 +317,6 @@ local function openapi_document(base_url)
 	};
 end
 
-local function is_loopback(request)
-	local ip = request.ip or (request.conn and request.conn:ip());
-	return ip == "127.0.0.1" or ip == "::1" or (ip and ip:match("^127%.")) ~= nil;
-end
-
--- HTTP Basic credentials that passed, by a hash of the header value, for
--- BASIC_CACHE_TTL seconds; forgotten whenever any password changes or any
--- account is deleted.
-local BASIC_CACHE_TTL = 60;
-local basic_cache = {};
-module:hook_global("user-password-changed", function () basic_cache = {}; end);
-module:hook_global("user-deleted", function () basic_cache = {}; end);
-
--- Who sent this request: an XMPP account by HTTP Basic (over TLS, or from loopback),
--- or a bearer token issued by auth.token.  Returns the bare JID or nil, reason.
-local function authenticate(request)
-	local header = request.headers.authorization;
-	if not header then return nil, "credentials required"; end
-	local scheme, value = header:match("^(%S+)%s+(.+)$");
-	scheme = scheme and scheme:lower();
-	if scheme == "bearer" then
-		local actor = verify_token(value);
-		if not actor then return nil, "invalid or expired token"; end
-		return actor;
-	elseif scheme == "basic" then
-		if not request.secure and not is_loopback(request) then
-			return nil, "HTTP Basic is accepted only over TLS";
-		end
-		local decoded = base64.decode(value) or "";
-		local user_jid, password = decoded:match("^([^:]+):(.*)$");
-		local username, host = jid_util.split(user_jid or "");
-		if not (username and host and prosody.hosts[host] and prosody.hosts[host].type == "local") then
-			return nil, "unknown account";
-		end
-		-- Checking a password is a salted hash of thousands of rounds and a read of
-		-- the account store, on the event loop: remember a good one briefly.
-		local key = sha256(value, true);
-		local cached = basic_cache[key];
-		if cached and cached.expires > os.time() then return cached.actor; end
-		if not usermanager.test_password(username, host, password) then
-			return nil, "wrong credentials";
-		end
-		basic_cache[key] = { actor = username .. "@" .. host, expires = os.time() + BASIC_CACHE_TTL };
-		return username .. "@" .. host;
-	end
-	return nil, "unsupported authorization scheme";
-end
-
 local function respond(response, code, body)
 	response.status_code = code;
 	response.headers.content_type = "application/json";
@@ -376,26 +328,8 @@ local function error_body(code, message)
 	return json.encode({ error = { code = code, message = message } });
 end
 
-local function handle_api(host_module, event, path)
-	local request, response = event.request, event.response;
-	if path == "openapi.json" and request.method == "GET" then
-		local base = host_module:http_url("imhost_api", "/imhost/api/v1");
-		return respond(response, 200, openapi_document(base));
-	end
-	local op = registry_by_name[(path or ""):gsub("/", ".")];
-	if not op then
-		return respond(response, 404, error_body("not_found", "no such operation: " .. tostring(path)));
-	end
-	local want_method = op.write and "POST" or "GET";
-	if request.method ~= want_method then
-		response.headers.allow = want_method;
-		return respond(response, 405, error_body("invalid", op.name .. " takes " .. want_method));
-	end
-	local actor, why = authenticate(request);
-	if not actor then
-		response.headers.www_authenticate = 'Basic realm="imhost", Bearer';
-		return respond(response, 401, error_body("unauthorized", why));
-	end
+-- Runs op for an authenticated actor and answers with its result.
+local function run_api_op(op, request, response, actor)
 	local params;
 	if op.write then
 		local body = request.body or "";
@@ -430,6 +364,34 @@ local function handle_api(host_module, event, path)
 	end);
 end
 
+local function handle_api(host_module, event, path)
+	local request, response = event.request, event.response;
+	if path == "openapi.json" and request.method == "GET" then
+		local base = host_module:http_url("imhost_api", "/imhost/api/v1");
+		return respond(response, 200, openapi_document(base));
+	end
+	local op = registry_by_name[(path or ""):gsub("/", ".")];
+	if not op then
+		return respond(response, 404, error_body("not_found", "no such operation: " .. tostring(path)));
+	end
+	local want_method = op.write and "POST" or "GET";
+	if request.method ~= want_method then
+		response.headers.allow = want_method;
+		return respond(response, 405, error_body("invalid", op.name .. " takes " .. want_method));
+	end
+	-- Authentication may wait for a worker (imhost_httpauth.lib.lua): the
+	-- operation runs once it has answered.
+	return authenticate(request):next(function (who)
+		if who.actor then return run_api_op(op, request, response, who.actor); end
+		if who.retry_after then
+			response.headers.retry_after = tostring(who.retry_after);
+		elseif who.status == 401 then
+			response.headers.www_authenticate = 'Basic realm="imhost", Bearer';
+		end
+		return respond(response, who.status, error_body(who.code, who.why));
+	end);
+end
+
 function M.add_host(host_module)
 	local function handler(event, path) return handle_api(host_module, event, path); end
 	host_module:depends("adhoc");
@@ -451,7 +413,7 @@ end
 function M.init(deps)
 	core, registry, registry_by_name = deps.core, deps.registry, deps.registry_by_name;
 	context_for, submit, call_sync = deps.context_for, deps.submit, deps.call_sync;
-	verify_token, accounts = deps.verify_token, deps.accounts;
+	authenticate, accounts = deps.authenticate, deps.accounts;
 	M.extra_shell = deps.extra_shell;
 	if prosody.process_type == "prosody" then
 		install_shell_commands();

@@ -78,29 +78,50 @@ for _, op in ipairs(registry) do
 end
 
 local db; -- the open core (set in the server process, or by the CLI)
-local pending = {}; -- id -> { resolve, reject }
+local pending = {}; -- id -> function (completion): settles that job's promise
 local next_id = 0;
 
--- Runs an operation on a worker thread; returns a promise of (ok, json_text).
-local function submit(op, params, ctx)
+-- Queues a job on a worker thread under a fresh id: start(id) queues it (true,
+-- or nil, err).  Returns a promise of finish(completion), or of refused(err)
+-- when the queue would not take it.
+local function on_worker(start, finish, refused)
 	return promise.new(function (resolve)
 		next_id = next_id + 1;
 		local id = next_id;
-		local ok, err = db:submit(id, op, json.encode(params), json.encode(ctx));
+		local ok, err = start(id);
 		if not ok then
-			resolve({ ok = false, json = json.encode({ error = { code = "unavailable", message = tostring(err) } }) });
+			resolve(refused(err));
 			return;
 		end
-		pending[id] = resolve;
+		pending[id] = function (done) resolve(finish(done)); end;
 	end);
+end
+
+-- Runs an operation on a worker thread; returns a promise of { ok, json = text }.
+local function submit(op, params, ctx)
+	return on_worker(function (id) return db:submit(id, op, json.encode(params), json.encode(ctx)); end,
+		function (done) return { ok = done.ok, json = done.result }; end,
+		function (err)
+			return { ok = false, json = json.encode({ error = { code = "unavailable", message = tostring(err) } }) };
+		end);
+end
+
+-- Checks a SASLprepped password against a SCRAM-SHA-1 record on a worker
+-- thread (module/core/scram.h).  Not an operation: on no surface, never audited.
+-- A promise of { outcome = "match" | "mismatch" | "bad_record" | "failed" |
+-- "unavailable" }.
+local function scram_check(password, salt, iterations, stored_key, server_key)
+	return on_worker(function (id) return db:scram_check(id, password, salt, iterations, stored_key, server_key); end,
+		function (done) return { outcome = done.result }; end,
+		function () return { outcome = "unavailable" }; end);
 end
 
 local function drain_completions()
 	for _, done in ipairs(db:drain()) do
-		local resolve = pending[done.id];
-		if resolve then
+		local finish = pending[done.id];
+		if finish then
 			pending[done.id] = nil;
-			resolve({ ok = done.ok, json = done.result });
+			finish(done);
 		end
 	end
 end
@@ -170,6 +191,16 @@ billing.init(services);
 local desk = module:require("imhost_desk");
 desk.init(services);
 
+-- Who calls the HTTP API (imhost_httpauth.lib.lua): passwords are checked on
+-- the workers; failed HTTP Basic attempts are limited per client address.
+local httpauth = module:require("imhost_httpauth");
+httpauth.init {
+	verify_token = function (token) return db and db:verify_token(token); end;
+	scram_check = scram_check;
+	max_failures = option_number("imhost_http_auth_max_failures", 5, 1, 10000);
+	failure_window = option_number("imhost_http_auth_failure_window", 60, 1, 86400);
+};
+
 local surfaces = module:require("imhost_surfaces");
 surfaces.init {
 	accounts = accounts;
@@ -180,7 +211,7 @@ surfaces.init {
 	context_for = context_for;
 	submit = desk.wrap(billing.wrap(function (...) return submit(...); end));
 	call_sync = desk.wrap(billing.wrap(function (...) return call_sync(...); end));
-	verify_token = function (token) return db and db:verify_token(token); end;
+	authenticate = httpauth.authenticate;
 };
 
 --- prosodyctl mod_imhost <op> ... : offline, against the database ----------------------

@@ -5,7 +5,7 @@
 set -eu
 
 build="make gcc pkg-config xxd curl lua5.4 liblua5.4-dev libsqlite3-dev sqlite3 libjansson-dev
- libcmark-gfm-dev libcmark-gfm-extensions-dev libgit2-dev libyaml-dev liblz4-dev git prosody openssl"
+ libcmark-gfm-dev libcmark-gfm-extensions-dev libgit2-dev libyaml-dev liblz4-dev libssl-dev git prosody openssl"
 test="libcmocka-dev libstrophe-dev tidy lua-dbi-sqlite3 lua-check chromium"
 bench="hugo cmark-gfm lua-dbi-sqlite3 time"
 

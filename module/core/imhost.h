@@ -13,6 +13,7 @@
  *   logsearch.h  logs.search;  trends.h  logs.trends
  *   workers.h    thread pool + completion eventfd
  *   render.h     text renderings;  sha256.h
+ *   scram.h      SCRAM-SHA-1 password checks (libcrypto), run as worker tasks
  * Return codes: imhost_err.h.
  */
 #ifndef IMHOST_H
@@ -32,6 +33,7 @@
 #include "logsearch.h"
 #include "trends.h"
 #include "workers.h"
+#include "scram.h"
 #include "render.h"
 #include "accounts.h"
 #include "reminders.h"

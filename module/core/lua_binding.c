@@ -405,6 +405,41 @@ static int l_submit(lua_State *L)
 	return 2;
 }
 
+/* db:scram_check(id, password, salt, iterations, stored_key_hex, server_key_hex)
+ * -> true, or nil, err.  Queues a SCRAM-SHA-1 password check (scram.h) as a
+ * worker task, not an operation: it has no surface.  The outcome arrives through
+ * db:drain() as {id, ok = match, result = "match"|"mismatch"|"bad_record"|...}.
+ * The password must be SASLprepped; C wipes its copy once checked.  (The Lua
+ * string cannot be wiped: it lives until the collector frees it.) */
+static int l_scram_check(lua_State *L)
+{
+	core_db *d = check_db(L);
+	lua_Integer id = luaL_checkinteger(L, 2);
+	size_t pwlen, saltlen;
+	const char *password = luaL_checklstring(L, 3, &pwlen);
+	const char *salt = luaL_checklstring(L, 4, &saltlen);
+	lua_Integer iterations = luaL_checkinteger(L, 5);
+	const char *stored_key = luaL_checkstring(L, 6), *server_key = luaL_checkstring(L, 7);
+	im_scram_job *j;
+	int rc;
+
+	/* Out-of-range counts reach the task, which answers "bad_record" without
+	 * hashing: clamp only so that the long conversion cannot wrap. */
+	if (iterations < 0 || iterations > IM_SCRAM_MAX_ITERATIONS)
+		iterations = 0;
+	j = im_scram_job_new(password, pwlen, salt, saltlen, (long)iterations, stored_key, server_key);
+	if (j == NULL)
+		return luaL_error(L, "out of memory");
+	rc = im_workers_submit_task(d->workers, (int64_t)id, im_scram_job_run, j, im_scram_job_free);
+	if (rc == IM_OK) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	lua_pushnil(L);
+	lua_pushstring(L, rc == IM_EFULL ? "busy: too many queued operations" : "submit failed");
+	return 2;
+}
+
 static int l_drain(lua_State *L)
 {
 	core_db *d = check_db(L);
@@ -500,6 +535,7 @@ static const luaL_Reg db_methods[] = {
 	{ "log_message_args", l_log_message_args },
 	{ "log_session", l_log_session },
 	{ "submit", l_submit },
+	{ "scram_check", l_scram_check },
 	{ "drain", l_drain },
 	{ "call", l_call },
 	{ "flush", l_flush },

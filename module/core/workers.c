@@ -25,9 +25,13 @@
  * a few microseconds apart, so an abandoned job stops within a millisecond. */
 #define ABANDON_CHECK_OPS 1000
 
+/* A registry operation (op set) or a task (fn set). */
 typedef struct job {
 	int64_t id;
 	char *op, *params, *ctx;
+	im_task_fn fn;
+	void *arg;
+	void (*arg_free)(void *);
 	struct job *next;
 } job;
 
@@ -66,7 +70,23 @@ static void job_free(job *j)
 	free(j->op);
 	free(j->params);
 	free(j->ctx);
+	if (j->arg_free)
+		j->arg_free(j->arg);
 	free(j);
+}
+
+/* The job's result text and ok flag (worker thread, no lock held). */
+static char *run_job(im_env *env, job *j, int *ok)
+{
+	char *result = NULL;
+
+	*ok = 0;
+	if (j->fn == NULL)
+		return im_registry_call(env, j->op, j->params, j->ctx, ok);
+	*ok = j->fn(j->arg, &result) ? 1 : 0;
+	if (result == NULL)
+		*ok = 0;
+	return result;
 }
 
 void im_workers_kick(im_workers *w)
@@ -122,7 +142,7 @@ static void *run(void *arg)
 		c = calloc(1, sizeof *c);
 		if (c != NULL) {
 			c->id = j->id;
-			c->result = im_registry_call(&env, j->op, j->params, j->ctx, &ok);
+			c->result = run_job(&env, j, &ok);
 			c->ok = ok;
 			if (c->result == NULL)   /* out of memory: still report the job */
 				c->result = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
@@ -235,6 +255,26 @@ static char *dup_or_null(const char *s, int *failed)
 	return d;
 }
 
+/* Appends j to the queue, or frees it when the queue is full or closing. */
+static int enqueue(im_workers *w, job *j)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->queued >= w->queue_max || w->stopping) {
+		pthread_mutex_unlock(&w->lock);
+		job_free(j);
+		return IM_EFULL;
+	}
+	if (w->tail)
+		w->tail->next = j;
+	else
+		w->head = j;
+	w->tail = j;
+	w->queued++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return IM_OK;
+}
+
 int im_workers_submit(im_workers *w, int64_t id, const char *op, const char *params,
                       const char *ctx)
 {
@@ -254,21 +294,30 @@ int im_workers_submit(im_workers *w, int64_t id, const char *op, const char *par
 		job_free(j);
 		return IM_ERR;
 	}
-	pthread_mutex_lock(&w->lock);
-	if (w->queued >= w->queue_max || w->stopping) {
-		pthread_mutex_unlock(&w->lock);
-		job_free(j);
-		return IM_EFULL;
+	return enqueue(w, j);
+}
+
+int im_workers_submit_task(im_workers *w, int64_t id, im_task_fn fn, void *arg,
+                           void (*arg_free)(void *))
+{
+	job *j;
+
+	if (fn == NULL) {
+		if (arg_free)
+			arg_free(arg);
+		return IM_EINVAL;
 	}
-	if (w->tail)
-		w->tail->next = j;
-	else
-		w->head = j;
-	w->tail = j;
-	w->queued++;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	return IM_OK;
+	j = calloc(1, sizeof *j);
+	if (j == NULL) {
+		if (arg_free)
+			arg_free(arg);
+		return IM_ERR;
+	}
+	j->id = id;
+	j->fn = fn;
+	j->arg = arg;
+	j->arg_free = arg_free;
+	return enqueue(w, j);
 }
 
 im_completion *im_workers_drain(im_workers *w)

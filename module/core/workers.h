@@ -4,7 +4,10 @@
  *
  * Each thread has its own read/write connection (im_store_open).  The Lua
  * thread submits (id, op, params, ctx); a worker runs im_registry_call and
- * appends {id, ok, result} to a completion list, then writes the eventfd.  The
+ * appends {id, ok, result} to a completion list, then writes the eventfd.
+ * A task (im_workers_submit_task) is the other kind of job: a C function that
+ * is not an operation (a password check, scram.h), so it has no surface, no
+ * permission and no audit; it shares the queue, its bound and the completions.  The
  * event loop watches im_workers_fd() and calls im_workers_drain().  The log
  * writer's notify callback may call im_workers_kick() so that writer state
  * changes wake the loop the same way.
@@ -46,6 +49,17 @@ void im_workers_set_writer(im_workers *w, im_writer *writer);
 /* Queues a job; strings are copied.  IM_OK, IM_EFULL (queue full), IM_EINVAL. */
 int im_workers_submit(im_workers *w, int64_t id, const char *op, const char *params_json,
                       const char *ctx_json);
+
+/* A task: runs on a worker thread, returns ok (1 or 0) and sets *result to
+ * malloc'd text (NULL: out of memory, reported as an internal error). */
+typedef int (*im_task_fn)(void *arg, char **result);
+
+/* Queues fn(arg) as job id; arg_free(arg) (may be NULL) runs on the worker right
+ * after fn, or when the job is dropped unrun (close).  arg is the pool's from
+ * this call on, whatever it returns: on refusal it is freed at once.  IM_OK,
+ * IM_EFULL (queue full), IM_EINVAL, IM_ERR. */
+int im_workers_submit_task(im_workers *w, int64_t id, im_task_fn fn, void *arg,
+                           void (*arg_free)(void *));
 
 /* Clears the eventfd and returns all completions so far, oldest first (NULL if
  * none).  The list is the caller's: im_completions_free. */

@@ -104,6 +104,7 @@ typedef struct {
 	int status;	/* 0 when no response was read */
 	char *body;	/* NUL-terminated, caller frees */
 	size_t len;
+	char *headers;	/* the header lines after the status line, "\r\n"-separated */
 } h_http_response;
 /* One HTTP/1.1 request to 127.0.0.1:$ENV_HTTP_PORT with "Host: host",
  * extra headers (NULL-terminated array of "Name: value", may be NULL) and an
@@ -111,6 +112,9 @@ typedef struct {
 int h_http(const char *method, const char *path, const char *host,
 	   const char *const *headers, const char *body, h_http_response *out);
 void h_http_clear(h_http_response *r);
+/* The value of response header name (case-insensitive), trimmed, or NULL
+ * (caller frees). */
+char *h_http_header(const h_http_response *r, const char *name);
 /* "Authorization: Basic base64(user:pass)" (caller frees). */
 char *h_basic_auth(const char *user, const char *pass);
 /* Percent-encodes s for a query string (caller frees). */

@@ -149,7 +149,8 @@ int h_http(const char *method, const char *path, const char *host,
 		break;
 	}
 	out->body = malloc(out->len + 1);
-	if (out->body == NULL)
+	out->headers = strdup(strstr(raw, "\r\n") ? strstr(raw, "\r\n") + 2 : "");
+	if (out->body == NULL || out->headers == NULL)
 		goto out;
 	memcpy(out->body, p, out->len);
 	out->body[out->len] = '\0';
@@ -159,15 +160,42 @@ out:
 		close(fd);
 	free(req);
 	free(raw);
-	if (rc != 0)
-		out->status = 0;
+	if (rc != 0) {
+		free(out->body);
+		free(out->headers);
+		memset(out, 0, sizeof *out);
+	}
 	return rc;
 }
 
 void h_http_clear(h_http_response *r)
 {
 	free(r->body);
+	free(r->headers);
 	memset(r, 0, sizeof *r);
+}
+
+char *h_http_header(const h_http_response *r, const char *name)
+{
+	size_t n = strlen(name);
+	const char *line = r->headers;
+
+	while (line && *line) {
+		const char *eol = strstr(line, "\r\n");
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+
+		if (len > n && line[n] == ':' && strncasecmp(line, name, n) == 0) {
+			const char *v = line + n + 1, *end = line + len;
+
+			while (v < end && (*v == ' ' || *v == '\t'))
+				v++;
+			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			return strndup(v, (size_t)(end - v));
+		}
+		line = eol ? eol + 2 : NULL;
+	}
+	return NULL;
 }
 
 static char *base64(const unsigned char *in, size_t n)

@@ -120,7 +120,7 @@ static int await_degraded(int want, int timeout_ms)
  * (Prosody collects on request: statistics_interval = "manual"); -1 if absent. */
 static double metric(const char *name)
 {
-	h_http_response r = { 0, NULL, 0 };
+	h_http_response r = { 0, NULL, 0, NULL };
 	char want[128];
 	double v = -1;
 	const char *p;

@@ -844,7 +844,7 @@ static void metrics(void)
 {
 	static const char *const names[] = { "queue_depth", "batch_size", "flush_latency",
 		"dropped_entries", "written_entries", "database_size", "degraded" };
-	h_http_response r = { 0, NULL, 0 };
+	h_http_response r = { 0, NULL, 0, NULL };
 	char want[128];
 	size_t i;
 

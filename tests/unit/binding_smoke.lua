@@ -53,6 +53,22 @@ for _ = 1, 200 do
 end
 check(got and got.ok == true and got.result:find('"schema_version"', 1, true), "drain returns the completion")
 
+-- a worker task beside the operations: a SCRAM-SHA-1 check against a record
+-- Prosody made (util.sasl.scram, "pencil", 4096 rounds); same ids, same drain
+local sk, svk = "8f279dda5fe5511c69e4890c2fd47a772f5c26d6", "5cdfcf5896307930d4d49260c9f55a532689471e"
+check(db:scram_check(8, "pencil", "QSXCR+Q6sek8bf92", 4096, sk, svk) == true, "scram_check queued")
+check(db:scram_check(9, "pencil!", "QSXCR+Q6sek8bf92", 4096, sk, svk) == true, "scram_check queued (wrong)")
+check(db:scram_check(10, "pencil", "QSXCR+Q6sek8bf92", 1 << 40, sk, svk) == true, "scram_check queued (huge count)")
+local outcomes = {}
+for _ = 1, 500 do
+	for _, c in ipairs(db:drain()) do outcomes[c.id] = c end
+	if outcomes[8] and outcomes[9] and outcomes[10] then break end
+	os.execute("sleep 0.01")
+end
+check(outcomes[8] and outcomes[8].ok == true and outcomes[8].result == "match", "scram_check: match")
+check(outcomes[9] and outcomes[9].ok == false and outcomes[9].result == "mismatch", "scram_check: mismatch")
+check(outcomes[10] and outcomes[10].ok == false and outcomes[10].result == "bad_record", "scram_check: huge count refused")
+
 ok, res = db:call("auth.token", '{"ttl":3600}', nobody)
 local token = res:match('"token":"(%x+)"')
 check(ok and token and #token == 64, "auth.token")

@@ -1,0 +1,192 @@
+/*
+ * scram.c — see scram.h.  libcrypto does the hashing (PKCS5_PBKDF2_HMAC, HMAC,
+ * SHA1) and the constant-time comparison (CRYPTO_memcmp); OPENSSL_cleanse
+ * wipes every copy of the password and of the keys derived from it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include "imhost_err.h"
+#include "scram.h"
+
+int im_pbkdf2_sha1(const void *password, size_t pwlen, const void *salt, size_t saltlen,
+                   long iterations, unsigned char *out, size_t outlen)
+{
+	if (iterations < IM_SCRAM_MIN_ITERATIONS || iterations > IM_SCRAM_MAX_ITERATIONS ||
+	    outlen == 0 || outlen > 1024 || pwlen > (size_t)1 << 30 || saltlen > (size_t)1 << 30)
+		return IM_EINVAL;
+	/* libcrypto takes int lengths: bounded above. */
+	if (PKCS5_PBKDF2_HMAC(password, (int)pwlen, salt, (int)saltlen, (int)iterations,
+	                      EVP_sha1(), (int)outlen, out) != 1)
+		return IM_ERR;
+	return IM_OK;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Exactly 2*n hex digits into out[n]; -1 otherwise. */
+static int unhex(const char *hex, unsigned char *out, size_t n)
+{
+	size_t i;
+
+	if (hex == NULL || strlen(hex) != 2 * n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int hmac_sha1(const unsigned char *key, const char *msg, unsigned char out[IM_SCRAM_SHA1_LEN])
+{
+	unsigned int len = 0;
+
+	return HMAC(EVP_sha1(), key, IM_SCRAM_SHA1_LEN, (const unsigned char *)msg, strlen(msg), out,
+	            &len) != NULL && len == IM_SCRAM_SHA1_LEN ? 0 : -1;
+}
+
+int im_scram_sha1_check(const void *password, size_t pwlen, const void *salt, size_t saltlen,
+                        long iterations, const char *stored_key_hex, const char *server_key_hex)
+{
+	unsigned char want_stored[IM_SCRAM_SHA1_LEN], want_server[IM_SCRAM_SHA1_LEN];
+	unsigned char salted[IM_SCRAM_SHA1_LEN], client_key[IM_SCRAM_SHA1_LEN];
+	unsigned char stored[IM_SCRAM_SHA1_LEN], server[IM_SCRAM_SHA1_LEN];
+	int outcome = IM_SCRAM_FAILED, differ;
+
+	/* The record first: a corrupt one costs no hashing at all. */
+	if (salt == NULL || saltlen == 0 || saltlen > IM_SCRAM_MAX_SALT ||
+	    iterations < IM_SCRAM_MIN_ITERATIONS || iterations > IM_SCRAM_MAX_ITERATIONS ||
+	    unhex(stored_key_hex, want_stored, sizeof want_stored) != 0 ||
+	    unhex(server_key_hex, want_server, sizeof want_server) != 0 ||
+	    (password == NULL && pwlen != 0))
+		return IM_SCRAM_BAD_RECORD;
+	if (im_pbkdf2_sha1(password ? password : "", pwlen, salt, saltlen, iterations, salted,
+	                   sizeof salted) != IM_OK ||
+	    hmac_sha1(salted, "Client Key", client_key) != 0 ||
+	    SHA1(client_key, sizeof client_key, stored) == NULL ||
+	    hmac_sha1(salted, "Server Key", server) != 0)
+		goto out;
+	/* Both comparisons always run: the time says nothing about which key differed. */
+	differ = CRYPTO_memcmp(stored, want_stored, sizeof stored) != 0;
+	differ |= CRYPTO_memcmp(server, want_server, sizeof server) != 0;
+	outcome = differ ? IM_SCRAM_MISMATCH : IM_SCRAM_MATCH;
+out:
+	/* Whoever holds SaltedPassword or ClientKey can log in over SCRAM. */
+	OPENSSL_cleanse(salted, sizeof salted);
+	OPENSSL_cleanse(client_key, sizeof client_key);
+	return outcome;
+}
+
+const char *im_scram_outcome_name(int outcome)
+{
+	switch (outcome) {
+	case IM_SCRAM_MATCH: return "match";
+	case IM_SCRAM_MISMATCH: return "mismatch";
+	case IM_SCRAM_BAD_RECORD: return "bad_record";
+	default: return "failed";
+	}
+}
+
+/* --- the workers task ------------------------------------------------------------- */
+
+#define HEX_LEN (2 * IM_SCRAM_SHA1_LEN)
+
+struct im_scram_job {
+	unsigned char *password;   /* wiped as soon as the check ran */
+	size_t pwlen;
+	unsigned char *salt;
+	size_t saltlen;
+	long iterations;
+	/* Hex of the record's keys; a longer value is truncated, which unhex then
+	 * refuses for its length (one byte more than a valid key). */
+	char stored_key[HEX_LEN + 2], server_key[HEX_LEN + 2];
+};
+
+static void copy_hex(char *dst, const char *src)
+{
+	size_t n = src ? strnlen(src, HEX_LEN + 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
+im_scram_job *im_scram_job_new(const void *password, size_t pwlen, const void *salt,
+                               size_t saltlen, long iterations, const char *stored_key_hex,
+                               const char *server_key_hex)
+{
+	im_scram_job *j = calloc(1, sizeof *j);
+
+	if (j == NULL)
+		return NULL;
+	/* +1: malloc(0) may return NULL; the copies need not be strings. */
+	j->password = malloc(pwlen + 1);
+	j->salt = malloc(saltlen + 1);
+	if (j->password == NULL || j->salt == NULL) {
+		im_scram_job_free(j);
+		return NULL;
+	}
+	if (pwlen)
+		memcpy(j->password, password, pwlen);
+	if (saltlen)
+		memcpy(j->salt, salt, saltlen);
+	j->pwlen = pwlen;
+	j->saltlen = saltlen;
+	j->iterations = iterations;
+	copy_hex(j->stored_key, stored_key_hex);
+	copy_hex(j->server_key, server_key_hex);
+	return j;
+}
+
+static void wipe_password(im_scram_job *j)
+{
+	if (j->password == NULL)
+		return;
+	OPENSSL_cleanse(j->password, j->pwlen + 1);
+	free(j->password);
+	j->password = NULL;
+	j->pwlen = 0;
+}
+
+int im_scram_job_run(void *arg, char **result)
+{
+	im_scram_job *j = arg;
+	int outcome;
+
+	if (j->password == NULL) {   /* already run */
+		*result = strdup(im_scram_outcome_name(IM_SCRAM_FAILED));
+		return 0;
+	}
+	outcome = im_scram_sha1_check(j->password, j->pwlen, j->salt, j->saltlen, j->iterations,
+	                              j->stored_key, j->server_key);
+	wipe_password(j);
+	*result = strdup(im_scram_outcome_name(outcome));
+	return outcome == IM_SCRAM_MATCH;
+}
+
+void im_scram_job_free(void *arg)
+{
+	im_scram_job *j = arg;
+
+	if (j == NULL)
+		return;
+	wipe_password(j);
+	free(j->salt);
+	free(j);
+}
