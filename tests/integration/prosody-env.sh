@@ -38,6 +38,18 @@ env_port_listening() {
 		END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
+# Is TCP port $1 listened on by process $2?  A free port can be taken by
+# another suite's server between env_free_port and Prosody's bind; Prosody
+# then runs on without it, and the port answers for someone else.
+env_port_owned_by() {
+	_hex=$(printf '%04X' "$1")
+	for _inode in $(awk -v p=":$_hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
+			/proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+		ls -l "/proc/$2/fd" 2>/dev/null | grep -qF "socket:[$_inode]" && return 0
+	done
+	return 1
+}
+
 # A currently free port from 20000-59999, not in $ENV_PORTS_USED.
 env_free_port() {
 	_try=0
@@ -122,17 +134,27 @@ env_start() {
 	ENV_CFG="$ENV_DIR/prosody.cfg.lua"
 	ENV_PIDFILE="$ENV_DIR/prosody.pid"
 	ENV_LOG="$ENV_DIR/prosody.log"
-	ENV_C2S_PORT=$(env_free_port) || return 1
-	ENV_PORTS_USED="$ENV_PORTS_USED $ENV_C2S_PORT"	# $(...) cannot update it
-	ENV_HTTP_PORT=$(env_free_port) || return 1
-	export ENV_ROOT ENV_DIR ENV_CFG ENV_PIDFILE ENV_LOG ENV_C2S_PORT ENV_HTTP_PORT IMHOST_REPO
-	env_write_config "$_n" "$@" || return 1
-	cat > "$ENV_DIR/env" <<EOF
+	_attempt=1
+	while :; do	# new ports if another process took one first (env_launch: 2)
+		ENV_C2S_PORT=$(env_free_port) || return 1
+		ENV_PORTS_USED="$ENV_PORTS_USED $ENV_C2S_PORT"	# $(...) cannot update it
+		ENV_HTTP_PORT=$(env_free_port) || return 1
+		ENV_PORTS_USED="$ENV_PORTS_USED $ENV_HTTP_PORT"
+		export ENV_ROOT ENV_DIR ENV_CFG ENV_PIDFILE ENV_LOG ENV_C2S_PORT ENV_HTTP_PORT IMHOST_REPO
+		env_write_config "$_n" "$@" || return 1
+		cat > "$ENV_DIR/env" <<EOF
 ENV_ROOT='$ENV_ROOT'; ENV_DIR='$ENV_DIR'; ENV_CFG='$ENV_CFG'; ENV_PIDFILE='$ENV_PIDFILE'
 ENV_LOG='$ENV_LOG'; ENV_C2S_PORT=$ENV_C2S_PORT; ENV_HTTP_PORT=$ENV_HTTP_PORT
 export ENV_ROOT ENV_DIR ENV_CFG ENV_PIDFILE ENV_LOG ENV_C2S_PORT ENV_HTTP_PORT
 EOF
-	env_launch
+		env_launch
+		_rc=$?
+		{ [ $_rc -eq 2 ] && [ $_attempt -lt 3 ]; } || return $_rc
+		echo "env_start: a port was taken by another process; starting $_n again on new ports" >&2
+		env_stop
+		: > "$ENV_LOG"
+		_attempt=$((_attempt + 1))
+	done
 }
 
 # Loads the state of server NAME (after env_start ran, maybe in another shell).
@@ -156,7 +178,12 @@ env_launch() {
 	echo $! > "$ENV_DIR/started.pid"
 	_i=0
 	while [ $_i -lt 150 ]; do	# 15 s
-		if env_port_listening "$ENV_C2S_PORT" && env_port_listening "$ENV_HTTP_PORT"; then
+		if grep -q 'Failed to open server port' "$ENV_LOG" 2>/dev/null; then
+			grep 'Failed to open server port' "$ENV_LOG" | head -n 2 | sed 's/^/env_launch: /' >&2
+			return 2
+		fi
+		if env_port_owned_by "$ENV_C2S_PORT" "$(cat "$ENV_DIR/started.pid")" &&
+		   env_port_owned_by "$ENV_HTTP_PORT" "$(cat "$ENV_DIR/started.pid")"; then
 			# a module that failed to load does not stop Prosody: say so
 			grep -A4 'modulemanager[[:space:]]*error' "$ENV_LOG" | head -n 20 |
 				sed 's/^/env_launch: /' >&2
