@@ -2,8 +2,8 @@
 --
 -- HTTP Basic with a Prosody account (over TLS, or from loopback), or a bearer
 -- token issued by auth.token.  Checking a password is thousands of salted hash
--- rounds: it never runs on the event loop when the host stores SCRAM-SHA-1
--- records (mod_auth_internal_hashed, the default).  The glue reads the record
+-- rounds: it never runs on the event loop when the host stores SCRAM records
+-- (mod_auth_internal_hashed, the default; SHA-1 or SHA-256).  The glue reads the record
 -- here and a worker thread hashes (module/core/scram.c via db:scram_check); the
 -- verdict comes back through the completion eventfd.  Any other provider, or a
 -- legacy plaintext record, is checked by the provider on the loop, as Prosody
@@ -94,21 +94,26 @@ local function is_loopback(request)
 	return ip == "127.0.0.1" or ip == "::1" or (ip and ip:match("^127%.")) ~= nil;
 end
 
--- True when the host's provider is mod_auth_internal_hashed with SCRAM-SHA-1
--- records: what scram.c implements.  (usermanager puts the provider itself in
+-- The hash of the host's SCRAM records when its provider is
+-- mod_auth_internal_hashed and scram.c implements that hash ("SHA-1" or
+-- "SHA-256"), else nil.  (usermanager puts the provider itself in
 -- hosts[host].users; mod_auth_internal_hashed's `password_hash` option picks
 -- the hash.)
-local function checked_off_loop(host)
+local OFF_LOOP_HASHES = { ["SHA-1"] = true, ["SHA-256"] = true };
+local function off_loop_hash(host)
 	local provider = prosody.hosts[host].users;
-	return provider ~= nil and rawget(provider, "name") == "internal_hashed"
-		and (config.get(host, "password_hash") or "SHA-1") == "SHA-1";
+	local hash = config.get(host, "password_hash") or "SHA-1";
+	if provider ~= nil and rawget(provider, "name") == "internal_hashed" and OFF_LOOP_HASHES[hash] then
+		return hash;
+	end
 end
 
 -- A promise of "match", "mismatch", "bad_record" (a record scram.c refuses:
 -- bad hex, no salt, an iteration count out of 1..1,000,000), or "unavailable"
 -- or "failed" (the workers' queue is full; libcrypto failed).
 local function check_password(username, host, password)
-	if checked_off_loop(host) then
+	local hash = off_loop_hash(host);
+	if hash then
 		-- As the provider does: SASLprep the password, read the account record.
 		local prepped = saslprep(password);
 		if not prepped then return promise.resolve("mismatch"); end
@@ -121,7 +126,7 @@ local function check_password(username, host, password)
 				return promise.resolve("bad_record");
 			end
 			module:log("debug", "HTTP Basic: checking %s@%s's password on a worker", username, host);
-			return scram_check(prepped, record.salt, iterations, record.stored_key, record.server_key)
+			return scram_check(prepped, record.salt, iterations, record.stored_key, record.server_key, hash)
 				:next(function (res) return res.outcome; end);
 		end
 		-- A legacy plaintext record: the provider compares it and rewrites it hashed.

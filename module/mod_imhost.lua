@@ -106,12 +106,14 @@ local function submit(op, params, ctx)
 		end);
 end
 
--- Checks a SASLprepped password against a SCRAM-SHA-1 record on a worker
--- thread (module/core/scram.h).  Not an operation: on no surface, never audited.
--- A promise of { outcome = "match" | "mismatch" | "bad_record" | "failed" |
--- "unavailable" }.
-local function scram_check(password, salt, iterations, stored_key, server_key)
-	return on_worker(function (id) return db:scram_check(id, password, salt, iterations, stored_key, server_key); end,
+-- Checks a SASLprepped password against a SCRAM record (hash: "SHA-1" or
+-- "SHA-256") on a worker thread (module/core/scram.h).  Not an operation: on no
+-- surface, never audited.  A promise of { outcome = "match" | "mismatch" |
+-- "bad_record" | "failed" | "unavailable" }.
+local function scram_check(password, salt, iterations, stored_key, server_key, hash)
+	return on_worker(function (id)
+			return db:scram_check(id, password, salt, iterations, stored_key, server_key, hash);
+		end,
 		function (done) return { outcome = done.result }; end,
 		function () return { outcome = "unavailable" }; end);
 end

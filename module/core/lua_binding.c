@@ -405,8 +405,9 @@ static int l_submit(lua_State *L)
 	return 2;
 }
 
-/* db:scram_check(id, password, salt, iterations, stored_key_hex, server_key_hex)
- * -> true, or nil, err.  Queues a SCRAM-SHA-1 password check (scram.h) as a
+/* db:scram_check(id, password, salt, iterations, stored_key_hex, server_key_hex
+ *                [, hash]) -> true, or nil, err.  hash: "SHA-1" (default) or
+ * "SHA-256", Prosody's password_hash.  Queues a SCRAM password check (scram.h) as a
  * worker task, not an operation: it has no surface.  The outcome arrives through
  * db:drain() as {id, ok = match, result = "match"|"mismatch"|"bad_record"|...}.
  * The password must be SASLprepped; C wipes its copy once checked.  (The Lua
@@ -420,14 +421,19 @@ static int l_scram_check(lua_State *L)
 	const char *salt = luaL_checklstring(L, 4, &saltlen);
 	lua_Integer iterations = luaL_checkinteger(L, 5);
 	const char *stored_key = luaL_checkstring(L, 6), *server_key = luaL_checkstring(L, 7);
+	im_scram_hash hash;
 	im_scram_job *j;
 	int rc;
+
+	if (im_scram_hash_by_name(luaL_optstring(L, 8, "SHA-1"), &hash) != IM_OK)
+		return luaL_argerror(L, 8, "\"SHA-1\" or \"SHA-256\"");
 
 	/* Out-of-range counts reach the task, which answers "bad_record" without
 	 * hashing: clamp only so that the long conversion cannot wrap. */
 	if (iterations < 0 || iterations > IM_SCRAM_MAX_ITERATIONS)
 		iterations = 0;
-	j = im_scram_job_new(password, pwlen, salt, saltlen, (long)iterations, stored_key, server_key);
+	j = im_scram_job_new(hash, password, pwlen, salt, saltlen, (long)iterations, stored_key,
+	                     server_key);
 	if (j == NULL)
 		return luaL_error(L, "out of memory");
 	rc = im_workers_submit_task(d->workers, (int64_t)id, im_scram_job_run, j, im_scram_job_free);

@@ -123,6 +123,26 @@ static char *good_password(void)
 	return bearer;
 }
 
+/* A host with password_hash = "SHA-256": its records are checked on a worker
+ * too (with SHA-256), never by the provider. */
+static void sha256_record(void)
+{
+	int st;
+	char *out = h_run(&st, NULL, "grep -c -E 'stored_key.*\"[0-9a-f]{64}\"' '%s/data/b%%2etest/accounts/dave.dat'",
+	                  h_env("ENV_DIR"));
+
+	CHECK(out && atoi(out) == 1, "dave@b.test's record is SCRAM-SHA-256 (64 hex digits of stored_key)");
+	free(out);
+	/* From an address of its own: the limit's tests below count loopback's failures. */
+	CHECK(login("dave@b.test", PW, "192.0.2.56") == 200, "Basic with dave@b.test's right password: 200");
+	CHECK(on_worker("dave@b.test") == 1 && by_provider("dave") == 0,
+	      "... checked on a worker, not by the provider (%d, provider %d)", on_worker("dave@b.test"),
+	      by_provider("dave"));
+	CHECK(login("dave@b.test", "pw-Secret", "192.0.2.56") == 401, "dave@b.test with a wrong password: 401");
+	CHECK(on_worker("dave@b.test") == 2 && by_provider("dave") == 0,
+	      "... checked on a worker too (%d, provider %d)", on_worker("dave@b.test"), by_provider("dave"));
+}
+
 /* SASLprep: uni registered "pw secret" (a space); a no-break space maps to it. */
 static void saslprep(void)
 {
@@ -220,6 +240,7 @@ int main(void)
 	char *bearer = good_password();
 
 	saslprep();
+	sha256_record();
 	legacy_record();
 	corrupt_record();
 	limit(bearer);

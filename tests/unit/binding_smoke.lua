@@ -59,15 +59,27 @@ local sk, svk = "8f279dda5fe5511c69e4890c2fd47a772f5c26d6", "5cdfcf5896307930d4d
 check(db:scram_check(8, "pencil", "QSXCR+Q6sek8bf92", 4096, sk, svk) == true, "scram_check queued")
 check(db:scram_check(9, "pencil!", "QSXCR+Q6sek8bf92", 4096, sk, svk) == true, "scram_check queued (wrong)")
 check(db:scram_check(10, "pencil", "QSXCR+Q6sek8bf92", 1 << 40, sk, svk) == true, "scram_check queued (huge count)")
+-- the same password under password_hash = "SHA-256" (Prosody's record again)
+local sk256 = "fe30dbdd79f249916c7ae315b177cf2f389d3cd1ef020e5af9eeefeddc2f648b"
+local svk256 = "8d41f17a7e7c5254de3aabd99c79590f2cd006b01f7560c6d25d649fe9046393"
+check(db:scram_check(11, "pencil", "QSXCR+Q6sek8bf92", 4096, sk256, svk256, "SHA-256") == true,
+	"scram_check queued (SHA-256)")
+check(db:scram_check(12, "pencil", "QSXCR+Q6sek8bf92", 4096, sk, svk, "SHA-256") == true,
+	"scram_check queued (SHA-1 record as SHA-256)")
+check(not pcall(db.scram_check, db, 13, "pencil", "QSXCR+Q6sek8bf92", 4096, sk, svk, "MD5"),
+	"scram_check: an unknown hash is an argument error")
 local outcomes = {}
 for _ = 1, 500 do
 	for _, c in ipairs(db:drain()) do outcomes[c.id] = c end
-	if outcomes[8] and outcomes[9] and outcomes[10] then break end
+	if outcomes[8] and outcomes[9] and outcomes[10] and outcomes[11] and outcomes[12] then break end
 	os.execute("sleep 0.01")
 end
 check(outcomes[8] and outcomes[8].ok == true and outcomes[8].result == "match", "scram_check: match")
 check(outcomes[9] and outcomes[9].ok == false and outcomes[9].result == "mismatch", "scram_check: mismatch")
 check(outcomes[10] and outcomes[10].ok == false and outcomes[10].result == "bad_record", "scram_check: huge count refused")
+check(outcomes[11] and outcomes[11].ok == true and outcomes[11].result == "match", "scram_check: SHA-256 match")
+check(outcomes[12] and outcomes[12].ok == false and outcomes[12].result == "bad_record",
+	"scram_check: SHA-1 keys are the wrong length for SHA-256")
 
 ok, res = db:call("auth.token", '{"ttl":3600}', nobody)
 local token = res:match('"token":"(%x+)"')

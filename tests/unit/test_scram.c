@@ -1,6 +1,7 @@
 /*
  * test_scram.c — password checks for HTTP Basic off the event loop (scram.h):
- * PBKDF2-HMAC-SHA1 against RFC 6070, a SCRAM-SHA-1 record made by Prosody's
+ * PBKDF2-HMAC-SHA1 against RFC 6070 and PBKDF2-HMAC-SHA256 against RFC 7914's
+ * published values, SCRAM-SHA-1 and SCRAM-SHA-256 records made by Prosody's
  * own util.sasl.scram, wrong passwords, corrupt records, and the check as a
  * workers task (completion, queue refusal, dropped tasks freed).
  */
@@ -23,17 +24,23 @@ static void hex_of(const unsigned char *b, size_t n, char *out)
 		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
-static void check_pbkdf2(const char *pw, size_t pwlen, const char *salt, size_t saltlen,
-                         long c, const char *want_hex)
+static void check_pbkdf2_with(im_scram_hash hash, const char *pw, size_t pwlen, const char *salt,
+                              size_t saltlen, long c, const char *want_hex)
 {
 	unsigned char out[64];
 	char hex[129];
 	size_t n = strlen(want_hex) / 2;
 
 	assert_true(n <= sizeof out);
-	assert_int_equal(im_pbkdf2_sha1(pw, pwlen, salt, saltlen, c, out, n), IM_OK);
+	assert_int_equal(im_pbkdf2(hash, pw, pwlen, salt, saltlen, c, out, n), IM_OK);
 	hex_of(out, n, hex);
 	assert_string_equal(hex, want_hex);
+}
+
+static void check_pbkdf2(const char *pw, size_t pwlen, const char *salt, size_t saltlen,
+                         long c, const char *want_hex)
+{
+	check_pbkdf2_with(IM_SCRAM_SHA1, pw, pwlen, salt, saltlen, c, want_hex);
 }
 
 /* RFC 6070 section 2.  The 16777216-round vector is beyond the bound we accept
@@ -49,8 +56,41 @@ static void test_rfc6070(void **state)
 	check_pbkdf2("passwordPASSWORDpassword", 24, "saltSALTsaltSALTsaltSALTsaltSALTsalt", 36, 4096,
 	             "3d2eec4fe41c849b80c8d83662c0e44a8b291a964cf2f07038");
 	check_pbkdf2("pass\0word", 9, "sa\0lt", 5, 4096, "56fa6aa75548099dcc37d7f03425e0c3");
-	assert_int_equal(im_pbkdf2_sha1("password", 8, "salt", 4, 16777216, out, sizeof out), IM_EINVAL);
-	assert_int_equal(im_pbkdf2_sha1("password", 8, "salt", 4, 0, out, sizeof out), IM_EINVAL);
+	assert_int_equal(im_pbkdf2(IM_SCRAM_SHA1, "password", 8, "salt", 4, 16777216, out, sizeof out),
+	                 IM_EINVAL);
+	assert_int_equal(im_pbkdf2(IM_SCRAM_SHA1, "password", 8, "salt", 4, 0, out, sizeof out), IM_EINVAL);
+}
+
+/* PBKDF2-HMAC-SHA256: RFC 7914 section 11, and the widely published values for
+ * RFC 6070's inputs. */
+static void test_pbkdf2_sha256(void **state)
+{
+	(void)state;
+	check_pbkdf2_with(IM_SCRAM_SHA256, "passwd", 6, "salt", 4, 1,
+	                  "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+	                  "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783");
+	check_pbkdf2_with(IM_SCRAM_SHA256, "password", 8, "salt", 4, 1,
+	                  "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b");
+	check_pbkdf2_with(IM_SCRAM_SHA256, "password", 8, "salt", 4, 4096,
+	                  "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a");
+}
+
+static void test_hash_names(void **state)
+{
+	im_scram_hash h = IM_SCRAM_SHA256;
+
+	(void)state;
+	assert_int_equal(im_scram_hash_by_name("SHA-1", &h), IM_OK);
+	assert_int_equal(h, IM_SCRAM_SHA1);
+	assert_int_equal(im_scram_hash_len(h), 20);
+	assert_int_equal(im_scram_hash_by_name("SHA-256", &h), IM_OK);
+	assert_int_equal(h, IM_SCRAM_SHA256);
+	assert_int_equal(im_scram_hash_len(h), 32);
+	/* Prosody's names only: no aliases, no case folding, no other hashes. */
+	assert_int_equal(im_scram_hash_by_name("sha-256", &h), IM_EINVAL);
+	assert_int_equal(im_scram_hash_by_name("SHA-512", &h), IM_EINVAL);
+	assert_int_equal(im_scram_hash_by_name("", &h), IM_EINVAL);
+	assert_int_equal(im_scram_hash_by_name(NULL, &h), IM_EINVAL);
 }
 
 /* Made by Prosody 0.12.3 itself:
@@ -62,10 +102,22 @@ static void test_rfc6070(void **state)
 #define P_STORED "8f279dda5fe5511c69e4890c2fd47a772f5c26d6"
 #define P_SERVER "5cdfcf5896307930d4d49260c9f55a532689471e"
 
+/* The same call made with password_hash = "SHA-256":
+ *   util.sasl.scram.get_hash(hashes.sha256, hashes.hmac_sha256,
+ *       hashes.pbkdf2_hmac_sha256)("pencil", "QSXCR+Q6sek8bf92", 4096) */
+#define P256_STORED "fe30dbdd79f249916c7ae315b177cf2f389d3cd1ef020e5af9eeefeddc2f648b"
+#define P256_SERVER "8d41f17a7e7c5254de3aabd99c79590f2cd006b01f7560c6d25d649fe9046393"
+
+static int check_with(im_scram_hash hash, const char *pw, const char *salt, long iter,
+                      const char *stored, const char *server)
+{
+	return im_scram_check(hash, pw, pw ? strlen(pw) : 0, salt, salt ? strlen(salt) : 0, iter,
+	                      stored, server);
+}
+
 static int check(const char *pw, const char *salt, long iter, const char *stored, const char *server)
 {
-	return im_scram_sha1_check(pw, pw ? strlen(pw) : 0, salt, salt ? strlen(salt) : 0, iter,
-	                           stored, server);
+	return check_with(IM_SCRAM_SHA1, pw, salt, iter, stored, server);
 }
 
 static void test_prosody_record(void **state)
@@ -75,6 +127,20 @@ static void test_prosody_record(void **state)
 	/* Prosody writes lower case; upper-case hex is the same bytes. */
 	assert_int_equal(check(P_PASSWORD, P_SALT, P_ITER, "8F279DDA5FE5511C69E4890C2FD47A772F5C26D6",
 	                       P_SERVER), IM_SCRAM_MATCH);
+}
+
+static void test_prosody_sha256_record(void **state)
+{
+	(void)state;
+	assert_int_equal(check_with(IM_SCRAM_SHA256, P_PASSWORD, P_SALT, P_ITER, P256_STORED, P256_SERVER),
+	                 IM_SCRAM_MATCH);
+	assert_int_equal(check_with(IM_SCRAM_SHA256, "pencil2", P_SALT, P_ITER, P256_STORED, P256_SERVER),
+	                 IM_SCRAM_MISMATCH);
+	/* A record of the other hash: its keys have the other length. */
+	assert_int_equal(check_with(IM_SCRAM_SHA256, P_PASSWORD, P_SALT, P_ITER, P_STORED, P_SERVER),
+	                 IM_SCRAM_BAD_RECORD);
+	assert_int_equal(check_with(IM_SCRAM_SHA1, P_PASSWORD, P_SALT, P_ITER, P256_STORED, P256_SERVER),
+	                 IM_SCRAM_BAD_RECORD);
 }
 
 static void test_wrong_password(void **state)
@@ -121,8 +187,8 @@ static void test_job_direct(void **state)
 	char *result = NULL;
 
 	(void)state;
-	j = im_scram_job_new(P_PASSWORD, strlen(P_PASSWORD), P_SALT, strlen(P_SALT), P_ITER,
-	                     P_STORED, P_SERVER);
+	j = im_scram_job_new(IM_SCRAM_SHA1, P_PASSWORD, strlen(P_PASSWORD), P_SALT, strlen(P_SALT),
+	                     P_ITER, P_STORED, P_SERVER);
 	assert_non_null(j);
 	assert_int_equal(im_scram_job_run(j, &result), 1);
 	assert_string_equal(result, "match");
@@ -133,8 +199,22 @@ static void test_job_direct(void **state)
 	free(result);
 	im_scram_job_free(j);
 	/* An over-long key is refused, not truncated into a valid one. */
-	j = im_scram_job_new(P_PASSWORD, strlen(P_PASSWORD), P_SALT, strlen(P_SALT), P_ITER,
-	                     P_STORED "00", P_SERVER);
+	j = im_scram_job_new(IM_SCRAM_SHA1, P_PASSWORD, strlen(P_PASSWORD), P_SALT, strlen(P_SALT),
+	                     P_ITER, P_STORED "00", P_SERVER);
+	assert_int_equal(im_scram_job_run(j, &result), 0);
+	assert_string_equal(result, "bad_record");
+	free(result);
+	im_scram_job_free(j);
+	/* The longest keys (SHA-256's) pass through the job intact, and one more
+	 * digit is still refused. */
+	j = im_scram_job_new(IM_SCRAM_SHA256, P_PASSWORD, strlen(P_PASSWORD), P_SALT, strlen(P_SALT),
+	                     P_ITER, P256_STORED, P256_SERVER);
+	assert_int_equal(im_scram_job_run(j, &result), 1);
+	assert_string_equal(result, "match");
+	free(result);
+	im_scram_job_free(j);
+	j = im_scram_job_new(IM_SCRAM_SHA256, P_PASSWORD, strlen(P_PASSWORD), P_SALT, strlen(P_SALT),
+	                     P_ITER, P256_STORED "0", P256_SERVER);
 	assert_int_equal(im_scram_job_run(j, &result), 0);
 	assert_string_equal(result, "bad_record");
 	free(result);
@@ -150,7 +230,8 @@ static int readable(int fd, int timeout_ms)
 
 static im_scram_job *job(const char *pw, long iter)
 {
-	return im_scram_job_new(pw, strlen(pw), P_SALT, strlen(P_SALT), iter, P_STORED, P_SERVER);
+	return im_scram_job_new(IM_SCRAM_SHA1, pw, strlen(pw), P_SALT, strlen(P_SALT), iter, P_STORED,
+	                        P_SERVER);
 }
 
 /* Tasks complete through the same drain as operations, with their own ids. */
@@ -231,7 +312,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc6070),
+		cmocka_unit_test(test_pbkdf2_sha256),
+		cmocka_unit_test(test_hash_names),
 		cmocka_unit_test(test_prosody_record),
+		cmocka_unit_test(test_prosody_sha256_record),
 		cmocka_unit_test(test_wrong_password),
 		cmocka_unit_test(test_corrupt_record),
 		cmocka_unit_test(test_job_direct),
