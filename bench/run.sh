@@ -238,10 +238,13 @@ billing() {
 	pinger billing 300 > "$ENV_ROOT/billing-busy.out" &
 	ping_pid=$!
 	sleep 0.5
+	looplag reset >/dev/null
 	run_s=$(billing_run "$ENV_ROOT/billing-run.json")
 	sleep 3	# the announcement of the finalized invoices follows the answer
 	rerun_s=$(billing_run "$ENV_ROOT/billing-rerun.json")
 	sleep 1
+	looplag > "$ENV_ROOT/looplag-billing.out"
+	grep '^SLOW' "$ENV_ROOT/looplag-billing.out" | sed 's/^/billing: /'
 	kill -TERM "$ping_pid" 2>/dev/null
 	wait "$ping_pid"
 	echo "billing run: ${run_s:-?} s, $(cat "$ENV_ROOT/billing-run.json")"
@@ -357,6 +360,9 @@ if [ -f "$R/billing.out" ]; then
 		"$(na "$(result "$R/billing.out" rerun_s)")" "$(cat "$R/billing-rerun.json" 2>/dev/null)"
 	printf '%-34s %12s ms  (p99 %s ms)   goal stall <= 20 ms\n' "ping RTT max, during billing" \
 		"$(na "$(result "$R/billing-busy.out" max_ms)")" "$(na "$(result "$R/billing-busy.out" p99_ms)")"
+	printf '%-34s %12s ms  (p99 %s ms, %s callbacks, %s >= 5 ms)\n' "longest loop callback, billing" \
+		"$(na "$(result "$R/looplag-billing.out" max_ms)")" "$(na "$(result "$R/looplag-billing.out" p99_ms)")" \
+		"$(na "$(result "$R/looplag-billing.out" samples)")" "$(na "$(result "$R/looplag-billing.out" over5)")"
 fi
 desk_table
 echo "bench: $(( $(date +%s) - started )) s; load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
