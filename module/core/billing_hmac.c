@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "billing_hmac.h"
+#include "hex.h"
 #include "imhost_err.h"
 #include "sha256.h"
 
@@ -50,17 +51,6 @@ int im_ct_equal(const void *a, const void *b, size_t n)
 	for (i = 0; i < n; i++)
 		d |= x[i] ^ y[i];
 	return d == 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* The HMAC of "<t>.<body>" under secret. */
@@ -133,14 +123,8 @@ int im_webhook_verify(const char *header, const void *body, size_t bodylen,
 			}
 			have_t = 1;
 		} else if (eq - p == 2 && p[0] == 'v' && p[1] == '1' && nsig < MAX_V1) {
-			if (len != 64)
+			if (im_hex_decode(eq + 1, len, sigs[nsig], 32) != 0)
 				return IM_WH_MALFORMED;
-			for (j = 0; j < 32; j++) {
-				int hi = hexval(eq[1 + 2 * j]), lo = hexval(eq[2 + 2 * j]);
-				if (hi < 0 || lo < 0)
-					return IM_WH_MALFORMED;
-				sigs[nsig][j] = (uint8_t)(hi << 4 | lo);
-			}
 			nsig++;
 		}
 		p = *end ? end + 1 : end;
@@ -193,16 +177,9 @@ int im_link_check(const char *secret, const char *path, int64_t expires, const c
                   int64_t now)
 {
 	uint8_t mac[32], sig[32];
-	size_t i;
 
-	if (!sig_hex || strlen(sig_hex) != 64)
+	if (!sig_hex || im_hex_decode(sig_hex, strlen(sig_hex), sig, 32) != 0)
 		return IM_WH_MALFORMED;
-	for (i = 0; i < 32; i++) {
-		int hi = hexval(sig_hex[2 * i]), lo = hexval(sig_hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return IM_WH_MALFORMED;
-		sig[i] = (uint8_t)(hi << 4 | lo);
-	}
 	if (link_mac(secret, path, expires, mac) != IM_OK)
 		return IM_WH_MALFORMED;
 	if (!im_ct_equal(mac, sig, 32))

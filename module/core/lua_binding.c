@@ -387,15 +387,9 @@ static int l_log_session(lua_State *L)
 	return n;
 }
 
-static int l_submit(lua_State *L)
+/* true, or nil and why a job was not queued (IM_EFULL: the queue is full). */
+static int push_submit_result(lua_State *L, int rc)
 {
-	core_db *d = check_db(L);
-	lua_Integer id = luaL_checkinteger(L, 2);
-	const char *op = luaL_checkstring(L, 3);
-	const char *params = luaL_optstring(L, 4, "{}");
-	const char *ctx = luaL_checkstring(L, 5);
-	int rc = im_workers_submit(d->workers, (int64_t)id, op, params, ctx);
-
 	if (rc == IM_OK) {
 		lua_pushboolean(L, 1);
 		return 1;
@@ -403,6 +397,17 @@ static int l_submit(lua_State *L)
 	lua_pushnil(L);
 	lua_pushstring(L, rc == IM_EFULL ? "busy: too many queued operations" : "submit failed");
 	return 2;
+}
+
+static int l_submit(lua_State *L)
+{
+	core_db *d = check_db(L);
+	lua_Integer id = luaL_checkinteger(L, 2);
+	const char *op = luaL_checkstring(L, 3);
+	const char *params = luaL_optstring(L, 4, "{}");
+	const char *ctx = luaL_checkstring(L, 5);
+
+	return push_submit_result(L, im_workers_submit(d->workers, (int64_t)id, op, params, ctx));
 }
 
 /* db:scram_check(id, password, salt, iterations, stored_key_hex, server_key_hex
@@ -423,7 +428,6 @@ static int l_scram_check(lua_State *L)
 	const char *stored_key = luaL_checkstring(L, 6), *server_key = luaL_checkstring(L, 7);
 	im_scram_hash hash;
 	im_scram_job *j;
-	int rc;
 
 	if (im_scram_hash_by_name(luaL_optstring(L, 8, "SHA-1"), &hash) != IM_OK)
 		return luaL_argerror(L, 8, "\"SHA-1\" or \"SHA-256\"");
@@ -436,14 +440,8 @@ static int l_scram_check(lua_State *L)
 	                     server_key);
 	if (j == NULL)
 		return luaL_error(L, "out of memory");
-	rc = im_workers_submit_task(d->workers, (int64_t)id, im_scram_job_run, j, im_scram_job_free);
-	if (rc == IM_OK) {
-		lua_pushboolean(L, 1);
-		return 1;
-	}
-	lua_pushnil(L);
-	lua_pushstring(L, rc == IM_EFULL ? "busy: too many queued operations" : "submit failed");
-	return 2;
+	return push_submit_result(L, im_workers_submit_task(d->workers, (int64_t)id, im_scram_job_run, j,
+	                                                    im_scram_job_free));
 }
 
 static int l_drain(lua_State *L)

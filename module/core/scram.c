@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "hex.h"
 #include "imhost_err.h"
 #include "scram.h"
 
@@ -47,33 +48,6 @@ int im_pbkdf2(im_scram_hash hash, const void *password, size_t pwlen, const void
 	return IM_OK;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Exactly 2*n hex digits into out[n]; -1 otherwise. */
-static int unhex(const char *hex, unsigned char *out, size_t n)
-{
-	size_t i;
-
-	if (hex == NULL || strlen(hex) != 2 * n)
-		return -1;
-	for (i = 0; i < n; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 /* HMAC-H(key[n], msg) into out[n]; 0 or -1. */
 static int hmac(im_scram_hash hash, const unsigned char *key, size_t n, const char *msg,
                 unsigned char *out)
@@ -105,8 +79,9 @@ int im_scram_check(im_scram_hash hash, const void *password, size_t pwlen, const
 	/* The record first: a corrupt one costs no hashing at all. */
 	if (salt == NULL || saltlen == 0 || saltlen > IM_SCRAM_MAX_SALT ||
 	    iterations < IM_SCRAM_MIN_ITERATIONS || iterations > IM_SCRAM_MAX_ITERATIONS ||
-	    unhex(stored_key_hex, want_stored, n) != 0 ||
-	    unhex(server_key_hex, want_server, n) != 0 ||
+	    stored_key_hex == NULL || server_key_hex == NULL ||
+	    im_hex_decode(stored_key_hex, strlen(stored_key_hex), want_stored, n) != 0 ||
+	    im_hex_decode(server_key_hex, strlen(server_key_hex), want_server, n) != 0 ||
 	    (password == NULL && pwlen != 0))
 		return IM_SCRAM_BAD_RECORD;
 	if (im_pbkdf2(hash, password ? password : "", pwlen, salt, saltlen, iterations, salted,
@@ -148,7 +123,7 @@ struct im_scram_job {
 	size_t saltlen;
 	long iterations;
 	/* Hex of the record's keys; a value longer than the longest key is
-	 * truncated, which unhex then refuses for its length. */
+	 * truncated, which im_hex_decode then refuses for its length. */
 	char stored_key[HEX_LEN + 2], server_key[HEX_LEN + 2];
 };
 

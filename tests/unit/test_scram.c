@@ -181,6 +181,22 @@ static void test_corrupt_record(void **state)
 	assert_string_equal(im_scram_outcome_name(IM_SCRAM_BAD_RECORD), "bad_record");
 }
 
+/* One job for "pencil" against (stored, server) under hash, run once: its
+ * return and result are want_rc and want. */
+static void run_job_once(im_scram_hash hash, const char *stored, const char *server, int want_rc,
+                         const char *want)
+{
+	im_scram_job *j = im_scram_job_new(hash, P_PASSWORD, strlen(P_PASSWORD), P_SALT, strlen(P_SALT),
+	                                   P_ITER, stored, server);
+	char *result = NULL;
+
+	assert_non_null(j);
+	assert_int_equal(im_scram_job_run(j, &result), want_rc);
+	assert_string_equal(result, want);
+	free(result);
+	im_scram_job_free(j);
+}
+
 static void test_job_direct(void **state)
 {
 	im_scram_job *j;
@@ -199,26 +215,11 @@ static void test_job_direct(void **state)
 	free(result);
 	im_scram_job_free(j);
 	/* An over-long key is refused, not truncated into a valid one. */
-	j = im_scram_job_new(IM_SCRAM_SHA1, P_PASSWORD, strlen(P_PASSWORD), P_SALT, strlen(P_SALT),
-	                     P_ITER, P_STORED "00", P_SERVER);
-	assert_int_equal(im_scram_job_run(j, &result), 0);
-	assert_string_equal(result, "bad_record");
-	free(result);
-	im_scram_job_free(j);
+	run_job_once(IM_SCRAM_SHA1, P_STORED "00", P_SERVER, 0, "bad_record");
 	/* The longest keys (SHA-256's) pass through the job intact, and one more
 	 * digit is still refused. */
-	j = im_scram_job_new(IM_SCRAM_SHA256, P_PASSWORD, strlen(P_PASSWORD), P_SALT, strlen(P_SALT),
-	                     P_ITER, P256_STORED, P256_SERVER);
-	assert_int_equal(im_scram_job_run(j, &result), 1);
-	assert_string_equal(result, "match");
-	free(result);
-	im_scram_job_free(j);
-	j = im_scram_job_new(IM_SCRAM_SHA256, P_PASSWORD, strlen(P_PASSWORD), P_SALT, strlen(P_SALT),
-	                     P_ITER, P256_STORED "0", P256_SERVER);
-	assert_int_equal(im_scram_job_run(j, &result), 0);
-	assert_string_equal(result, "bad_record");
-	free(result);
-	im_scram_job_free(j);
+	run_job_once(IM_SCRAM_SHA256, P256_STORED, P256_SERVER, 1, "match");
+	run_job_once(IM_SCRAM_SHA256, P256_STORED "0", P256_SERVER, 0, "bad_record");
 	im_scram_job_free(NULL);
 }
 
