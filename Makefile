@@ -32,11 +32,17 @@ UNIT_SUPPORT = $(wildcard tests/unit/support/*.c)
 UNIT_SUPPORT_HDR = $(wildcard tests/unit/support/*.h)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 UNIT_ASAN= $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit-asan/%)
+# The tests that run threads against each other (the writer, the worker pool
+# and its lock-free completions, the slot pool, desk races) also run under
+# ThreadSanitizer.
+TSAN_OBJ = $(CORE_SRC:module/core/%.c=$(BUILD)/tsan/%.o) $(BUILD)/tsan/sg_searchidx.o
+UNIT_TSAN = $(patsubst %,$(BUILD)/unit-tsan/test_%,workers logwriter slotpool scram desk_race)
 LUA_SRC  = $(wildcard module/mod_imhost*.lua module/*.lib.lua)
 PLUGINS  = $(BUILD)/plugins
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TSANITIZE = -fsanitize=thread
 
-.PHONY: all deps deps-test lint module sitegen test unit unit-asan integration test-sitegen \
+.PHONY: all deps deps-test lint module sitegen test unit unit-asan unit-tsan integration test-sitegen \
         bench bench-site site demo install uninstall clean
 
 all: module sitegen
@@ -55,15 +61,23 @@ $(BUILD)/core/%.o: module/core/%.c $(CORE_HDR)
 $(BUILD)/asan/%.o: module/core/%.c $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CORE_CFLAGS) -O1 $(SANITIZE) -c $< -o $@
+$(BUILD)/tsan/%.o: module/core/%.c $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -O1 $(TSANITIZE) -c $< -o $@
 $(BUILD)/core/sg_searchidx.o: $(SHARED_SRC) $(wildcard sitegen/src/searchidx*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CORE_CFLAGS) -Isitegen/src -c $< -o $@
 $(BUILD)/asan/sg_searchidx.o: $(SHARED_SRC) $(wildcard sitegen/src/searchidx*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CORE_CFLAGS) -Isitegen/src -O1 $(SANITIZE) -c $< -o $@
+$(BUILD)/tsan/sg_searchidx.o: $(SHARED_SRC) $(wildcard sitegen/src/searchidx*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -Isitegen/src -O1 $(TSANITIZE) -c $< -o $@
 $(BUILD)/libimhost.a: $(CORE_OBJ)
 	$(AR) rcs $@ $^
 $(BUILD)/libimhost-asan.a: $(ASAN_OBJ)
+	$(AR) rcs $@ $^
+$(BUILD)/libimhost-tsan.a: $(TSAN_OBJ)
 	$(AR) rcs $@ $^
 
 # Do not link liblua: /usr/bin/lua5.4 (Prosody's interpreter) exports the API.
@@ -76,7 +90,7 @@ $(PLUGINS)/%.lua: module/%.lua
 
 # --- tests ----------------------------------------------------------------------
 test: deps-test
-	@$(MAKE) --no-print-directory lint unit unit-asan integration test-sitegen
+	@$(MAKE) --no-print-directory lint unit unit-asan unit-tsan integration test-sitegen
 
 lint:
 	luacheck -q module/
@@ -87,12 +101,18 @@ $(BUILD)/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_SUPPORT_HDR) $(BUILD)/lib
 $(BUILD)/unit-asan/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_SUPPORT_HDR) $(BUILD)/libimhost-asan.a
 	@mkdir -p $(@D)
 	$(CC) $(CORE_CFLAGS) -Itests/unit/support -O1 $(SANITIZE) -o $@ $< $(UNIT_SUPPORT) $(BUILD)/libimhost-asan.a $(CORE_LIBS) $(TEST_LIBS)
+$(BUILD)/unit-tsan/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_SUPPORT_HDR) $(BUILD)/libimhost-tsan.a
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -Itests/unit/support -O1 $(TSANITIZE) -o $@ $< $(UNIT_SUPPORT) $(BUILD)/libimhost-tsan.a $(CORE_LIBS) $(TEST_LIBS)
 
 unit: $(UNIT_BIN) module
 	@sh tests/run-unit.sh "C unit tests" $(UNIT_BIN)
 unit-asan: $(UNIT_ASAN) module
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh tests/run-unit.sh "C unit tests (ASan+UBSan)" $(UNIT_ASAN)
+unit-tsan: $(UNIT_TSAN)
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  sh tests/run-unit.sh "C unit tests (TSan)" $(UNIT_TSAN)
 
 integration: module sitegen
 	@$(MAKE) --no-print-directory -C tests/integration

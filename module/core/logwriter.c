@@ -27,6 +27,7 @@
 #include "logwriter.h"
 #include "slotpool.h"
 #include "store.h"
+#include "thread_prio.h"
 
 #define DEF_QUEUE_MAX   65536
 #define DEF_BATCH_MAX   2048
@@ -869,21 +870,43 @@ static int batch_due(const im_writer *w, int64_t now)
 	        now >= w->head->enq_ns + w->flush_ns);
 }
 
-/* Moves up to batch_max queued entries into w->batch (mu held). */
+/* Moves the oldest min(qcount, batch_max) entries into w->batch.  Called and
+ * returns with mu held, but walks the list without it: the entries were
+ * written on the event loop's core, so the walk is a string of cache misses
+ * (a few hundred us for a full batch) that push() must not wait out.  This is
+ * safe because only this thread removes entries and push() only touches the
+ * tail: either the whole queue is detached first, or the walk stops short of
+ * the tail. */
 static void take_batch(im_writer *w)
 {
-	while (w->nbatch < w->batch_max && w->head != NULL) {
-		struct entry *e = w->head;
+	struct entry *e = w->head;
+	int n = w->qcount < w->batch_max ? w->qcount : w->batch_max, i;
+	int whole = n == w->qcount;
+	int64_t bytes = 0;
 
-		w->head = e->next;
-		if (w->head == NULL)
-			w->tail = NULL;
-		w->qcount--;
-		w->qbytes -= e->bytes;
-		e->next = NULL;
-		w->batch[w->nbatch++] = e;
+	if (whole) {
+		w->head = w->tail = NULL;
+		w->qcount = 0;
+		w->qbytes = 0;
+		w->inflight = n;
 	}
-	w->inflight = w->nbatch;
+	pthread_mutex_unlock(&w->mu);
+	for (i = 0; i < n; i++) {
+		struct entry *next = e->next;
+
+		bytes += e->bytes;
+		e->next = NULL;
+		w->batch[i] = e;
+		e = next;
+	}
+	pthread_mutex_lock(&w->mu);
+	if (!whole) {
+		w->head = e;   /* the oldest entry left */
+		w->qcount -= n;
+		w->qbytes -= bytes;
+	}
+	w->nbatch = n;
+	w->inflight = n;
 }
 
 /* Frees the batch: malloc'd entries one by one, pooled ones in one call. */
@@ -907,10 +930,13 @@ static void *writer_main(void *arg)
 	int64_t backoff_ms = 0;
 	char errbuf[200];   /* leaves room for a prefix in last_error */
 
+	/* Woken by push() for a full batch: without this, the writer could take the
+	 * event loop's core from it for a whole commit.  Nice 0: it must keep up. */
+	im_thread_background(0);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		int64_t t0, us, bytes;
-		int rc, poison = -1, i, was_degraded, notify = 0;
+		int rc, poison = -1, i, was_degraded, notify = 0, committed;
 		uint64_t last_seq;
 
 		if (w->nbatch == 0) {
@@ -946,13 +972,17 @@ static void *writer_main(void *arg)
 		bytes = rc == IM_OK ? im_store_size_bytes(w->db) : -1;
 		last_seq = w->batch[w->nbatch - 1]->seq;
 
+		committed = w->nbatch;
+		if (rc == IM_OK)
+			free_batch(w);   /* outside mu, like the walk in take_batch */
+
 		pthread_mutex_lock(&w->mu);
 		w->attempts++;
 		was_degraded = w->degraded;
 		if (rc == IM_OK) {
-			w->written += w->nbatch;
+			w->written += committed;
 			w->batches++;
-			w->last_batch_size = w->nbatch;
+			w->last_batch_size = committed;
 			w->last_flush_us = us;
 			if (us > w->max_flush_us)
 				w->max_flush_us = us;
@@ -961,7 +991,6 @@ static void *writer_main(void *arg)
 			w->done_seq = last_seq;
 			w->degraded = 0;
 			w->inflight = 0;
-			free_batch(w);
 			backoff_ms = 0;
 			notify = 1;
 		} else if (rc == IM_EINVAL) {

@@ -84,10 +84,12 @@ void im_slotpool_put(im_slotpool *p, void *const *slots, size_t n)
 
 	if (n == 0)
 		return;
+	/* Chain them first, splice under the lock: a getter on the event loop's
+	 * thread waits for two stores, not for a whole batch. */
+	for (i = 0; i + 1 < n; i++)
+		*(void **)slots[i] = slots[i + 1];
 	pthread_mutex_lock(&p->mu);
-	for (i = 0; i < n; i++) {
-		*(void **)slots[i] = p->free;
-		p->free = slots[i];
-	}
+	*(void **)slots[n - 1] = p->free;
+	p->free = slots[0];
 	pthread_mutex_unlock(&p->mu);
 }

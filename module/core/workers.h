@@ -4,7 +4,8 @@
  *
  * Each thread has its own read/write connection (im_store_open).  The Lua
  * thread submits (id, op, params, ctx); a worker runs im_registry_call and
- * appends {id, ok, result} to a completion list, then writes the eventfd.
+ * pushes {id, ok, result} onto a lock-free completion list, then writes the
+ * eventfd: draining never waits for a worker.
  * A task (im_workers_submit_task) is the other kind of job: a C function that
  * is not an operation (a password check, scram.h), so it has no surface, no
  * permission and no audit; it shares the queue, its bound and the completions.  The
@@ -66,7 +67,8 @@ int im_workers_submit_task(im_workers *w, int64_t id, im_task_fn fn, void *arg,
 im_completion *im_workers_drain(im_workers *w);
 void im_completions_free(im_completion *c);
 
-/* The eventfd (non-blocking), readable while completions wait. */
+/* The eventfd (non-blocking), readable while completions wait; a kick that
+ * races a drain may leave it readable once more, with nothing to drain. */
 int im_workers_fd(im_workers *w);
 
 /* Makes the eventfd readable without a completion (writer notify). */

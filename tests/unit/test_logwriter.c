@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +44,35 @@ static im_writer *wopen(fx *f, int sync, int queue_max, int batch_max, int flush
 	assert_int_equal(im_writer_open(&o, &w, &err), IM_OK);
 	assert_null(err);
 	return w;
+}
+
+/* Threads of this process under SCHED_BATCH (field 41 of /proc/self/task/T/stat). */
+static int batch_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char path[64], buf[1024], *p;
+		FILE *fp;
+		int field = 3, policy = -1;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/stat", de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;                    /* the thread just ended */
+		p = fgets(buf, sizeof buf, fp) ? strrchr(buf, ')') : NULL;
+		fclose(fp);
+		for (p = p ? strtok(p + 1, " ") : NULL; p; p = strtok(NULL, " "), field++)
+			if (field == 41)
+				policy = atoi(p);
+		n += policy == SCHED_BATCH;
+	}
+	closedir(d);
+	return n;
 }
 
 static sqlite3 *dbopen(fx *f)
@@ -519,9 +550,25 @@ static void hard_kill_loses_at_most_the_flush_window(void **state)
 	sqlite3_close(db);
 }
 
+/* The writer yields to the event loop when push() wakes it (thread_prio.h). */
+static void writer_thread_is_background(void **state)
+{
+	fx *f = *state;
+	int before = batch_threads();
+	im_writer *w = wopen(f, 0, 100, 10, 50);
+	int i;
+
+	for (i = 0; i < 2000 && batch_threads() == before; i++)
+		usleep(1000);                    /* the thread sets it once it runs */
+	assert_int_equal(batch_threads(), before + 1);
+	im_writer_close(w);
+	assert_int_equal(batch_threads(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(writer_thread_is_background, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(entries_land_in_batches, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(rollups_are_correct, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(fts_and_encryption, setup, fx_teardown),
