@@ -9,7 +9,8 @@
 -- tens of ms late while pings are answered within a few ms.  That measures
 -- timer starvation, not a blocked loop.
 --
---   GET /looplag          -> "RESULT samples=N p99_ms=X max_ms=Y over5=K",
+--   GET /looplag          -> "RESULT samples=N p99_ms=X max_ms=Y over5=K ...
+--                            run_max_ms=R run_cpu_ms=C",
 --                            then one "SLOW ..." line per callback among the
 --                            slowest (its CPU time, which connection, how much
 --                            the heap shrank in it, whether a collector cycle
@@ -29,9 +30,17 @@ local buckets, samples, max_ms, over5 = {}, 0, 0, 0;
 local SLOW_KEPT = 8;
 local slowest = {}; -- the SLOW_KEPT longest callbacks, longest first
 
+-- Busy runs: a client's event that arrives just after the loop woke waits for
+-- every callback of that wake-up, back to back, not only the longest one.  A
+-- run lasts from a poll:wait() that may block returning to the next such call
+-- (net.server_epoll asks poll:wait(0) for each further ready descriptor).  Its
+-- CPU time tells loop work from waiting for a core.
+local run_max_ms, run_cpu_ms, run_t0, run_c0 = 0, 0, nil, nil;
+
 local function reset()
 	buckets, samples, max_ms, over5 = {}, 0, 0, 0;
 	slowest = {};
+	run_max_ms, run_cpu_ms, run_t0 = 0, 0, nil;
 end
 
 -- A collector cycle ends when this sentinel's finalizer runs; it plants the
@@ -109,6 +118,35 @@ local function install(conn)
 	end
 end
 
+-- net.server_epoll's poller is an upvalue of its loop; a proxy in its place
+-- sees every wait (bench-only: not an API).
+local function install_run_timer()
+	local loop = require "net.server".loop;
+	for i = 1, 64 do
+		local name, real = debug.getupvalue(loop, i);
+		if not name then return; end
+		if name == "poll" then
+			if type(real) ~= "userdata" then return; end -- installed already
+			local real_wait = real.wait;
+			local proxy = setmetatable({}, { __index = function (_, k)
+				local f = real[k];
+				return function (_, ...) return f(real, ...); end;
+			end });
+			proxy.wait = function (_, timeout)
+				if timeout ~= 0 and run_t0 then
+					local ms = (now() - run_t0) * 1000;
+					if ms > run_max_ms then run_max_ms, run_cpu_ms = ms, (thread_cpu() - run_c0) * 1000; end
+				end
+				local fd, r, w = real_wait(real, timeout);
+				if timeout ~= 0 then run_t0, run_c0 = now(), thread_cpu(); end
+				return fd, r, w;
+			end;
+			debug.setupvalue(loop, i, proxy);
+			return;
+		end
+	end
+end
+
 local function p99_ms()
 	local want, seen, top = samples * 0.99, 0, 0;
 	for b in pairs(buckets) do if b > top then top = b; end end
@@ -126,11 +164,12 @@ module:provides("http", {
 		["GET /"] = function (event)
 			if (event.request.url.query or ""):match("reset=1") then
 				install(event.request.conn);
+				install_run_timer();
 				reset();
 				return "reset\n";
 			end
-			local out = { ("RESULT samples=%d p99_ms=%.1f max_ms=%.2f over5=%d cycles=%d heap_kb=%.0f\n"):format(
-				samples, p99_ms(), max_ms, over5, cycles, collectgarbage("count")) };
+			local out = { ("RESULT samples=%d p99_ms=%.1f max_ms=%.2f over5=%d cycles=%d heap_kb=%.0f run_max_ms=%.2f run_cpu_ms=%.2f\n"):format(
+				samples, p99_ms(), max_ms, over5, cycles, collectgarbage("count"), run_max_ms, run_cpu_ms) };
 			for _, e in ipairs(slowest) do
 				local cpu = e.cpu_ms == e.cpu_ms and ("%.2f"):format(e.cpu_ms) or "n/a"; -- NaN: no clock
 				out[#out + 1] = ("SLOW ms=%.2f cpu_ms=%s on=%s freed_kb=%.0f cycle_ended=%s\n"):format(

@@ -13,7 +13,8 @@
 #   kept-alive connection (HTTP/1.1's default, what a dashboard or an API
 #   script's client does) while bench/pingstall measures ping round trips
 #   (the event-loop stall a client sees) vs. idle, and bench/mod_bench_looplag
-#   times every I/O callback inside Prosody.  The stall is then measured once
+#   times every I/O callback inside Prosody, and every busy run (the callbacks
+#   of one wake-up of the loop, back to back).  The stall is then measured once
 #   more with a new connection per search, and printed beside the goal line:
 #   accepting a connection is Prosody's costliest HTTP callback (~20 KB of
 #   Lua garbage, whose collection lands in it; see the SLOW lines).
@@ -351,6 +352,12 @@ if [ -f "$R/search.out" ]; then
 	printf '%-34s %12s ms  (p99 %s ms, %s callbacks, %s >= 5 ms)\n' "  the same, a connection per search" \
 		"$(na "$(result "$R/looplag-busy-conn.out" max_ms)")" "$(na "$(result "$R/looplag-busy-conn.out" p99_ms)")" \
 		"$(na "$(result "$R/looplag-busy-conn.out" samples)")" "$(na "$(result "$R/looplag-busy-conn.out" over5)")"
+	# A run: the callbacks of one wake-up of the loop, back to back (what a ping
+	# arriving at its start waits for); CPU below wall time waited for a core.
+	printf '%-34s %12s ms  (of it on CPU %s ms)\n' "longest busy run, searches" \
+		"$(na "$(result "$R/looplag-busy.out" run_max_ms)")" "$(na "$(result "$R/looplag-busy.out" run_cpu_ms)")"
+	printf '%-34s %12s ms  (of it on CPU %s ms)\n' "  the same, a connection per search" \
+		"$(na "$(result "$R/looplag-busy-conn.out" run_max_ms)")" "$(na "$(result "$R/looplag-busy-conn.out" run_cpu_ms)")"
 fi
 if [ -f "$R/billing.out" ]; then
 	[ -f "$R/billing.invalid" ] && echo "  billing numbers VOID: a module failed to load"
