@@ -20,6 +20,8 @@ local config = require "core.configmanager";
 local jid_util = require "util.jid";
 local sha256 = require "util.hashes".sha256;
 local now = require "util.time".now;
+local new_ip = require "util.ip".new_ip;
+local hex_encode = require "util.hex".encode;
 
 local M = {};
 local verify_token, scram_check, max_failures, failure_window;
@@ -47,8 +49,23 @@ module:hook_global("user-deleted", forget_all);
 local FAILURE_TRACK_MAX = 10000;
 local failures = new_cache(FAILURE_TRACK_MAX);
 
+-- The key failures are counted under: an IPv4 address, or an IPv6 address's
+-- /64 (one subscriber's network: a client that holds one can take a fresh
+-- address from it for every guess).  IPv4-mapped IPv6 counts as its IPv4.
+local V4_MAPPED = ("\0"):rep(10) .. "\255\255";
+local function failure_key(ip)
+	local parsed = ip and ip:find(":", 1, true) and new_ip(ip);
+	if not parsed then return ip or "unknown"; end
+	local packed = parsed.packed;
+	if packed:sub(1, 12) == V4_MAPPED then
+		return ("%d.%d.%d.%d"):format(packed:byte(13, 16));
+	end
+	return hex_encode(packed:sub(1, 8)):gsub("(%x%x%x%x)", "%1:") .. ":/64";
+end
+M.failure_key = failure_key; -- for tests
+
 local function client_address(request)
-	return request.ip or (request.conn and request.conn:ip()) or "unknown";
+	return failure_key(request.ip or (request.conn and request.conn:ip()));
 end
 
 -- Seconds until address may try again, or nil when it may now.

@@ -3,7 +3,8 @@
  * checked on a worker thread (not by the provider on the event loop), SASLprep,
  * the fallback for a legacy plaintext record, a corrupt record refused without
  * hashing, and the per-address limit on failures (429 with Retry-After), which
- * leaves bearer tokens and other addresses alone.
+ * leaves bearer tokens and other addresses alone, counts IPv6 per /64 and
+ * counts checks still running.
  *
  * The server (test_httpauth.env) logs at debug level: mod_auth_internal_hashed
  * logs "test password for user '<name>'" whenever the provider checks a password
@@ -235,6 +236,53 @@ static void limit(const char *bearer)
 	CHECK(login("bob@a.test", PW, ip) == 200, "after Retry-After, the right password from %s: 200", ip);
 }
 
+/* IPv6 failures count per /64: a client holding a network cannot reset its
+ * count by taking a fresh address for every guess. */
+static void limit_ipv6(void)
+{
+	char ip[64];
+	int i;
+
+	for (i = 1; i <= MAX_FAILURES; i++) {
+		snprintf(ip, sizeof ip, "2001:db8:7:1::%d", i);
+		CHECK(login("carol@a.test", "wrong", ip) == 401, "failure %d of %d from %s: 401", i, MAX_FAILURES, ip);
+	}
+	CHECK(login("carol@a.test", PW, "2001:db8:7:1:ffff::99") == 429,
+	      "then another address of 2001:db8:7:1::/64, with the right password: 429");
+	CHECK(login("carol@a.test", PW, "2001:db8:7:2::1") == 200, "an address of the next /64: 200");
+
+	for (i = 1; i <= MAX_FAILURES; i++)
+		CHECK(login("carol@a.test", "wrong", "192.0.2.201") == 401, "failure %d of %d from 192.0.2.201", i,
+		      MAX_FAILURES);
+	CHECK(login("carol@a.test", PW, "::ffff:192.0.2.201") == 429,
+	      "then ::ffff:192.0.2.201 (IPv4-mapped) counts as that IPv4 address: 429");
+}
+
+/* Checks still running count against the limit: eight wrong passwords sent at
+ * once from one address, for an account whose record takes a worker ~0.3 s to
+ * hash, start MAX_FAILURES checks (401) and are refused beyond (429), where a
+ * limit that counted only finished failures would have hashed all eight. */
+static void limit_in_flight(void)
+{
+	char *out, *line, *save = NULL;
+	int st, n401 = 0, n429 = 0;
+
+	out = h_run(&st, NULL,
+	            "for i in 1 2 3 4 5 6 7 8; do curl -s -o /dev/null -w '%%{http_code}\\n' "
+	            "-u 'slow@a.test:wrong' -H 'Host: a.test' -H 'X-Forwarded-For: 198.51.100.88' "
+	            "-H 'X-Forwarded-Proto: https' --data '{\"ttl\":300}' "
+	            "http://127.0.0.1:%s/imhost/api/v1/auth/token & done; wait",
+	            h_env("ENV_HTTP_PORT"));
+	for (line = out ? strtok_r(out, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		n401 += strcmp(line, "401") == 0;
+		n429 += strcmp(line, "429") == 0;
+	}
+	free(out);
+	CHECK(n401 == MAX_FAILURES && n429 == 8 - MAX_FAILURES,
+	      "8 wrong passwords at once from one address: %d checked (401), %d refused (429)", n401, n429);
+	CHECK(on_worker("slow@a.test") == MAX_FAILURES, "... and %d hashed on a worker", on_worker("slow@a.test"));
+}
+
 int main(void)
 {
 	char *bearer = good_password();
@@ -244,6 +292,8 @@ int main(void)
 	legacy_record();
 	corrupt_record();
 	limit(bearer);
+	limit_ipv6();
+	limit_in_flight();
 	free(bearer);
 	return h_finish();
 }
