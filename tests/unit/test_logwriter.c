@@ -55,7 +55,7 @@ static int batch_threads(void)
 
 	assert_non_null(d);
 	while ((de = readdir(d)) != NULL) {
-		char path[64], buf[1024], *p;
+		char path[300], buf[1024], *p;   /* d_name is up to 255 bytes */
 		FILE *fp;
 		int field = 3, policy = -1;
 
