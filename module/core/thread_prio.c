@@ -14,7 +14,7 @@
 
 #include "thread_prio.h"
 
-void im_thread_background(int nice)
+void im_thread_background(int nice_value)
 {
 #ifdef SCHED_BATCH
 	struct sched_param sp = { 0 };
@@ -22,9 +22,9 @@ void im_thread_background(int nice)
 	(void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 #endif
 #ifdef SYS_gettid
-	if (nice > 0)
-		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+	if (nice_value > 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice_value);
 #else
-	(void)nice;
+	(void)nice_value;
 #endif
 }

@@ -9,6 +9,6 @@
  * own core (it waits for a free core or the next tick instead), and the given
  * nice value (0..19), its share of a busy core.  Linux applies both per thread;
  * elsewhere, or when refused, this is a harmless no-op. */
-void im_thread_background(int nice);
+void im_thread_background(int nice_value);
 
 #endif

@@ -3,10 +3,10 @@
  * variable wakes idle threads.  Completions go on a lock-free stack and the
  * eventfd (a counter: every completion adds one, drain() reads it to zero) is
  * written with no lock held: the event loop must never wait for a worker.
- * Workers run at a lower priority (nice 10); had the loop to take a lock a
+ * Workers run at a lower priority (nice 10): if the loop had to take a lock a
  * worker holds, a worker preempted inside it would stall the loop for as long
- * as the scheduler keeps it off a core (2-3 ms seen on 2 cores, when the
- * kick was written under the lock and woke the loop straight into it).
+ * as the scheduler keeps it off a core (2-3 ms seen on 2 cores, when the kick
+ * was written under the lock and woke the loop straight into it).
  */
 #include <errno.h>
 #include <pthread.h>
