@@ -128,9 +128,13 @@ local function install_run_timer()
 		if name == "poll" then
 			if type(real) ~= "userdata" then return; end -- installed already
 			local real_wait = real.wait;
-			local proxy = setmetatable({}, { __index = function (_, k)
+			-- Each method's forwarder is made once: poll:set() runs on every
+			-- change of a socket's write interest, and must not allocate here.
+			local proxy = setmetatable({}, { __index = function (self, k)
 				local f = real[k];
-				return function (_, ...) return f(real, ...); end;
+				local forward = function (_, ...) return f(real, ...); end;
+				rawset(self, k, forward);
+				return forward;
 			end });
 			proxy.wait = function (_, timeout)
 				if timeout ~= 0 and run_t0 then

@@ -32,10 +32,11 @@ local verify_token, scram_check, max_failures, failure_window;
 -- BASIC_CACHE_TTL seconds; forgotten whenever any password changes or any
 -- account is deleted.  `generation` counts those events: a check that was in
 -- flight across one must not put the old password into the fresh cache.
-local BASIC_CACHE_TTL = 60;
-local basic_cache = {};
+-- LRU-bounded, so that expired entries of clients long gone do not pile up.
+local BASIC_CACHE_TTL, BASIC_CACHE_MAX = 60, 1000;
+local basic_cache = new_cache(BASIC_CACHE_MAX);
 local generation = 0;
-local function forget_all() basic_cache = {}; generation = generation + 1; end
+local function forget_all() basic_cache = new_cache(BASIC_CACHE_MAX); generation = generation + 1; end
 module:hook_global("user-password-changed", forget_all);
 module:hook_global("user-deleted", forget_all);
 
@@ -62,7 +63,6 @@ local function failure_key(ip)
 	end
 	return hex_encode(packed:sub(1, 8)):gsub("(%x%x%x%x)", "%1:") .. ":/64";
 end
-M.failure_key = failure_key; -- for tests
 
 local function client_address(request)
 	return failure_key(request.ip or (request.conn and request.conn:ip()));
@@ -175,7 +175,7 @@ local function basic(request, value)
 		return promise.resolve(refusal(401, "unauthorized", "unknown account"));
 	end
 	local key = sha256(value, true);
-	local cached = basic_cache[key];
+	local cached = basic_cache:get(key);
 	if cached and cached.expires > os.time() then return promise.resolve({ actor = cached.actor }); end
 	local actor, started_in = username .. "@" .. host, generation;
 	check_started(address, t);
@@ -191,7 +191,7 @@ local function basic(request, value)
 		end
 		if outcome ~= "match" then return refusal(401, "unauthorized", "wrong credentials"); end
 		if started_in == generation then
-			basic_cache[key] = { actor = actor, expires = os.time() + BASIC_CACHE_TTL };
+			basic_cache:set(key, { actor = actor, expires = os.time() + BASIC_CACHE_TTL });
 		end
 		return { actor = actor };
 	end);
