@@ -14,7 +14,7 @@ local http_util = require "util.http";
 local jid_util = require "util.jid";
 
 local M = {};
-local core, registry, registry_by_name, context_for, submit, call_sync, authenticate, accounts;
+local core, operations, context_for, submit, call_sync, authenticate, accounts;
 
 
 
@@ -44,7 +44,7 @@ local function complete(opname, params, ctx, res)
 	if not res.ok then return res; end
 	-- Decode only what a live handler or an after-step reads: results can be
 	-- large (a page of search results) and util.json runs on the event loop.
-	local op = registry_by_name[opname];
+	local op = operations.get(opname);
 	if not (op and op.live) and not accounts.has_after(opname) then return res; end
 	local ok, answer = pcall(json.decode, res.json);
 	if not ok or type(answer) ~= "table" then return res; end
@@ -87,7 +87,7 @@ local function print_usage()
 	print("       prosodyctl mod_imhost help [operation]");
 	print("");
 	print("Operations:");
-	for _, op in ipairs(registry) do
+	for _, op in ipairs(operations.all()) do
 		print(("  %-18s %s"):format(op.name, op.summary));
 	end
 end
@@ -107,11 +107,11 @@ end
 function M.cli(arg)
 	local opname = arg[1];
 	if not opname or opname == "help" or opname == "--help" or opname == "-h" then
-		local op = arg[2] and registry_by_name[arg[2]];
+		local op = arg[2] and operations.get(arg[2]);
 		if op then print_op_help(op) else print_usage() end
 		return opname and 0 or 2;
 	end
-	local op = registry_by_name[opname];
+	local op = operations.get(opname);
 	if not op then
 		io.stderr:write("imhost: unknown operation '", opname, "' (try: prosodyctl mod_imhost help)\n");
 		return 2;
@@ -153,28 +153,42 @@ end
 
 --- Admin shell: prosodyctl shell imhost <op_with_underscores> key=value ... -------------
 
+-- The command for one operation, made when the shell first names it: a closure
+-- per operation, resident whether anyone opens the shell or not, is heap the
+-- collector walks in every cycle.
+local function shell_command(opname)
+	return function (self, ...) -- luacheck: ignore 212/self
+		local params = {};
+		for _, a in ipairs({ ... }) do
+			local k, v = tostring(a):match("^([%w_]+)=(.*)$");
+			if not k then return nil, "expected key=value, got '" .. tostring(a) .. "'"; end
+			params[k] = v;
+		end
+		local tz;
+		params, tz = split_tz(params);
+		local res = run(opname, params, context_for("admin-shell", "shell", tz));
+		if not res.ok then return nil, error_of(res.json).message; end
+		return true, core.format_text(opname, res.json);
+	end;
+end
+
+local function shell_name(op) return (op.name:gsub("%.", "_")); end
+
 local function install_shell_commands()
-	local shell_section = {};
-	for _, op in ipairs(registry) do
-		shell_section[(op.name:gsub("%.", "_"))] = function (self, ...) -- luacheck: ignore 212/self
-			local params = {};
-			for _, a in ipairs({ ... }) do
-				local k, v = tostring(a):match("^([%w_]+)=(.*)$");
-				if not k then return nil, "expected key=value, got '" .. tostring(a) .. "'"; end
-				params[k] = v;
+	local shell_section = setmetatable({}, { __index = function (section, key)
+		for _, op in ipairs(operations.all()) do
+			if shell_name(op) == key then
+				local fn = shell_command(op.name);
+				rawset(section, key, fn);
+				return fn;
 			end
-			local tz;
-			params, tz = split_tz(params);
-			local res = run(op.name, params, context_for("admin-shell", "shell", tz));
-			if not res.ok then return nil, error_of(res.json).message; end
-			return true, core.format_text(op.name, res.json);
-		end;
-	end
+		end
+	end });
 	for name, fn in pairs(M.extra_shell or {}) do shell_section[name] = fn; end
 	function shell_section:help() -- luacheck: ignore 212/self
 		local lines = { "imhost operations (key=value arguments):" };
-		for _, op in ipairs(registry) do
-			lines[#lines + 1] = ("  imhost:%s(...)  %s"):format(op.name:gsub("%.", "_"), op.summary);
+		for _, op in ipairs(operations.all()) do
+			lines[#lines + 1] = ("  imhost:%s(...)  %s"):format(shell_name(op), op.summary);
 		end
 		return true, table.concat(lines, "\n");
 	end
@@ -214,42 +228,50 @@ local result_form = dataforms.new {
 	{ name = "json", type = "hidden" };
 };
 
--- The command's handler, built at its first use: a data form per operation,
--- resident for every command whether anyone uses it or not, was ~60 KB of the
--- server's Lua heap.
-local function on_first_use(build)
-	local handler;
-	return function (...)
-		handler = handler or build();
-		return handler(...);
-	end;
+-- Every command shares one handler, which builds the operation's own (its data
+-- form and callback) at first use: built up front, they were ~60 KB of the
+-- server's Lua heap, used or not.
+local NODE_PREFIX = "imhost/";
+
+local function build_adhoc_handler(op)
+	return adhoc_util.new_simple_form(form_for(op), function (fields, form_err, data)
+		if form_err then
+			local problems = {};
+			for name, msg in pairs(form_err) do problems[#problems + 1] = name .. ": " .. msg; end
+			return { status = "completed", error = { message = table.concat(problems, "; ") } };
+		end
+		local params = {};
+		for k, v in pairs(fields) do
+			if v ~= "" then params[k] = type(v) == "boolean" and (v and "true" or "false") or v; end
+		end
+		local tz;
+		params, tz = split_tz(params);
+		local res = run(op.name, params, context_for(jid_util.bare(data.from), "adhoc", tz));
+		if not res.ok then
+			return { status = "completed", error = { message = error_of(res.json).message } };
+		end
+		return { status = "completed", result = { layout = result_form,
+			values = { result = core.format_text(op.name, res.json), json = res.json } } };
+	end);
+end
+
+local adhoc_handlers = {}; -- node -> the operation's handler, once used
+local function adhoc_dispatch(command, data, state)
+	local handler = adhoc_handlers[command.node];
+	if not handler then
+		local op = operations.get(command.node:sub(#NODE_PREFIX + 1));
+		if not op then return { status = "completed", error = { message = "no such operation" } }; end
+		handler = build_adhoc_handler(op);
+		adhoc_handlers[command.node] = handler;
+	end
+	return handler(command, data, state);
 end
 
 local adhoc_commands = {};
 local function build_adhoc_commands()
 	local adhoc_new = module:require("adhoc").new;
-	for _, op in ipairs(registry) do
-		adhoc_commands[#adhoc_commands + 1] = adhoc_new(op.summary, "imhost/" .. op.name, on_first_use(function ()
-			return adhoc_util.new_simple_form(form_for(op), function (fields, form_err, data)
-				if form_err then
-					local problems = {};
-					for name, msg in pairs(form_err) do problems[#problems + 1] = name .. ": " .. msg; end
-					return { status = "completed", error = { message = table.concat(problems, "; ") } };
-				end
-				local params = {};
-				for k, v in pairs(fields) do
-					if v ~= "" then params[k] = type(v) == "boolean" and (v and "true" or "false") or v; end
-				end
-				local tz;
-				params, tz = split_tz(params);
-				local res = run(op.name, params, context_for(jid_util.bare(data.from), "adhoc", tz));
-				if not res.ok then
-					return { status = "completed", error = { message = error_of(res.json).message } };
-				end
-				return { status = "completed", result = { layout = result_form,
-					values = { result = core.format_text(op.name, res.json), json = res.json } } };
-			end);
-		end), "local_user");
+	for _, op in ipairs(operations.all()) do
+		adhoc_commands[#adhoc_commands + 1] = adhoc_new(op.summary, NODE_PREFIX .. op.name, adhoc_dispatch, "local_user");
 	end
 end
 
@@ -260,7 +282,7 @@ local status_of = { invalid = 400, unauthorized = 401, forbidden = 403, not_foun
 
 local function openapi_document(base_url)
 	local paths = {};
-	for _, op in ipairs(registry) do
+	for _, op in ipairs(operations.all()) do
 		local parameters, properties, required = {}, {}, {};
 		local function schema_of(p)
 			local s = ({ int = { type = "integer" }, bool = { type = "boolean" } })[p.type] or { type = "string" };
@@ -381,7 +403,7 @@ local function handle_api(host_module, event, path)
 		local base = host_module:http_url("imhost_api", "/imhost/api/v1");
 		return respond(response, 200, openapi_document(base));
 	end
-	local op = registry_by_name[(path or ""):gsub("/", ".")];
+	local op = operations.get((path or ""):gsub("/", "."));
 	if not op then
 		return respond(response, 404, error_body("not_found", "no such operation: " .. tostring(path)));
 	end
@@ -422,7 +444,7 @@ function M.add_host(host_module)
 end
 
 function M.init(deps)
-	core, registry, registry_by_name = deps.core, deps.registry, deps.registry_by_name;
+	core, operations = deps.core, deps.operations;
 	context_for, submit, call_sync = deps.context_for, deps.submit, deps.call_sync;
 	authenticate, accounts = deps.authenticate, deps.accounts;
 	M.extra_shell = deps.extra_shell;

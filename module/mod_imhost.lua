@@ -70,11 +70,34 @@ end
 
 --- Operations: synchronous calls and off-loop calls --------------------------------
 
-local registry = json.decode(core.operations()).operations;
-local registry_by_name = {};
-for _, op in ipairs(registry) do
-	registry_by_name[op.name] = op;
-	if op.scope == json.null then op.scope = nil; end -- JSON null: no scope
+-- The registry stays in C; the surfaces decode a declaration when they need it.
+-- A decoded copy of all of them was ~110 KB of resident Lua heap, which the
+-- collector marks and sweeps again in every cycle while Prosody routes.
+local operations = {};
+do
+	local recent = require "util.cache".new(16); -- HTTP calls and ad-hoc runs repeat a few
+	local function tidy(op)
+		if op.scope == json.null then op.scope = nil; end -- JSON null: no scope
+		return op;
+	end
+	-- The declaration of one operation (read-only: it may be shared), or nil.
+	function operations.get(name)
+		if type(name) ~= "string" then return nil; end
+		local op = recent:get(name);
+		if op == nil then
+			local text = core.operation(name);
+			if text == nil then return nil; end
+			op = tidy(json.decode(text));
+			recent:set(name, op);
+		end
+		return op;
+	end
+	-- Every declaration, freshly decoded: for listings and the OpenAPI document.
+	function operations.all()
+		local list = json.decode(core.operations()).operations;
+		for _, op in ipairs(list) do tidy(op); end
+		return list;
+	end
 end
 
 local db; -- the open core (set in the server process, or by the CLI)
@@ -208,8 +231,7 @@ surfaces.init {
 	accounts = accounts;
 	extra_shell = extra_shell;
 	core = core;
-	registry = registry;
-	registry_by_name = registry_by_name;
+	operations = operations;
 	context_for = context_for;
 	submit = desk.wrap(billing.wrap(function (...) return submit(...); end));
 	call_sync = desk.wrap(billing.wrap(function (...) return call_sync(...); end));

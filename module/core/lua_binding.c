@@ -102,6 +102,23 @@ static int l_operations(lua_State *L)
 	return 1;
 }
 
+/* core.operation(name) -> the declaration as JSON text, or nil (unknown name). */
+static int l_operation(lua_State *L)
+{
+	int found;
+	char *s = im_registry_op_json(luaL_checkstring(L, 1), &found);
+
+	if (s == NULL) {
+		if (found)
+			return luaL_error(L, "out of memory");
+		lua_pushnil(L);
+		return 1;
+	}
+	lua_pushstring(L, s);
+	free(s);
+	return 1;
+}
+
 static int l_set_clock(lua_State *L)
 {
 	if (lua_isnoneornil(L, 1))
@@ -551,6 +568,7 @@ static const luaL_Reg db_methods[] = {
 
 static const luaL_Reg core_funcs[] = {
 	{ "operations", l_operations },
+	{ "operation", l_operation },
 	{ "set_clock", l_set_clock },
 	{ "format_text", l_format_text },
 	{ "open", l_open },

@@ -142,32 +142,57 @@ static json_t *param_json(const im_param *p)
 	return o;
 }
 
+/* One declaration as a JSON object, or NULL when out of memory. */
+static json_t *op_json(const im_op *op)
+{
+	json_t *params = json_array();
+	json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:b,s:b}", "name", op->name, "summary", op->summary,
+	                      "permission", op->permission, "write", op->write, "async", op->async,
+	                      "live", op->live);
+	size_t j;
+
+	if (o == NULL || params == NULL) {
+		json_decref(o);
+		json_decref(params);
+		return NULL;
+	}
+	json_object_set_new(o, "scope", op->scope ? json_string(op->scope) : json_null());
+	for (j = 0; j < op->nparams; j++)
+		json_array_append_new(params, param_json(&op->params[j]));
+	json_object_set_new(o, "params", params);
+	return o;
+}
+
 char *im_registry_json(void)
 {
 	json_t *root = json_object(), *list = json_array();
 	char *s;
-	size_t i, j;
+	size_t i;
 
 	if (root == NULL || list == NULL) {
 		json_decref(root);
 		json_decref(list);
 		return NULL;
 	}
-	for (i = 0; i < NOPS; i++) {
-		const im_op *op = ops[i];
-		json_t *params = json_array();
-		json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:b,s:b}", "name", op->name, "summary", op->summary,
-		                      "permission", op->permission, "write", op->write, "async", op->async,
-		                      "live", op->live);
-		json_object_set_new(o, "scope", op->scope ? json_string(op->scope) : json_null());
-		for (j = 0; j < op->nparams; j++)
-			json_array_append_new(params, param_json(&op->params[j]));
-		json_object_set_new(o, "params", params);
-		json_array_append_new(list, o);
-	}
+	for (i = 0; i < NOPS; i++)
+		json_array_append_new(list, op_json(ops[i]));
 	json_object_set_new(root, "operations", list);
 	s = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
+	return s;
+}
+
+char *im_registry_op_json(const char *name, int *found)
+{
+	const im_op *op = im_registry_find(name);
+	json_t *o;
+	char *s;
+
+	*found = op != NULL;
+	if (op == NULL || (o = op_json(op)) == NULL)
+		return NULL;
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
 	return s;
 }
 

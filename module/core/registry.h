@@ -80,6 +80,11 @@ typedef struct {
 /* The registry as JSON (docs/core-api.md).  Malloc'd; caller frees. */
 char *im_registry_json(void);
 
+/* One operation's declaration, the same object as in im_registry_json: the glue
+ * keeps no decoded copy of the whole registry.  NULL with *found = 0 for an
+ * unknown name, NULL with *found = 1 when out of memory.  Caller frees. */
+char *im_registry_op_json(const char *name, int *found);
+
 /* The operation called name, or NULL. */
 const im_op *im_registry_find(const char *name);
 

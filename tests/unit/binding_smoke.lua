@@ -16,6 +16,8 @@ local nobody = '{"actor":"bob@example.com","roles":["user"],"surface":"adhoc","t
 
 check(core.version == "0.1.0", "version")
 check(core.operations():find('"logs.search"', 1, true), "operations lists logs.search")
+check(core.operation("logs.search"):find('"name":"logs.search"', 1, true), "operation returns one declaration")
+check(core.operation("logs.nosuch") == nil, "operation of an unknown name is nil")
 check(rawget(_G, "imhost_core") == nil, "no global set")
 
 local db, err = core.open{ path = path, workers = 2, flush_ms = 50 }

@@ -77,6 +77,36 @@ static void test_registry_json_shape(void **state)
 	free(s);
 }
 
+/* One declaration, as the glue fetches it: the same object as in the listing,
+ * for every operation; an unknown name is "not found", not an error. */
+static void test_registry_op_json_matches_listing(void **state)
+{
+	char *all = im_registry_json(), *one;
+	json_t *r = json_loads(all, 0, NULL), *op;
+	size_t i;
+	int found = -1;
+
+	(void)state;
+	assert_non_null(r);
+	json_array_foreach(json_object_get(r, "operations"), i, op) {
+		json_t *got;
+
+		one = im_registry_op_json(json_string_value(json_object_get(op, "name")), &found);
+		assert_non_null(one);
+		assert_int_equal(found, 1);
+		got = json_loads(one, 0, NULL);
+		assert_true(json_equal(got, op));
+		json_decref(got);
+		free(one);
+	}
+	assert_null(im_registry_op_json("logs.nosuch", &found));
+	assert_int_equal(found, 0);
+	assert_null(im_registry_op_json("", &found));
+	assert_int_equal(found, 0);
+	json_decref(r);
+	free(all);
+}
+
 static void test_call_errors(void **state)
 {
 	fx *f = *state;
@@ -272,6 +302,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registry_json_shape),
+		cmocka_unit_test(test_registry_op_json_matches_listing),
 		cmocka_unit_test_setup_teardown(test_call_errors, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_audit_for_writes, setup, fx_teardown),
 		cmocka_unit_test(test_sha256_vectors),
