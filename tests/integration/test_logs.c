@@ -648,6 +648,18 @@ static void cli_and_shell(void)
 	CHECK(out && strstr(out, "quokka"), "the admin shell (live) finds them too (exit %d)", st);
 	free(out);
 	free(err);
+	/* The glue decodes declarations on demand (no resident registry): help for one
+	 * operation, and the shell's own listing, come from the C registry. */
+	out = h_run(&st, &err, "prosodyctl --config '%s' mod_imhost help logs.search", cfg);
+	CHECK(st == 0 && out && strstr(out, "keyword=<string>") && strstr(out, "tz=<zone>"),
+	      "CLI help of one operation lists its parameters");
+	free(out);
+	free(err);
+	out = h_run(&st, &err, "prosodyctl --config '%s' shell imhost help", cfg);
+	CHECK(out && strstr(out, "imhost:logs_search(...)") && strstr(out, "imhost:logs_erase(...)"),
+	      "the admin shell's imhost:help() lists the operations (exit %d)", st);
+	free(out);
+	free(err);
 }
 
 /* ---- removing entries -------------------------------------------------------------------- */
