@@ -3,9 +3,10 @@
 # loopback.  Prints; never asserts (goals are printed beside the numbers).
 #
 # Part 1, routing: the same load (bench/loadgen: 25 sender/receiver pairs,
-#   window 50, 100-byte bodies, BENCH_SECONDS each) against three servers in
-#   turn: plain Prosody, Prosody + imhost (bodies logged), Prosody + mod_mam
-#   on SQLite (LuaDBI).  Messages/s and Prosody CPU us per message.
+#   window 50, 100-byte bodies, BENCH_SECONDS each) against three servers:
+#   plain Prosody and Prosody + imhost (bodies logged), side by side and
+#   loaded in turn in 1 s slices (see routing()), then Prosody + mod_mam on
+#   SQLite (LuaDBI).  Messages/s and Prosody CPU us per message.
 # Part 2, search: bench/logfill writes BENCH_ENTRIES entries through the
 #   core's writer API, Prosody + imhost starts on that database, and
 #   BENCH_SEARCHES keyword+user+range searches go over the HTTP API alone
@@ -35,7 +36,7 @@
 #   measures the event-loop stall, including the glue's announcement of the
 #   finalized invoices (imhost-invoice-finalized) after the run.
 #
-# Knobs: BENCH_SECONDS (10) BENCH_PAIRS (25) BENCH_ROUNDS (5) BENCH_ENTRIES (1000000)
+# Knobs: BENCH_SECONDS (10) BENCH_SLICE (1) BENCH_PAIRS (25) BENCH_ROUNDS (5) BENCH_ENTRIES (1000000)
 #        BENCH_SEARCHES (400) BENCH_PING_MS (1) BENCH_PARTS ("routing search core billing")
 #        BENCH_GC (the Lua GC line every server gets; "default" = Prosody's own) KEEP=1
 set -u
@@ -47,6 +48,7 @@ PAIRS=${BENCH_PAIRS:-25}
 ENTRIES=${BENCH_ENTRIES:-1000000}
 SEARCHES=${BENCH_SEARCHES:-400}
 ROUNDS=${BENCH_ROUNDS:-5}
+SLICE=${BENCH_SLICE:-1}
 PING_MS=${BENCH_PING_MS:-1}
 # Every server runs with the garbage-collector setting docs/operators.md
 # recommends (Prosody's default collector takes steps of several ms).
@@ -121,40 +123,64 @@ add_accounts() {
 }
 
 # A module that fails to load leaves a running Prosody: flag such numbers.
+# module_check LABEL LOG
 module_check() {
-	if grep -q "Error initializing module" "$ENV_LOG"; then
+	if grep -q "Error initializing module" "$2"; then
 		echo "bench: WARNING: a module failed to load on the $1 server; its numbers are void" >&2
 		: > "$ENV_ROOT/$1.invalid"
 	fi
 }
 
-# Throughput on a shared 2-core box drifts ~10% from one run to the next,
-# about the margin the 0.9x goal is about: plain and imhost run BENCH_ROUNDS
-# times, alternating, so that each round is a pair measured within seconds of
-# each other.  The goal line is the median of the rounds' imhost/plain ratios
-# (a drift between rounds cancels within a pair, and one lucky or unlucky run
-# cannot decide it); the best run of each is printed too (mam, far from its
-# goal, runs once).
+# Throughput on a shared 2-core box drifts ~10% from one run to the next, and
+# within a run over seconds: about the margin the 0.9x goal is about.  So plain
+# and imhost run side by side, and one loadgen loads them in turn, in slices of
+# BENCH_SLICE seconds (default 1), until each has had BENCH_SECONDS; whatever
+# slows the box slows both alike.  That is one round; there are BENCH_ROUNDS,
+# on fresh servers, the first server alternating.  The goal line is the median
+# of the rounds' imhost/plain ratios (one lucky or unlucky round cannot decide
+# it); the best round of each is printed too.  mam, far from its goal, runs
+# once, alone.
 routing() {
 	round=1
 	while [ "$round" -le "$ROUNDS" ]; do
-		for s in plain imhost mam; do
-			[ "$s" = mam ] && [ "$round" -gt 1 ] && continue
-			echo "== routing: $s, round $round (${PAIRS} pairs, ${SECONDS_EACH} s)"
+		echo "== routing: plain and imhost side by side, round $round" \
+			"(${PAIRS} pairs each, ${SECONDS_EACH} s each in slices of ${SLICE} s)"
+		up_servers=""
+		for s in plain imhost; do
 			if ! start_with "bench-$s-$round" "$s" || ! add_accounts; then
-				echo "bench: could not start the $s server" >&2; env_stop; continue
+				echo "bench: could not start the $s server" >&2; break
 			fi
+			eval "port_$s=\$ENV_C2S_PORT; pid_$s=\$(cat \"\$ENV_DIR/started.pid\"); log_$s=\$ENV_LOG"
+			up_servers="$up_servers $s"
 			if [ "$s" = plain ] && [ "$round" -eq 1 ]; then	# the loop's own jitter, for scale
 				pinger idle-plain 3 |
 					tee "$ENV_ROOT/idle-plain.out"
 			fi
-			"$BIN/loadgen" -p "$ENV_C2S_PORT" -n "$PAIRS" -w 50 -t "$SECONDS_EACH" -x "$PW" \
-				-P "$(cat "$ENV_DIR/started.pid")" | tee "$ENV_ROOT/$s.$round.out"
-			module_check "$s"
-			env_stop
 		done
+		if [ "$up_servers" = " plain imhost" ]; then
+			first=plain; second=imhost
+			[ $((round % 2)) -eq 0 ] && { first=imhost; second=plain; }
+			eval "\"\$BIN/loadgen\" -p \$port_$first -P \$pid_$first -a $first \
+				-q \$port_$second -Q \$pid_$second -b $second -i \"\$SLICE\" \
+				-n \"\$PAIRS\" -w 50 -t \"\$SECONDS_EACH\" -x \"\$PW\"" |
+				tee "$ENV_ROOT/pair.$round.out"
+			for s in plain imhost; do
+				sed -n "s/^$s: //p" "$ENV_ROOT/pair.$round.out" > "$ENV_ROOT/$s.$round.out"
+				eval "module_check $s \$log_$s"
+			done
+		fi
+		env_stop_all
 		round=$((round + 1))
 	done
+	echo "== routing: mam (${PAIRS} pairs, ${SECONDS_EACH} s)"
+	if start_with bench-mam mam && add_accounts; then
+		"$BIN/loadgen" -p "$ENV_C2S_PORT" -n "$PAIRS" -w 50 -t "$SECONDS_EACH" -x "$PW" \
+			-P "$(cat "$ENV_DIR/started.pid")" | tee "$ENV_ROOT/mam.1.out"
+		module_check mam "$ENV_LOG"
+	else
+		echo "bench: could not start the mam server" >&2
+	fi
+	env_stop
 	for s in plain imhost mam; do	# the best round becomes $s.out
 		best=""; best_rate=0
 		for f in "$ENV_ROOT/$s".[0-9]*.out; do
@@ -182,7 +208,7 @@ search() {
 	if ! start_with bench-search search "$db" || ! add_accounts; then
 		echo "bench: could not start the search server" >&2; return 1
 	fi
-	module_check search
+	module_check search "$ENV_LOG"
 	sleep 1	# let start-up work (reconciliation, cron) pass before "idle"
 	looplag reset
 	pinger idle 3 |
@@ -231,7 +257,7 @@ billing() {
 	if ! start_with bench-billing billing "$db" || ! add_accounts; then
 		echo "bench: could not start the billing server" >&2; return 1
 	fi
-	module_check billing
+	module_check billing "$ENV_LOG"
 	sleep 1	# the start-up run (nothing due yet) and reconciliation pass
 	# Past the period's end (+1 h): every customer now has one period to invoice.
 	env_prosodyctl shell imhost test_set_clock $(( $(result "$ENV_ROOT/billing-fill.out" period_end) + 3600 )) \
@@ -305,7 +331,7 @@ echo
 echo "imhost benchmark ($(nproc) cores, loopback, Prosody $(dpkg-query -W -f='${Version}' prosody 2>/dev/null))"
 echo "every server: ${GC_LINE:-the default garbage collector}; pings every ${PING_MS} ms after an answer (pinger at ${PINGER_NICE:-the default nice})"
 printf '%-34s %12s %14s\n' "routing ($PAIRS pairs, window 50)" "msg/s" "CPU us/msg"
-[ -f "$R/plain.out" ] && echo "  (best of $ROUNDS rounds of ${SECONDS_EACH} s; every round is printed above)"
+[ -f "$R/plain.out" ] && echo "  (best of $ROUNDS rounds of ${SECONDS_EACH} s; plain and imhost side by side in ${SLICE} s slices; every round is printed above)"
 for s in plain imhost mam; do
 	f="$R/$s.out"
 	[ -f "$f" ] || continue
