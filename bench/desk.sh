@@ -29,7 +29,7 @@ desk_part() {
 		-P "$(cat "$ENV_DIR/started.pid")" | tee "$ENV_ROOT/desk-load.out"
 	wait "$_lg"	# its window (DESK_ROUTE_SECONDS, 20) spans the desk load
 	cat "$ENV_ROOT/desk-routing.out"
-	module_check desk
+	module_check desk "$ENV_LOG"
 	env_stop
 }
 
