@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 	const char *host = "a.test", *pw = "bench-pw";
 	int npairs = 25, window = 50, size = 100, ntargets = 1, opt, i, k, up;
 	long per_pair = 1000000;
-	double seconds = 10, slice = 1, t0, left[MAX_TARGETS];
+	double seconds = 10, slice = 1, done, t0;
 	long long received = 0;
 	char jid[160], *body;
 	xmpp_ctx_t *ctx;
@@ -246,17 +246,17 @@ int main(int argc, char **argv)
 	for (t0 = now_s(); now_s() - t0 < 0.5;)
 		xmpp_run_once(ctx, 10);
 
-	for (k = 0; k < ntargets; k++) {
+	for (k = 0; k < ntargets; k++)
 		targets[k].cpu0 = targets[k].pid > 0 ? cpu_us(targets[k].pid) : -1;
-		left[k] = seconds;
-	}
 	if (ntargets == 1)
 		slice = seconds;
-	for (k = 0; left[ntargets - 1] > 1e-9; k = (k + 1) % ntargets) {
-		double dur = left[k] < slice ? left[k] : slice;
+	/* Each server in turn gets a slice (the last one shorter if slice does
+	 * not divide seconds) until each has had seconds in all. */
+	for (done = 0; done < seconds - 1e-9; done += slice) {
+		double dur = seconds - done < slice ? seconds - done : slice;
 
-		run_slice(ctx, &targets[k], npairs, dur, window, per_pair, body);
-		left[k] -= dur;
+		for (k = 0; k < ntargets; k++)
+			run_slice(ctx, &targets[k], npairs, dur, window, per_pair, body);
 	}
 	for (k = 0; k < ntargets; k++) {
 		targets[k].cpu1 = targets[k].pid > 0 ? cpu_us(targets[k].pid) : -1;

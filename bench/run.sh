@@ -145,30 +145,31 @@ routing() {
 	while [ "$round" -le "$ROUNDS" ]; do
 		echo "== routing: plain and imhost side by side, round $round" \
 			"(${PAIRS} pairs each, ${SECONDS_EACH} s each in slices of ${SLICE} s)"
-		up_servers=""
-		for s in plain imhost; do
-			if ! start_with "bench-$s-$round" "$s" || ! add_accounts; then
-				echo "bench: could not start the $s server" >&2; break
-			fi
-			eval "port_$s=\$ENV_C2S_PORT; pid_$s=\$(cat \"\$ENV_DIR/started.pid\"); log_$s=\$ENV_LOG"
-			up_servers="$up_servers $s"
-			if [ "$s" = plain ] && [ "$round" -eq 1 ]; then	# the loop's own jitter, for scale
-				pinger idle-plain 3 |
-					tee "$ENV_ROOT/idle-plain.out"
-			fi
-		done
-		if [ "$up_servers" = " plain imhost" ]; then
-			first=plain; second=imhost
-			[ $((round % 2)) -eq 0 ] && { first=imhost; second=plain; }
-			eval "\"\$BIN/loadgen\" -p \$port_$first -P \$pid_$first -a $first \
-				-q \$port_$second -Q \$pid_$second -b $second -i \"\$SLICE\" \
-				-n \"\$PAIRS\" -w 50 -t \"\$SECONDS_EACH\" -x \"\$PW\"" |
-				tee "$ENV_ROOT/pair.$round.out"
-			for s in plain imhost; do
-				sed -n "s/^$s: //p" "$ENV_ROOT/pair.$round.out" > "$ENV_ROOT/$s.$round.out"
-				eval "module_check $s \$log_$s"
-			done
+		if ! start_with "bench-plain-$round" plain || ! add_accounts; then
+			echo "bench: could not start the plain server" >&2; env_stop_all; break
 		fi
+		plain_port=$ENV_C2S_PORT; plain_pid=$(cat "$ENV_DIR/started.pid"); plain_log=$ENV_LOG
+		if [ "$round" -eq 1 ]; then	# the loop's own jitter, for scale
+			pinger idle-plain 3 |
+				tee "$ENV_ROOT/idle-plain.out"
+		fi
+		if ! start_with "bench-imhost-$round" imhost || ! add_accounts; then
+			echo "bench: could not start the imhost server" >&2; env_stop_all; break
+		fi
+		imhost_port=$ENV_C2S_PORT; imhost_pid=$(cat "$ENV_DIR/started.pid"); imhost_log=$ENV_LOG
+		# The server that goes first alternates between rounds.
+		if [ $((round % 2)) -eq 1 ]; then
+			set -- -p "$plain_port" -P "$plain_pid" -a plain -q "$imhost_port" -Q "$imhost_pid" -b imhost
+		else
+			set -- -p "$imhost_port" -P "$imhost_pid" -a imhost -q "$plain_port" -Q "$plain_pid" -b plain
+		fi
+		"$BIN/loadgen" "$@" -i "$SLICE" -n "$PAIRS" -w 50 -t "$SECONDS_EACH" -x "$PW" |
+			tee "$ENV_ROOT/pair.$round.out"
+		for s in plain imhost; do
+			sed -n "s/^$s: //p" "$ENV_ROOT/pair.$round.out" > "$ENV_ROOT/$s.$round.out"
+		done
+		module_check plain "$plain_log"
+		module_check imhost "$imhost_log"
 		env_stop_all
 		round=$((round + 1))
 	done
